@@ -1,0 +1,1 @@
+//! Datasets: event-file readers, binning, synthetic spike patterns.

@@ -1,0 +1,16 @@
+//! `slayer-trainer`: SLAYER training of spiking neural networks.
+//!
+//! Shrestha & Orchard, "SLAYER: Spike Layer Error Reassignment in Time"
+//! (NeurIPS 2018): spike-response-model (SRM) neurons trained by
+//! backpropagating the error through a spike-state-change density, with
+//! learnable axonal delays. The math, defaults and file formats this crate
+//! implements are fixed in `SLAYER.md` (shipped beside the repository).
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod error;
+pub mod plot;
+pub mod spikes;
+
+pub use error::{Error, Result};
+pub use spikes::{SpikeRaster, SpikeTrain};

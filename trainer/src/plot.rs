@@ -1,0 +1,1 @@
+//! PNG plots: training curves and spike rasters.
