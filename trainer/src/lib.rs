@@ -9,7 +9,13 @@
 
 pub mod data;
 pub mod error;
+pub mod layers;
+pub mod loss;
+pub mod network;
+pub mod neuron;
+pub mod optim;
 pub mod plot;
+pub mod reference;
 pub mod spikes;
 
 pub use error::{Error, Result};

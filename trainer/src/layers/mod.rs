@@ -1,0 +1,10 @@
+//! Layers: dense synapses (each followed by SRM neurons), learnable axonal
+//! delays and dropout.
+
+pub mod delay;
+pub mod dense;
+pub mod dropout;
+
+pub use delay::Delay;
+pub use dense::Dense;
+pub use dropout::Dropout;

@@ -1,0 +1,278 @@
+//! A feed-forward spiking network and its per-sample forward and backward
+//! passes (the CPU kernels; backends run these across a batch).
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use slayer_core::NeuronParams;
+
+use crate::layers::{Delay, Dense, Dropout};
+use crate::neuron::{KernelMode, RhoParams, Srm};
+use crate::spikes::{SpikeRaster, SpikeTrain};
+
+/// One layer of a network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Layer {
+    /// Dense synapses followed by a population of SRM neurons.
+    Dense(Dense),
+    /// Learnable per-neuron axonal delays.
+    Delay(Delay),
+    /// Whole-neuron dropout (training only).
+    Dropout(Dropout),
+}
+
+/// A feed-forward SNN: an input population followed by layers, all neurons
+/// sharing one set of SRM parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// Number of input neurons.
+    pub inputs: usize,
+    /// The layers, input to output.
+    pub layers: Vec<Layer>,
+    /// Neuron constants.
+    pub neuron: NeuronParams,
+    /// Spike-pdf width used by the backward pass.
+    pub rho: RhoParams,
+    /// How `ε` is sampled.
+    pub kernel: KernelMode,
+    /// Time step in ms.
+    pub ts: f32,
+}
+
+/// What the forward pass of one layer leaves for the backward pass.
+#[derive(Debug, Clone, Default)]
+pub struct LayerTrace {
+    /// The layer's output spikes.
+    pub output: Option<SpikeTrain>,
+    /// Membrane potential after refractory additions (`bins × outputs`; dense layers only).
+    pub u: Vec<f32>,
+    /// Keep-mask of a dropout layer (empty when inactive).
+    pub keep: Vec<bool>,
+}
+
+/// The forward pass of one sample.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The input spikes.
+    pub input: SpikeTrain,
+    /// One entry per layer.
+    pub layers: Vec<LayerTrace>,
+}
+
+impl Trace {
+    /// Output spikes of layer `l` (the input train when the layer passes it through unchanged).
+    pub fn spikes(&self, l: usize) -> &SpikeTrain {
+        (0..=l)
+            .rev()
+            .find_map(|i| self.layers[i].output.as_ref())
+            .unwrap_or(&self.input)
+    }
+
+    /// The network's output spikes.
+    pub fn output(&self) -> &SpikeTrain {
+        match self.layers.len() {
+            0 => &self.input,
+            n => self.spikes(n - 1),
+        }
+    }
+}
+
+impl Network {
+    /// The neuron model at this network's time step.
+    pub fn srm(&self) -> Srm {
+        Srm::new(&self.neuron, self.ts, self.rho, self.kernel)
+    }
+
+    /// Width (number of neurons) after each layer.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut w = self.inputs;
+        self.layers
+            .iter()
+            .map(|l| {
+                if let Layer::Dense(d) = l {
+                    w = d.outputs;
+                }
+                w
+            })
+            .collect()
+    }
+
+    /// Number of output neurons.
+    pub fn outputs(&self) -> usize {
+        self.widths().last().copied().unwrap_or(self.inputs)
+    }
+
+    /// Checks that layer shapes chain (each dense layer's fan-in equals the
+    /// width before it; delays cover that width).
+    pub fn check(&self) -> Result<(), String> {
+        let mut w = self.inputs;
+        for (l, layer) in self.layers.iter().enumerate() {
+            match layer {
+                Layer::Dense(d) => {
+                    if d.inputs != w || d.weights.len() != d.inputs * d.outputs {
+                        return Err(format!(
+                            "layer {l} (dense {}→{}) receives {w} neurons",
+                            d.inputs, d.outputs
+                        ));
+                    }
+                    w = d.outputs;
+                }
+                Layer::Delay(d) => {
+                    if d.delays.len() != w {
+                        return Err(format!(
+                            "layer {l} (delay) has {} delays for {w} neurons",
+                            d.delays.len()
+                        ));
+                    }
+                }
+                Layer::Dropout(d) => {
+                    if !(0.0..1.0).contains(&d.p) {
+                        return Err(format!("layer {l} dropout p = {} not in [0, 1)", d.p));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The trainable tensors (dense weights, delays), in layer order.
+    pub fn params_mut(&mut self) -> Vec<&mut [f32]> {
+        self.layers
+            .iter_mut()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => Some(d.weights.as_mut_slice()),
+                Layer::Delay(d) => Some(d.delays.as_mut_slice()),
+                Layer::Dropout(_) => None,
+            })
+            .collect()
+    }
+
+    /// Sizes of the trainable tensors, in the order of [`Network::params_mut`].
+    pub fn param_sizes(&self) -> Vec<usize> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => Some(d.weights.len()),
+                Layer::Delay(d) => Some(d.delays.len()),
+                Layer::Dropout(_) => None,
+            })
+            .collect()
+    }
+
+    /// Zeroed gradient buffers, one per trainable tensor.
+    pub fn zero_grads(&self) -> Vec<Vec<f32>> {
+        self.param_sizes().into_iter().map(|n| vec![0.0; n]).collect()
+    }
+
+    /// Re-applies parameter constraints after an update (delays into `[0, max]`).
+    pub fn constrain(&mut self) {
+        for l in &mut self.layers {
+            if let Layer::Delay(d) = l {
+                d.clamp();
+            }
+        }
+    }
+
+    /// Forward pass of one sample. With `dropout` set (training), dropout
+    /// layers draw their masks from it; without, they pass spikes through.
+    pub fn forward<R: Rng>(&self, srm: &Srm, input: &SpikeRaster, mut dropout: Option<&mut R>) -> Trace {
+        let bins = input.bins();
+        let mut trace = Trace {
+            input: SpikeTrain::from_raster(input),
+            layers: Vec::with_capacity(self.layers.len()),
+        };
+        for (l, layer) in self.layers.iter().enumerate() {
+            let x = trace.spikes_before(l);
+            let lt = match layer {
+                Layer::Dense(d) => {
+                    let mut u = vec![0f32; bins * d.outputs];
+                    let mut s = vec![0u8; bins * d.outputs];
+                    d.forward(x, &mut u);
+                    srm.psp(&mut u, d.outputs);
+                    srm.fire(&mut u, &mut s, d.outputs);
+                    LayerTrace {
+                        output: Some(SpikeTrain::from_dense(bins, d.outputs, &s)),
+                        u,
+                        keep: Vec::new(),
+                    }
+                }
+                Layer::Delay(d) => LayerTrace {
+                    output: Some(d.forward(x)),
+                    ..Default::default()
+                },
+                Layer::Dropout(d) => match dropout.as_deref_mut() {
+                    Some(rng) if d.p > 0.0 => {
+                        let keep = d.mask(x.neurons(), rng);
+                        LayerTrace {
+                            output: Some(d.forward(x, &keep)),
+                            u: Vec::new(),
+                            keep,
+                        }
+                    }
+                    _ => LayerTrace::default(),
+                },
+            };
+            trace.layers.push(lt);
+        }
+        trace
+    }
+
+    /// Backward pass of one sample: `g_out` is `∂E/∂s_out` (`bins × outputs`);
+    /// the parameter gradients are added into `grads` (see [`Network::zero_grads`]).
+    pub fn backward(&self, srm: &Srm, trace: &Trace, g_out: Vec<f32>, grads: &mut [Vec<f32>]) {
+        let bins = trace.input.bins();
+        let mut g = g_out;
+        let mut p = self.param_sizes().len();
+        // The first layer that needs a gradient at its input: nothing below
+        // the first trainable layer does.
+        let first_param = self
+            .layers
+            .iter()
+            .position(|l| !matches!(l, Layer::Dropout(_)))
+            .unwrap_or(0);
+        for (l, layer) in self.layers.iter().enumerate().rev() {
+            let need_input_grad = l > first_param;
+            match layer {
+                Layer::Dense(d) => {
+                    p -= 1;
+                    let lt = &trace.layers[l];
+                    srm.spike_backward(&lt.u, &mut g);
+                    srm.psp_backward(&mut g, d.outputs);
+                    let x = trace.spikes_before(l);
+                    d.accumulate_grad(x, &g, &mut grads[p]);
+                    if need_input_grad {
+                        let mut gi = vec![0f32; bins * d.inputs];
+                        d.backward_input(x.gain(), &g, &mut gi);
+                        g = gi;
+                    }
+                }
+                Layer::Delay(d) => {
+                    p -= 1;
+                    let y = trace.spikes(l);
+                    let mut gx = vec![0f32; g.len()];
+                    d.backward(y, &g, &mut gx, &mut grads[p]);
+                    g = gx;
+                }
+                Layer::Dropout(_) => {
+                    let keep = &trace.layers[l].keep;
+                    if !keep.is_empty() {
+                        Dropout::backward(keep, &mut g);
+                    }
+                }
+            }
+            if !need_input_grad {
+                break;
+            }
+        }
+    }
+}
+
+impl Trace {
+    /// The spikes entering layer `l`.
+    pub fn spikes_before(&self, l: usize) -> &SpikeTrain {
+        if l == 0 {
+            &self.input
+        } else {
+            self.spikes(l - 1)
+        }
+    }
+}
