@@ -43,8 +43,14 @@ impl Loss {
     ///
     /// Shapes are checked by the caller (see [`Loss::check`]).
     pub fn evaluate(&self, srm: &Srm, out: &SpikeRaster, target: &Target) -> (f64, Vec<f32>) {
-        let (bins, n) = (out.bins(), out.neurons());
-        let mut e = out.to_f32();
+        self.evaluate_values(srm, &out.to_f32(), out.neurons(), target)
+    }
+
+    /// [`Loss::evaluate`] on real-valued output trains (`bins × n`, time-major),
+    /// for finite-difference checks.
+    pub fn evaluate_values(&self, srm: &Srm, out: &[f32], n: usize, target: &Target) -> (f64, Vec<f32>) {
+        let bins = out.len() / n.max(1);
+        let mut e = out.to_vec();
         match (self, target) {
             (Loss::SpikeTime, Target::Spikes(t)) => {
                 for (v, &d) in e.iter_mut().zip(t.data()) {
@@ -69,7 +75,7 @@ impl Loss {
                 };
                 let mut err = vec![0f32; n];
                 for (j, er) in err.iter_mut().enumerate() {
-                    let count = (start..stop).filter(|&k| out.get(k, j)).count() as f32;
+                    let count: f32 = (start..stop).map(|k| out[k * n + j]).sum();
                     let want = if Some(j) == class {
                         *true_count
                     } else {
@@ -134,5 +140,126 @@ impl Loss {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neuron::{KernelMode, RhoParams};
+    use crate::reference;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use slayer_core::NeuronParams;
+
+    fn srm(mode: KernelMode) -> Srm {
+        Srm::new(&NeuronParams::REFERENCE, 1.0, RhoParams::default(), mode)
+    }
+
+    fn random_raster(bins: usize, n: usize, p: f32, seed: u64) -> SpikeRaster {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut r = SpikeRaster::new(bins, n);
+        for k in 0..bins {
+            for j in 0..n {
+                if rng.random::<f32>() < p {
+                    r.set(k, j);
+                }
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn spike_time_matches_direct_sums_and_finite_differences() {
+        for mode in [KernelMode::Exact, KernelMode::Truncated] {
+            let srm = srm(mode);
+            let (bins, n) = (120, 3);
+            let out = random_raster(bins, n, 0.05, 1);
+            let tgt = random_raster(bins, n, 0.05, 2);
+            let (loss, g) = Loss::SpikeTime.evaluate(&srm, &out, &Target::Spikes(tgt.clone()));
+            let s64: Vec<f64> = out.data().iter().map(|&v| f64::from(v)).collect();
+            let t64: Vec<f64> = tgt.data().iter().map(|&v| f64::from(v)).collect();
+            let (want_loss, want_g) = reference::spike_time_loss(&srm, &s64, &t64, n);
+            assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{loss} vs {want_loss}");
+            for (a, b) in g.iter().zip(&want_g) {
+                assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
+            }
+            // The loss is quadratic in s, so central differences are exact up to rounding.
+            let vals = out.to_f32();
+            let target = Target::Spikes(tgt);
+            for idx in (0..bins * n).step_by(17) {
+                let h = 1e-2f32;
+                let (mut p, mut m) = (vals.clone(), vals.clone());
+                p[idx] += h;
+                m[idx] -= h;
+                let fd = (Loss::SpikeTime.evaluate_values(&srm, &p, n, &target).0
+                    - Loss::SpikeTime.evaluate_values(&srm, &m, n, &target).0)
+                    / f64::from(2.0 * h);
+                assert!((fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0), "{mode:?} idx {idx}: fd {fd} vs {}", g[idx]);
+            }
+        }
+    }
+
+    #[test]
+    fn num_spikes_counts_the_window_and_spreads_the_error() {
+        let srm = srm(KernelMode::Exact);
+        let (bins, n) = (100, 2);
+        let loss = Loss::NumSpikes {
+            start: 20,
+            stop: 70,
+            true_count: 10.0,
+            false_count: 2.0,
+        };
+        let out = random_raster(bins, n, 0.1, 3);
+        let (e_val, g) = loss.evaluate(&srm, &out, &Target::Class(1));
+        // Direct: e = ε∗(s outside the window) + (count − target)/L inside it.
+        let eps = srm.eps.samples(bins);
+        let mut total = 0.0;
+        let mut want_g = vec![0.0f64; bins * n];
+        for j in 0..n {
+            let want = if j == 1 { 10.0 } else { 2.0 };
+            let count = (20..70).filter(|&k| out.get(k, j)).count() as f64;
+            let outside: Vec<f64> = (0..bins)
+                .map(|k| if (20..70).contains(&k) || !out.get(k, j) { 0.0 } else { 1.0 })
+                .collect();
+            let mut e = reference::convolve(&eps, &outside);
+            for v in &mut e[20..70] {
+                *v += (count - want) / 50.0;
+            }
+            total += 0.5 * e.iter().map(|v| v * v).sum::<f64>();
+            for (k, v) in reference::correlate(&eps, &e).into_iter().enumerate() {
+                want_g[k * n + j] = v;
+            }
+        }
+        assert!((e_val - total).abs() < 1e-4 * total.max(1.0), "{e_val} vs {total}");
+        for (a, b) in g.iter().zip(&want_g) {
+            assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        // Outside the window the count does not depend on s[k], so there the
+        // gradient is the true derivative: check it by finite differences.
+        let vals = out.to_f32();
+        let target = Target::Class(1);
+        for k in (0..20).chain(70..bins).step_by(5) {
+            for j in 0..n {
+                let idx = k * n + j;
+                let h = 1e-2f32;
+                let (mut p, mut m) = (vals.clone(), vals.clone());
+                p[idx] += h;
+                m[idx] -= h;
+                let fd = (loss.evaluate_values(&srm, &p, n, &target).0 - loss.evaluate_values(&srm, &m, n, &target).0)
+                    / f64::from(2.0 * h);
+                assert!((fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0), "bin {k}: fd {fd} vs {}", g[idx]);
+            }
+        }
+    }
+
+    #[test]
+    fn check_rejects_mismatched_targets() {
+        let l = Loss::NumSpikes { start: 0, stop: 10, true_count: 1.0, false_count: 0.0 };
+        assert!(l.check(&Target::Class(3), 10, 3).is_err());
+        assert!(l.check(&Target::Class(2), 10, 3).is_ok());
+        assert!(l.check(&Target::Class(0), 5, 3).is_err(), "window past the end");
+        assert!(Loss::SpikeTime.check(&Target::Class(0), 10, 1).is_err());
+        assert!(Loss::SpikeTime.check(&Target::Spikes(SpikeRaster::new(10, 2)), 10, 1).is_err());
     }
 }

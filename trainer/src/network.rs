@@ -276,3 +276,85 @@ impl Trace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::{Loss, Target};
+    use crate::reference;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn raster(bins: usize, n: usize, p: f32, rng: &mut impl Rng) -> SpikeRaster {
+        let mut r = SpikeRaster::new(bins, n);
+        for k in 0..bins {
+            for j in 0..n {
+                if rng.random::<f32>() < p {
+                    r.set(k, j);
+                }
+            }
+        }
+        r
+    }
+
+    /// The fast, sparse, recursive forward and backward passes against the
+    /// direct sums of `reference`, on a random dense → delay → dropout → dense network.
+    #[test]
+    fn fast_passes_match_the_reference_implementation() {
+        for (mode, seed) in [(KernelMode::Exact, 1u64), (KernelMode::Truncated, 2), (KernelMode::Exact, 3)] {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (bins, n_in) = (150, 30);
+            let net = Network {
+                inputs: n_in,
+                layers: vec![
+                    Layer::Dense(Dense::init(n_in, 12, 40.0, &mut rng)),
+                    Layer::Delay(Delay::init(12, 62.0, 6.0, &mut rng)),
+                    Layer::Dropout(Dropout { p: 0.25 }),
+                    Layer::Dense(Dense::init(12, 3, 60.0, &mut rng)),
+                ],
+                neuron: NeuronParams { theta: 10.0, tau_s: 5.0, tau_r: 1.0, scale_ref: 2.0 },
+                rho: RhoParams::default(),
+                kernel: mode,
+                ts: 1.0,
+            };
+            net.check().unwrap();
+            let srm = net.srm();
+            let x = raster(bins, n_in, 0.08, &mut rng);
+            let tgt = raster(bins, 3, 0.03, &mut rng);
+            let mut drop_rng = ChaCha8Rng::seed_from_u64(seed + 100);
+            let trace = net.forward(&srm, &x, Some(&mut drop_rng));
+            let keep = trace.layers[2].keep.clone();
+            assert_eq!(keep.len(), 12);
+            let out = trace.output().to_raster();
+            assert!(trace.spikes(0).count() > 20, "hidden layer must be active");
+            let (loss, g_out) = Loss::SpikeTime.evaluate(&srm, &out, &Target::Spikes(tgt.clone()));
+            let mut grads = net.zero_grads();
+            net.backward(&srm, &trace, g_out, &mut grads);
+
+            let (ref_out, ref_loss, ref_grads) = reference::network_grads(&net, &x, &tgt, &[keep]);
+            assert_eq!(out.to_f32().iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), ref_out);
+            assert!((loss - ref_loss).abs() < 1e-4 * ref_loss.max(1.0));
+            for (p, (g, r)) in grads.iter().zip(&ref_grads).enumerate() {
+                let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let err = g.iter().zip(r).map(|(a, b)| (f64::from(*a) - b).powi(2)).sum::<f64>().sqrt();
+                assert!(norm > 0.0, "{mode:?} tensor {p}: zero gradient cannot test anything");
+                assert!(err <= 1e-4 * norm, "{mode:?} tensor {p}: rel err {}", err / norm);
+            }
+        }
+    }
+
+    #[test]
+    fn shape_check_names_the_bad_layer() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let net = Network {
+            inputs: 10,
+            layers: vec![Layer::Dense(Dense::init(10, 5, 1.0, &mut rng)), Layer::Dense(Dense::init(4, 2, 1.0, &mut rng))],
+            neuron: NeuronParams::REFERENCE,
+            rho: RhoParams::default(),
+            kernel: KernelMode::Exact,
+            ts: 1.0,
+        };
+        let err = net.check().unwrap_err();
+        assert!(err.contains("layer 1"), "{err}");
+    }
+}

@@ -72,3 +72,86 @@ impl Delay {
         }
     }
 }
+
+/// `g_d[j] = Σ_k g_y[k][j]·(y[k−1][j] − y[k][j])` on dense, real-valued
+/// trains (`bins × width`; `y[−1] = 0`): the delay gradient of SLAYER.md §3,
+/// a backward difference standing in for `−∂y/∂t`. [`Delay::backward`]
+/// computes the same sparsely for spike trains.
+pub fn delay_gradient(y: &[f32], g_y: &[f32], width: usize) -> Vec<f32> {
+    let mut g = vec![0f32; width];
+    let mut prev = vec![0f32; width];
+    for (yr, gr) in y.chunks_exact(width).zip(g_y.chunks_exact(width)) {
+        for j in 0..width {
+            g[j] += gr[j] * (prev[j] - yr[j]);
+            prev[j] = yr[j];
+        }
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spikes::SpikeRaster;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// On a smooth input the backward difference is the derivative of the
+    /// loss with respect to the delay: compare with central differences of
+    /// `L(d) = Σ_k w[k]·x(k − d)` over integer shifts.
+    #[test]
+    fn delay_gradient_matches_finite_differences_on_smooth_inputs() {
+        let bins = 400;
+        let x = |t: f64| (-(t - 150.0).powi(2) / (2.0 * 30.0f64.powi(2))).exp();
+        let w: Vec<f32> = (0..bins).map(|k| (k as f32 * 0.01).cos() + 0.5).collect();
+        let loss = |d: f64| -> f64 { (0..bins).map(|k| f64::from(w[k]) * x(k as f64 - d)).sum() };
+        for d in [10.0, 25.0, 60.0] {
+            let y: Vec<f32> = (0..bins).map(|k| x(k as f64 - d) as f32).collect();
+            let g = delay_gradient(&y, &w, 1)[0];
+            let fd = (loss(d + 1.0) - loss(d - 1.0)) / 2.0;
+            assert!((f64::from(g) - fd).abs() < 2e-2 * fd.abs(), "d {d}: {g} vs fd {fd}");
+        }
+    }
+
+    #[test]
+    fn sparse_backward_equals_dense_formula_and_shifts_back() {
+        let (bins, n) = (50, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut r = SpikeRaster::new(bins, n);
+        for k in 0..bins {
+            for j in 0..n {
+                if rng.random::<f32>() < 0.2 {
+                    r.set(k, j);
+                }
+            }
+        }
+        let layer = Delay {
+            delays: vec![0.0, 1.7, 3.2, 49.5],
+            max_delay: 62.0,
+        };
+        let y = layer.forward(&SpikeTrain::from_raster(&r));
+        let g_y: Vec<f32> = (0..bins * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut g_x = vec![0.0; bins * n];
+        let mut g_d = vec![0.0; n];
+        layer.backward(&y, &g_y, &mut g_x, &mut g_d);
+        let want = delay_gradient(&y.to_raster().to_f32(), &g_y, n);
+        for (a, b) in g_d.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        for k in 0..bins {
+            for (j, s) in [0usize, 1, 3, 49].iter().enumerate() {
+                let want = if k + s < bins { g_y[(k + s) * n + j] } else { 0.0 };
+                assert_eq!(g_x[k * n + j], want);
+            }
+        }
+        // forward shifted by floor(d)
+        assert_eq!(y.to_raster().spike_bins(2), r.spike_bins(2).iter().map(|k| k + 3).filter(|&k| k < bins).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn clamp_keeps_delays_in_range() {
+        let mut d = Delay { delays: vec![-1.0, 5.0, 100.0, f32::NAN], max_delay: 62.0 };
+        d.clamp();
+        assert_eq!(d.delays, vec![0.0, 5.0, 62.0, 0.0]);
+    }
+}
