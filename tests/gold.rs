@@ -17,7 +17,10 @@ fn gold(name: &str) -> Vec<Vec<f64>> {
 }
 
 fn dense(rows: &[Vec<f64>]) -> Dense {
-    let rows: Vec<Vec<f32>> = rows.iter().map(|r| r.iter().map(|&v| v as f32).collect()).collect();
+    let rows: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect();
     Dense::from_rows(&rows)
 }
 
@@ -26,7 +29,10 @@ fn dense(rows: &[Vec<f64>]) -> Dense {
 fn network(w1: &str, w2: &str) -> Network {
     Network {
         inputs: 250,
-        layers: vec![Layer::Dense(dense(&gold(w1))), Layer::Dense(dense(&gold(w2)))],
+        layers: vec![
+            Layer::Dense(dense(&gold(w1))),
+            Layer::Dense(dense(&gold(w2))),
+        ],
         neuron: NeuronParams {
             theta: 10.0,
             tau_s: 1.0,
@@ -96,8 +102,14 @@ fn weight_gradients_at_the_initial_weights_match_gold() {
     let (rel1, max1) = compare(&grads[0], 25, &gold("gradW1Initial.txt"));
     let (rel2, max2) = compare(&grads[1], 1, &gold("gradW2Initial.txt"));
     eprintln!("gradW1: rel {rel1:.3e} max {max1:.3e}; gradW2: rel {rel2:.3e} max {max2:.3e}");
-    assert!(rel1 <= 1e-4 && max1 <= 2e-4, "gradW1: rel {rel1:e}, max {max1:e}");
-    assert!(rel2 <= 1e-4 && max2 <= 2e-4, "gradW2: rel {rel2:e}, max {max2:e}");
+    assert!(
+        rel1 <= 1e-4 && max1 <= 2e-4,
+        "gradW1: rel {rel1:e}, max {max1:e}"
+    );
+    assert!(
+        rel2 <= 1e-4 && max2 <= 2e-4,
+        "gradW2: rel {rel2:e}, max {max2:e}"
+    );
 }
 
 /// Membrane traces before and after refractory additions, and the spikes, of
@@ -113,7 +125,10 @@ fn check_trace(name: &str, psp: &[f64], u: &[f32], spikes: &[usize]) {
         d_after = d_after.max((f64::from(u[k]) - g[k][1]).abs());
     }
     eprintln!("{name}: max |Δu| before {d_before:.2e}, after {d_after:.2e}");
-    assert!(d_before <= 1e-3 && d_after <= 1e-3, "{name}: {d_before:e} / {d_after:e}");
+    assert!(
+        d_before <= 1e-3 && d_after <= 1e-3,
+        "{name}: {d_before:e} / {d_after:e}"
+    );
 }
 
 #[test]
@@ -124,11 +139,17 @@ fn learned_network_reproduces_gold_spikes_and_membrane_traces() {
     let trace = net.forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None);
     // u before refractory = the PSP: recompute it from the layer input.
     let psp_of = |layer: usize, neuron: usize| -> Vec<f64> {
-        let Layer::Dense(d) = &net.layers[layer] else { unreachable!() };
+        let Layer::Dense(d) = &net.layers[layer] else {
+            unreachable!()
+        };
         let mut a = vec![0f32; 501 * d.outputs];
         d.forward(trace.spikes_before(layer), &mut a);
         srm.psp(&mut a, d.outputs);
-        a.iter().skip(neuron).step_by(d.outputs).map(|&v| f64::from(v)).collect()
+        a.iter()
+            .skip(neuron)
+            .step_by(d.outputs)
+            .map(|&v| f64::from(v))
+            .collect()
     };
     let hid = &trace.layers[0];
     let u_hid: Vec<f32> = hid.u.iter().step_by(25).copied().collect();
@@ -142,8 +163,10 @@ fn learned_network_reproduces_gold_spikes_and_membrane_traces() {
     assert_eq!(s_out, want);
     // And every hidden spike of spikeHid.txt (time, 1-based neuron).
     let hid_raster = trace.spikes(0).to_raster();
-    let mut want_hid: Vec<(usize, usize)> =
-        gold("spikeHid.txt").iter().map(|r| (bin_of(r[0]), r[1] as usize - 1)).collect();
+    let mut want_hid: Vec<(usize, usize)> = gold("spikeHid.txt")
+        .iter()
+        .map(|r| (bin_of(r[0]), r[1] as usize - 1))
+        .collect();
     want_hid.sort();
     let mut got_hid: Vec<(usize, usize)> = (0..501)
         .flat_map(|k| (0..25).map(move |n| (k, n)))

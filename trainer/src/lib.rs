@@ -7,6 +7,10 @@
 //! implements are fixed in `SLAYER.md` (shipped beside the repository).
 #![warn(missing_docs)]
 
+pub mod backend;
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod layers;
@@ -17,6 +21,7 @@ pub mod optim;
 pub mod plot;
 pub mod reference;
 pub mod spikes;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use spikes::{SpikeRaster, SpikeTrain};

@@ -48,7 +48,13 @@ impl Loss {
 
     /// [`Loss::evaluate`] on real-valued output trains (`bins × n`, time-major),
     /// for finite-difference checks.
-    pub fn evaluate_values(&self, srm: &Srm, out: &[f32], n: usize, target: &Target) -> (f64, Vec<f32>) {
+    pub fn evaluate_values(
+        &self,
+        srm: &Srm,
+        out: &[f32],
+        n: usize,
+        target: &Target,
+    ) -> (f64, Vec<f32>) {
         let bins = out.len() / n.max(1);
         let mut e = out.to_vec();
         match (self, target) {
@@ -122,7 +128,9 @@ impl Loss {
                 }
             }
             (Loss::SpikeTime, Target::Class(_)) => {
-                return Err("the spike_time loss needs target spike trains, not class labels".into())
+                return Err(
+                    "the spike_time loss needs target spike trains, not class labels".into(),
+                )
             }
             (Loss::NumSpikes { start, stop, .. }, t) => {
                 if start >= stop || *stop > bins {
@@ -180,7 +188,10 @@ mod tests {
             let s64: Vec<f64> = out.data().iter().map(|&v| f64::from(v)).collect();
             let t64: Vec<f64> = tgt.data().iter().map(|&v| f64::from(v)).collect();
             let (want_loss, want_g) = reference::spike_time_loss(&srm, &s64, &t64, n);
-            assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{loss} vs {want_loss}");
+            assert!(
+                (loss - want_loss).abs() < 1e-4 * want_loss.max(1.0),
+                "{loss} vs {want_loss}"
+            );
             for (a, b) in g.iter().zip(&want_g) {
                 assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
             }
@@ -195,7 +206,11 @@ mod tests {
                 let fd = (Loss::SpikeTime.evaluate_values(&srm, &p, n, &target).0
                     - Loss::SpikeTime.evaluate_values(&srm, &m, n, &target).0)
                     / f64::from(2.0 * h);
-                assert!((fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0), "{mode:?} idx {idx}: fd {fd} vs {}", g[idx]);
+                assert!(
+                    (fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0),
+                    "{mode:?} idx {idx}: fd {fd} vs {}",
+                    g[idx]
+                );
             }
         }
     }
@@ -220,7 +235,13 @@ mod tests {
             let want = if j == 1 { 10.0 } else { 2.0 };
             let count = (20..70).filter(|&k| out.get(k, j)).count() as f64;
             let outside: Vec<f64> = (0..bins)
-                .map(|k| if (20..70).contains(&k) || !out.get(k, j) { 0.0 } else { 1.0 })
+                .map(|k| {
+                    if (20..70).contains(&k) || !out.get(k, j) {
+                        0.0
+                    } else {
+                        1.0
+                    }
+                })
                 .collect();
             let mut e = reference::convolve(&eps, &outside);
             for v in &mut e[20..70] {
@@ -231,7 +252,10 @@ mod tests {
                 want_g[k * n + j] = v;
             }
         }
-        assert!((e_val - total).abs() < 1e-4 * total.max(1.0), "{e_val} vs {total}");
+        assert!(
+            (e_val - total).abs() < 1e-4 * total.max(1.0),
+            "{e_val} vs {total}"
+        );
         for (a, b) in g.iter().zip(&want_g) {
             assert!((f64::from(*a) - b).abs() < 1e-4, "{a} vs {b}");
         }
@@ -246,20 +270,35 @@ mod tests {
                 let (mut p, mut m) = (vals.clone(), vals.clone());
                 p[idx] += h;
                 m[idx] -= h;
-                let fd = (loss.evaluate_values(&srm, &p, n, &target).0 - loss.evaluate_values(&srm, &m, n, &target).0)
+                let fd = (loss.evaluate_values(&srm, &p, n, &target).0
+                    - loss.evaluate_values(&srm, &m, n, &target).0)
                     / f64::from(2.0 * h);
-                assert!((fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0), "bin {k}: fd {fd} vs {}", g[idx]);
+                assert!(
+                    (fd - f64::from(g[idx])).abs() < 2e-3 * fd.abs().max(1.0),
+                    "bin {k}: fd {fd} vs {}",
+                    g[idx]
+                );
             }
         }
     }
 
     #[test]
     fn check_rejects_mismatched_targets() {
-        let l = Loss::NumSpikes { start: 0, stop: 10, true_count: 1.0, false_count: 0.0 };
+        let l = Loss::NumSpikes {
+            start: 0,
+            stop: 10,
+            true_count: 1.0,
+            false_count: 0.0,
+        };
         assert!(l.check(&Target::Class(3), 10, 3).is_err());
         assert!(l.check(&Target::Class(2), 10, 3).is_ok());
-        assert!(l.check(&Target::Class(0), 5, 3).is_err(), "window past the end");
+        assert!(
+            l.check(&Target::Class(0), 5, 3).is_err(),
+            "window past the end"
+        );
         assert!(Loss::SpikeTime.check(&Target::Class(0), 10, 1).is_err());
-        assert!(Loss::SpikeTime.check(&Target::Spikes(SpikeRaster::new(10, 2)), 10, 1).is_err());
+        assert!(Loss::SpikeTime
+            .check(&Target::Spikes(SpikeRaster::new(10, 2)), 10, 1)
+            .is_err());
     }
 }

@@ -160,7 +160,10 @@ impl Network {
 
     /// Zeroed gradient buffers, one per trainable tensor.
     pub fn zero_grads(&self) -> Vec<Vec<f32>> {
-        self.param_sizes().into_iter().map(|n| vec![0.0; n]).collect()
+        self.param_sizes()
+            .into_iter()
+            .map(|n| vec![0.0; n])
+            .collect()
     }
 
     /// Re-applies parameter constraints after an update (delays into `[0, max]`).
@@ -174,7 +177,12 @@ impl Network {
 
     /// Forward pass of one sample. With `dropout` set (training), dropout
     /// layers draw their masks from it; without, they pass spikes through.
-    pub fn forward<R: Rng>(&self, srm: &Srm, input: &SpikeRaster, mut dropout: Option<&mut R>) -> Trace {
+    pub fn forward<R: Rng>(
+        &self,
+        srm: &Srm,
+        input: &SpikeRaster,
+        mut dropout: Option<&mut R>,
+    ) -> Trace {
         let bins = input.bins();
         let mut trace = Trace {
             input: SpikeTrain::from_raster(input),
@@ -301,7 +309,11 @@ mod tests {
     /// direct sums of `reference`, on a random dense → delay → dropout → dense network.
     #[test]
     fn fast_passes_match_the_reference_implementation() {
-        for (mode, seed) in [(KernelMode::Exact, 1u64), (KernelMode::Truncated, 2), (KernelMode::Exact, 3)] {
+        for (mode, seed) in [
+            (KernelMode::Exact, 1u64),
+            (KernelMode::Truncated, 2),
+            (KernelMode::Exact, 3),
+        ] {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             let (bins, n_in) = (150, 30);
             let net = Network {
@@ -312,7 +324,12 @@ mod tests {
                     Layer::Dropout(Dropout { p: 0.25 }),
                     Layer::Dense(Dense::init(12, 3, 60.0, &mut rng)),
                 ],
-                neuron: NeuronParams { theta: 10.0, tau_s: 5.0, tau_r: 1.0, scale_ref: 2.0 },
+                neuron: NeuronParams {
+                    theta: 10.0,
+                    tau_s: 5.0,
+                    tau_r: 1.0,
+                    scale_ref: 2.0,
+                },
                 rho: RhoParams::default(),
                 kernel: mode,
                 ts: 1.0,
@@ -332,13 +349,31 @@ mod tests {
             net.backward(&srm, &trace, g_out, &mut grads);
 
             let (ref_out, ref_loss, ref_grads) = reference::network_grads(&net, &x, &tgt, &[keep]);
-            assert_eq!(out.to_f32().iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), ref_out);
+            assert_eq!(
+                out.to_f32()
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect::<Vec<_>>(),
+                ref_out
+            );
             assert!((loss - ref_loss).abs() < 1e-4 * ref_loss.max(1.0));
             for (p, (g, r)) in grads.iter().zip(&ref_grads).enumerate() {
                 let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
-                let err = g.iter().zip(r).map(|(a, b)| (f64::from(*a) - b).powi(2)).sum::<f64>().sqrt();
-                assert!(norm > 0.0, "{mode:?} tensor {p}: zero gradient cannot test anything");
-                assert!(err <= 1e-4 * norm, "{mode:?} tensor {p}: rel err {}", err / norm);
+                let err = g
+                    .iter()
+                    .zip(r)
+                    .map(|(a, b)| (f64::from(*a) - b).powi(2))
+                    .sum::<f64>()
+                    .sqrt();
+                assert!(
+                    norm > 0.0,
+                    "{mode:?} tensor {p}: zero gradient cannot test anything"
+                );
+                assert!(
+                    err <= 1e-4 * norm,
+                    "{mode:?} tensor {p}: rel err {}",
+                    err / norm
+                );
             }
         }
     }
@@ -348,7 +383,10 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let net = Network {
             inputs: 10,
-            layers: vec![Layer::Dense(Dense::init(10, 5, 1.0, &mut rng)), Layer::Dense(Dense::init(4, 2, 1.0, &mut rng))],
+            layers: vec![
+                Layer::Dense(Dense::init(10, 5, 1.0, &mut rng)),
+                Layer::Dense(Dense::init(4, 2, 1.0, &mut rng)),
+            ],
             neuron: NeuronParams::REFERENCE,
             rho: RhoParams::default(),
             kernel: KernelMode::Exact,

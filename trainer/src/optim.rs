@@ -97,14 +97,20 @@ struct Moments {
     v_max: Vec<f32>,
 }
 
-/// An optimiser with its state, for a fixed list of parameter tensors.
+/// The evolving state of an optimiser (what a checkpoint stores).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Optimiser {
-    config: OptimiserConfig,
+pub struct OptimiserState {
     step: u64,
     /// NAdam's running product of `μ_t`.
     mu_product: f64,
-    state: Vec<Moments>,
+    moments: Vec<Moments>,
+}
+
+/// An optimiser with its state, for a fixed list of parameter tensors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optimiser {
+    config: OptimiserConfig,
+    st: OptimiserState,
 }
 
 impl Optimiser {
@@ -121,15 +127,40 @@ impl Optimiser {
             .collect();
         Self {
             config,
-            step: 0,
-            mu_product: 1.0,
-            state,
+            st: OptimiserState {
+                step: 0,
+                mu_product: 1.0,
+                moments: state,
+            },
         }
+    }
+
+    /// Resumes an optimiser from a saved state; `None` when the state does not
+    /// fit the configuration or the parameter sizes.
+    pub fn restore(
+        config: OptimiserConfig,
+        state: OptimiserState,
+        sizes: &[usize],
+    ) -> Option<Self> {
+        let fresh = Self::new(config, sizes);
+        let fits = state.moments.len() == sizes.len()
+            && state.moments.iter().zip(&fresh.st.moments).all(|(a, b)| {
+                a.m.len() == b.m.len() && a.v.len() == b.v.len() && a.v_max.len() == b.v_max.len()
+            });
+        fits.then_some(Self {
+            config: fresh.config,
+            st: state,
+        })
+    }
+
+    /// The state to save in a checkpoint.
+    pub fn state(&self) -> &OptimiserState {
+        &self.st
     }
 
     /// Number of steps taken.
     pub fn steps(&self) -> u64 {
-        self.step
+        self.st.step
     }
 
     /// The learning rate.
@@ -141,14 +172,14 @@ impl Optimiser {
 
     /// Sizes of the parameter tensors this optimiser was made for.
     pub fn sizes(&self) -> Vec<usize> {
-        self.state.iter().map(|s| s.m.len()).collect()
+        self.st.moments.iter().map(|s| s.m.len()).collect()
     }
 
     /// One update of every parameter tensor from its gradient (same order and
     /// sizes as at construction).
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) {
-        self.step += 1;
-        let t = self.step as f64;
+        self.st.step += 1;
+        let t = self.st.step as f64;
         match self.config {
             OptimiserConfig::Adam {
                 lr,
@@ -160,7 +191,7 @@ impl Optimiser {
                 let bc2 = 1.0 - f64::from(b2).powf(t);
                 let step = (f64::from(lr) / bc1) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-                for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.state) {
+                for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.st.moments) {
                     for i in 0..p.len() {
                         let gi = g[i];
                         st.m[i] = b1 * st.m[i] + (1.0 - b1) * gi;
@@ -185,13 +216,13 @@ impl Optimiser {
                 let (b1d, psi) = (f64::from(b1), f64::from(momentum_decay));
                 let mu = b1d * (1.0 - 0.5 * 0.96f64.powf(t * psi));
                 let mu_next = b1d * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * psi));
-                self.mu_product *= mu;
+                self.st.mu_product *= mu;
                 let bc2 = 1.0 - f64::from(b2).powf(t);
                 let lr = f64::from(lr);
-                let c_grad = (lr * (1.0 - mu) / (1.0 - self.mu_product)) as f32;
-                let c_mom = (lr * mu_next / (1.0 - self.mu_product * mu_next)) as f32;
+                let c_grad = (lr * (1.0 - mu) / (1.0 - self.st.mu_product)) as f32;
+                let c_mom = (lr * mu_next / (1.0 - self.st.mu_product * mu_next)) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-                for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.state) {
+                for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.st.moments) {
                     for i in 0..p.len() {
                         let gi = g[i];
                         st.m[i] = b1 * st.m[i] + (1.0 - b1) * gi;

@@ -10,14 +10,22 @@ use crate::spikes::SpikeRaster;
 /// `y[n] = Σ_{i=0..=n} k[i]·x[n−i]` for one time series.
 pub fn convolve(k: &[f64], x: &[f64]) -> Vec<f64> {
     (0..x.len())
-        .map(|n| (0..=n).map(|i| k.get(i).copied().unwrap_or(0.0) * x[n - i]).sum())
+        .map(|n| {
+            (0..=n)
+                .map(|i| k.get(i).copied().unwrap_or(0.0) * x[n - i])
+                .sum()
+        })
         .collect()
 }
 
 /// `y[n] = Σ_i k[i]·x[n+i]` for one time series (the adjoint of [`convolve`]).
 pub fn correlate(k: &[f64], x: &[f64]) -> Vec<f64> {
     (0..x.len())
-        .map(|n| (n..x.len()).map(|m| k.get(m - n).copied().unwrap_or(0.0) * x[m]).sum())
+        .map(|n| {
+            (n..x.len())
+                .map(|m| k.get(m - n).copied().unwrap_or(0.0) * x[m])
+                .sum()
+        })
         .collect()
 }
 
@@ -48,7 +56,11 @@ pub fn dense_forward(srm: &Srm, d: &Dense, x: &[f64], bins: usize) -> LayerOut {
     let mut s = vec![0.0; bins * no];
     for j in 0..no {
         let a: Vec<f64> = (0..bins)
-            .map(|k| (0..ni).map(|i| f64::from(d.weight(j, i)) * x[k * ni + i]).sum())
+            .map(|k| {
+                (0..ni)
+                    .map(|i| f64::from(d.weight(j, i)) * x[k * ni + i])
+                    .sum()
+            })
             .collect();
         let p = convolve(&eps, &a);
         let mut uj = p.clone();
@@ -112,7 +124,9 @@ pub fn spike_time_loss(srm: &Srm, s: &[f64], target: &[f64], n: usize) -> (f64, 
     let mut loss = 0.0;
     let mut g = vec![0.0; s.len()];
     for j in 0..n {
-        let diff: Vec<f64> = (0..bins).map(|k| s[k * n + j] - target[k * n + j]).collect();
+        let diff: Vec<f64> = (0..bins)
+            .map(|k| s[k * n + j] - target[k * n + j])
+            .collect();
         let e = convolve(&eps, &diff);
         loss += 0.5 * ts * e.iter().map(|v| v * v).sum::<f64>();
         let gj = correlate(&eps, &e);
@@ -182,7 +196,10 @@ pub fn network_grads(
             }
         }
     }
-    let out_spikes: Vec<f64> = x.iter().map(|&v| if v != 0.0 { 1.0 } else { 0.0 }).collect();
+    let out_spikes: Vec<f64> = x
+        .iter()
+        .map(|&v| if v != 0.0 { 1.0 } else { 0.0 })
+        .collect();
     let tgt: Vec<f64> = target.data().iter().map(|&v| f64::from(v)).collect();
     let (loss, mut g) = spike_time_loss(&srm, &out_spikes, &tgt, width);
     // `g` is the gradient w.r.t. the layer's output *values*; convert to

@@ -1,1 +1,224 @@
-fn main() {}
+//! `slayer`: train spiking neural networks with SLAYER.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use slayer_trainer::backend::Device;
+use slayer_trainer::bench;
+use slayer_trainer::config::ExperimentConfig;
+use slayer_trainer::train::{self, TrainOptions};
+
+/// Train spiking neural networks with SLAYER (spike-response-model neurons,
+/// spike-layer error reassignment in time, learnable axonal delays).
+///
+/// Every subcommand accepts --json: it then ends with one line holding a JSON
+/// object of its results. Errors are one line on stderr and exit status 2.
+#[derive(Parser, Debug)]
+#[command(name = "slayer", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Train a network from an experiment config (TOML).
+    ///
+    /// With no config, runs the default experiment (no data needed): learning
+    /// a seeded Poisson spike-train pattern with a 250 → 25 → 1 network, the
+    /// paper's first experiment. It stops at the first epoch whose output
+    /// spikes match the target (each target spike within ±1 bin, no extra
+    /// spikes) and writes the loss curve, a spike raster, metrics.csv and the
+    /// checkpoint into the output folder.
+    Train(TrainArgs),
+    /// Measure training throughput (samples/s, forward + backward + optimiser
+    /// step) on the N-MNIST MLP shape (2312-512-10, 300 bins, batch 8,
+    /// NumSpikes, 0.6 % input density) and the Oxford shape (200-256-200,
+    /// 1900 bins, batch 1, SpikeTime).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Experiment config; the default Poisson spike-train experiment when omitted.
+    /// Shipped configs live in trainer/configs/.
+    config: Option<PathBuf>,
+    /// Folder holding the data files the config names (e.g. ../shared/data/slayer-reference/oxford).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Output folder [default: runs/<experiment name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of data generation, weights, shuffling and dropout (overrides the config).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Maximum number of epochs (overrides the config).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Samples per optimiser step (overrides the config).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Compute device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// Hide the progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    /// End with one line of JSON: epochs, final_loss, converged_epoch, samples_per_s, checkpoint.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Seconds to time each case (after one warm-up batch).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Only run the case with this name (nmnist-mlp, oxford).
+    #[arg(long)]
+    case: Option<String>,
+    /// Compute device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// End with one line of JSON: {"train_samples_per_s": <N-MNIST MLP figure>, "rows": [...]}.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd.unwrap_or(Cmd::Train(TrainArgs {
+        config: None,
+        data: None,
+        out: None,
+        seed: None,
+        epochs: None,
+        batch: None,
+        device: Device::Cpu,
+        quiet: false,
+        json: false,
+    })) {
+        Cmd::Train(a) => cmd_train(a),
+        Cmd::Bench(a) => cmd_bench(a),
+    }
+}
+
+fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
+    let mut cfg = match &a.config {
+        Some(p) => ExperimentConfig::load(p)?,
+        None => ExperimentConfig::default_experiment(),
+    };
+    if let Some(s) = a.seed {
+        cfg.train.seed = s;
+    }
+    if let Some(e) = a.epochs {
+        cfg.train.epochs = e;
+    }
+    if let Some(b) = a.batch {
+        cfg.train.batch = b;
+    }
+    let out_dir = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
+    let opts = TrainOptions {
+        out_dir,
+        data_dir: a.data,
+        device: a.device,
+        quiet: a.quiet,
+    };
+    let report = train::train(&cfg, &opts)?;
+    let mut out = std::io::stdout().lock();
+    match report.converged_epoch {
+        Some(e) => writeln!(
+            out,
+            "{}: output matches the target at epoch {e} (the paper needed 739)",
+            cfg.name
+        )?,
+        None if cfg.train.stop_when_matched => writeln!(
+            out,
+            "{}: no match within {} epochs",
+            cfg.name, report.epochs
+        )?,
+        None => {}
+    }
+    writeln!(
+        out,
+        "{} epochs, final loss {:.6}, {:.1} samples/s; wrote {} (checkpoint.slyc, metrics.csv, loss.png, raster.png)",
+        report.epochs,
+        report.final_loss,
+        report.samples_per_s,
+        report.out_dir.display()
+    )?;
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&report).context("encoding the report")?
+        )?;
+    }
+    Ok(())
+}
+
+fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.seconds.is_finite() && a.seconds > 0.0,
+        "--seconds must be positive"
+    );
+    let backend = a.device.open()?;
+    let cases: Vec<_> = bench::default_cases()
+        .into_iter()
+        .filter(|c| a.case.as_deref().is_none_or(|n| n == c.name))
+        .collect();
+    if cases.is_empty() {
+        anyhow::bail!(
+            "unknown bench case {:?}: expected nmnist-mlp or oxford",
+            a.case.unwrap_or_default()
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "slayer bench on {}", backend.name())?;
+    writeln!(
+        out,
+        "{:<12} {:>14} {:>6} {:>6} {:>16} {:>14}",
+        "case", "shape", "bins", "batch", "train samples/s", "hidden sp/smp"
+    )?;
+    let mut rows = Vec::new();
+    for c in &cases {
+        let r = bench::run_case(backend.as_ref(), c, a.seconds, 7)?;
+        writeln!(
+            out,
+            "{:<12} {:>14} {:>6} {:>6} {:>16.1} {:>14.0}",
+            r.name, r.shape, r.bins, r.batch, r.train_samples_per_s, r.hidden_spikes_per_sample
+        )?;
+        rows.push(r);
+    }
+    if a.json {
+        let headline = rows.first().map(|r| r.train_samples_per_s);
+        let v = serde_json::json!({ "train_samples_per_s": headline, "device": backend.name(), "rows": rows });
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}

@@ -31,13 +31,20 @@ impl Delay {
 
     /// Integer shifts `floor(d)` of every neuron.
     pub fn shifts(&self) -> Vec<usize> {
-        self.delays.iter().map(|&d| d.max(0.0).floor() as usize).collect()
+        self.delays
+            .iter()
+            .map(|&d| d.max(0.0).floor() as usize)
+            .collect()
     }
 
     /// Clamps every delay into `[0, max_delay]` (after an optimiser step).
     pub fn clamp(&mut self) {
         for d in &mut self.delays {
-            *d = if d.is_finite() { d.clamp(0.0, self.max_delay) } else { 0.0 };
+            *d = if d.is_finite() {
+                d.clamp(0.0, self.max_delay)
+            } else {
+                0.0
+            };
         }
     }
 
@@ -66,7 +73,11 @@ impl Delay {
         for k in 0..bins {
             for &j in output.active(k) {
                 let j = j as usize;
-                let next = if k + 1 < bins { g_y[(k + 1) * n + j] } else { 0.0 };
+                let next = if k + 1 < bins {
+                    g_y[(k + 1) * n + j]
+                } else {
+                    0.0
+                };
                 g_delay[j] += next - g_y[k * n + j];
             }
         }
@@ -81,10 +92,10 @@ pub fn delay_gradient(y: &[f32], g_y: &[f32], width: usize) -> Vec<f32> {
     let mut g = vec![0f32; width];
     let mut prev = vec![0f32; width];
     for (yr, gr) in y.chunks_exact(width).zip(g_y.chunks_exact(width)) {
-        for j in 0..width {
-            g[j] += gr[j] * (prev[j] - yr[j]);
-            prev[j] = yr[j];
+        for (((gj, &gy), &y), p) in g.iter_mut().zip(gr).zip(yr).zip(&prev) {
+            *gj += gy * (p - y);
         }
+        prev.copy_from_slice(yr);
     }
     g
 }
@@ -109,7 +120,10 @@ mod tests {
             let y: Vec<f32> = (0..bins).map(|k| x(k as f64 - d) as f32).collect();
             let g = delay_gradient(&y, &w, 1)[0];
             let fd = (loss(d + 1.0) - loss(d - 1.0)) / 2.0;
-            assert!((f64::from(g) - fd).abs() < 2e-2 * fd.abs(), "d {d}: {g} vs fd {fd}");
+            assert!(
+                (f64::from(g) - fd).abs() < 2e-2 * fd.abs(),
+                "d {d}: {g} vs fd {fd}"
+            );
         }
     }
 
@@ -140,17 +154,31 @@ mod tests {
         }
         for k in 0..bins {
             for (j, s) in [0usize, 1, 3, 49].iter().enumerate() {
-                let want = if k + s < bins { g_y[(k + s) * n + j] } else { 0.0 };
+                let want = if k + s < bins {
+                    g_y[(k + s) * n + j]
+                } else {
+                    0.0
+                };
                 assert_eq!(g_x[k * n + j], want);
             }
         }
         // forward shifted by floor(d)
-        assert_eq!(y.to_raster().spike_bins(2), r.spike_bins(2).iter().map(|k| k + 3).filter(|&k| k < bins).collect::<Vec<_>>());
+        assert_eq!(
+            y.to_raster().spike_bins(2),
+            r.spike_bins(2)
+                .iter()
+                .map(|k| k + 3)
+                .filter(|&k| k < bins)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn clamp_keeps_delays_in_range() {
-        let mut d = Delay { delays: vec![-1.0, 5.0, 100.0, f32::NAN], max_delay: 62.0 };
+        let mut d = Delay {
+            delays: vec![-1.0, 5.0, 100.0, f32::NAN],
+            max_delay: 62.0,
+        };
         d.clamp();
         assert_eq!(d.delays, vec![0.0, 5.0, 62.0, 0.0]);
     }

@@ -16,7 +16,9 @@ pub struct Dropout {
 impl Dropout {
     /// Draws the keep-mask of one sample.
     pub fn mask(&self, neurons: usize, rng: &mut impl Rng) -> Vec<bool> {
-        (0..neurons).map(|_| rng.random::<f32>() >= self.p).collect()
+        (0..neurons)
+            .map(|_| rng.random::<f32>() >= self.p)
+            .collect()
     }
 
     /// The train with dropped neurons removed and survivors scaled.

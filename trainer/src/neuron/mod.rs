@@ -93,7 +93,10 @@ impl Srm {
         let mut r1 = vec![0f64; width];
         let mut r2 = vec![0f64; width];
         let mut sp = vec![0f64; width];
-        for (row, srow) in u.chunks_exact_mut(width).zip(spikes.chunks_exact_mut(width)) {
+        for (row, srow) in u
+            .chunks_exact_mut(width)
+            .zip(spikes.chunks_exact_mut(width))
+        {
             for j in 0..width {
                 let r = a2 * r1[j] - a_sq * r2[j] + nu1 * sp[j];
                 let v = f64::from(row[j]) + r;

@@ -8,12 +8,21 @@ use rand_chacha::ChaCha8Rng;
 fn random(len: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..len)
-        .map(|_| if rng.random::<f32>() < 0.2 { rng.random_range(-2.0..2.0) } else { 0.0 })
+        .map(|_| {
+            if rng.random::<f32>() < 0.2 {
+                rng.random_range(-2.0..2.0)
+            } else {
+                0.0
+            }
+        })
         .collect()
 }
 
 fn max_abs_diff(a: &[f64], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, &y)| (x - f64::from(y)).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, &y)| (x - f64::from(y)).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Runs `k` over a random `bins × width` buffer both ways and compares every
@@ -73,7 +82,12 @@ fn truncated_recursion_matches_the_fir() {
     let k = AlphaKernel::new(0.1, 1.0, 1.0);
     check_filter(&k.truncated(77), 400, 5, 2e-5);
     check_filter(&k.truncated(5), 60, 2, 2e-5);
-    check_filter(&AlphaKernel::new(1.0, 10.0, 1.0).truncated(77), 300, 3, 2e-5);
+    check_filter(
+        &AlphaKernel::new(1.0, 10.0, 1.0).truncated(77),
+        300,
+        3,
+        2e-5,
+    );
 }
 
 #[test]
@@ -89,7 +103,11 @@ fn exact_and_truncated_agree_to_the_truncation_error() {
     let (mut a, mut b) = (x.clone(), x);
     exact.apply(&mut a, 1, Direction::Forward);
     trunc.apply(&mut b, 1, Direction::Forward);
-    let diff = a.iter().zip(&b).map(|(p, q)| f64::from((p - q).abs())).fold(0.0, f64::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| f64::from((p - q).abs()))
+        .fold(0.0, f64::max);
     assert!(diff <= bound + 1e-5, "diff {diff} > bound {bound}");
     assert!(diff > 0.0, "the modes are different models");
 }
@@ -97,7 +115,10 @@ fn exact_and_truncated_agree_to_the_truncation_error() {
 /// The backward filter is the adjoint of the forward one: ⟨ε∗x, y⟩ = ⟨x, ε⋆y⟩.
 #[test]
 fn correlation_is_the_adjoint_of_convolution() {
-    for k in [AlphaKernel::new(1.0, 10.0, 1.0), AlphaKernel::new(1.0, 10.0, 1.0).truncated(77)] {
+    for k in [
+        AlphaKernel::new(1.0, 10.0, 1.0),
+        AlphaKernel::new(1.0, 10.0, 1.0).truncated(77),
+    ] {
         let x = random(500, 11);
         let y = random(500, 12);
         let (mut fx, mut by) = (x.clone(), y.clone());
@@ -105,7 +126,10 @@ fn correlation_is_the_adjoint_of_convolution() {
         k.apply(&mut by, 1, Direction::Backward);
         let lhs: f64 = fx.iter().zip(&y).map(|(a, b)| f64::from(a * b)).sum();
         let rhs: f64 = x.iter().zip(&by).map(|(a, b)| f64::from(a * b)).sum();
-        assert!((lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        assert!(
+            (lhs - rhs).abs() <= 1e-4 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
     }
 }
 
@@ -117,9 +141,17 @@ fn correlation_is_the_gradient_of_the_filter() {
     let w: Vec<f64> = (0..80).map(|n| 1.0 + (n as f64 * 0.3).sin()).collect();
     let taps = k.samples(80);
     let loss = |x: &[f64]| -> f64 {
-        convolve(&taps, x).iter().zip(&w).map(|(y, w)| 0.5 * w * y * y).sum()
+        convolve(&taps, x)
+            .iter()
+            .zip(&w)
+            .map(|(y, w)| 0.5 * w * y * y)
+            .sum()
     };
-    let mut g: Vec<f32> = convolve(&taps, &x).iter().zip(&w).map(|(y, w)| (y * w) as f32).collect();
+    let mut g: Vec<f32> = convolve(&taps, &x)
+        .iter()
+        .zip(&w)
+        .map(|(y, w)| (y * w) as f32)
+        .collect();
     k.apply(&mut g, 1, Direction::Backward);
     let h = 1e-5;
     for n in (0..80).step_by(7) {
@@ -127,7 +159,11 @@ fn correlation_is_the_gradient_of_the_filter() {
         xp[n] += h;
         xm[n] -= h;
         let fd = (loss(&xp) - loss(&xm)) / (2.0 * h);
-        assert!((fd - f64::from(g[n])).abs() < 1e-3 * fd.abs().max(1.0), "n {n}: fd {fd} vs {}", g[n]);
+        assert!(
+            (fd - f64::from(g[n])).abs() < 1e-3 * fd.abs().max(1.0),
+            "n {n}: fd {fd} vs {}",
+            g[n]
+        );
     }
 }
 
@@ -153,12 +189,20 @@ fn fire_matches_direct_refractory_superposition() {
     srm.fire(&mut u, &mut s, 2);
     let nu = srm.nu.samples(bins);
     for j in 0..2 {
-        let mut uj: Vec<f64> = psp.iter().skip(j).step_by(2).map(|&v| f64::from(v)).collect();
+        let mut uj: Vec<f64> = psp
+            .iter()
+            .skip(j)
+            .step_by(2)
+            .map(|&v| f64::from(v))
+            .collect();
         let mut spikes = 0;
         for k in 0..bins {
             let fired = uj[k] >= 10.0;
             assert_eq!(s[k * 2 + j] == 1, fired, "neuron {j} bin {k}");
-            assert!((uj[k] - f64::from(u[k * 2 + j])).abs() < 1e-3, "neuron {j} bin {k}");
+            assert!(
+                (uj[k] - f64::from(u[k * 2 + j])).abs() < 1e-3,
+                "neuron {j} bin {k}"
+            );
             if fired {
                 spikes += 1;
                 for m in k + 1..bins {
@@ -172,13 +216,23 @@ fn fire_matches_direct_refractory_superposition() {
 
 #[test]
 fn rho_peaks_at_threshold_and_integrates_to_twice_scale_rho() {
-    let srm = Srm::new(&NeuronParams::REFERENCE, 1.0, RhoParams { tau_rho: 0.5, scale_rho: 2.0 }, KernelMode::Exact);
+    let srm = Srm::new(
+        &NeuronParams::REFERENCE,
+        1.0,
+        RhoParams {
+            tau_rho: 0.5,
+            scale_rho: 2.0,
+        },
+        KernelMode::Exact,
+    );
     let peak = srm.rho(10.0);
     assert!((peak - 2.0 / 5.0).abs() < 1e-6);
     assert!(srm.rho(9.0) < peak && srm.rho(11.0) < peak);
     assert!((srm.rho(9.0) - srm.rho(11.0)).abs() < 1e-7);
     let du = 0.001f64;
-    let integral: f64 = (-100_000..100_000).map(|i| f64::from(srm.rho(10.0 + (i as f64 * du) as f32)) * du).sum();
+    let integral: f64 = (-100_000..100_000)
+        .map(|i| f64::from(srm.rho(10.0 + (i as f64 * du) as f32)) * du)
+        .sum();
     assert!((integral - 4.0).abs() < 1e-2, "{integral}");
     // spike_backward multiplies by Ts·ρ(u)
     let mut g = vec![1.0f32, 2.0];

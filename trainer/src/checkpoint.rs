@@ -1,0 +1,135 @@
+//! Checkpoints: a trained network with its experiment and optimiser state.
+//!
+//! Layout: the magic `SLYC`, a little-endian `u16` format version, then a
+//! postcard-encoded [`Checkpoint`]. Written atomically (temporary file, then
+//! rename), so a killed run never leaves a half-written checkpoint.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ExperimentConfig;
+use crate::error::{Error, Result};
+use crate::network::Network;
+use crate::optim::{Optimiser, OptimiserState};
+
+const MAGIC: &[u8; 4] = b"SLYC";
+const VERSION: u16 = 1;
+
+/// Everything needed to use or continue a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The experiment, as TOML.
+    pub config_toml: String,
+    /// The trained network.
+    pub network: Network,
+    /// Optimiser moments.
+    pub optimiser: OptimiserState,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Loss per completed epoch.
+    pub losses: Vec<f64>,
+}
+
+impl Checkpoint {
+    /// Bundles a run's state.
+    pub fn new(
+        cfg: &ExperimentConfig,
+        network: &Network,
+        opt: &Optimiser,
+        epoch: usize,
+        losses: &[f64],
+    ) -> Self {
+        Self {
+            config_toml: cfg.to_toml(),
+            network: network.clone(),
+            optimiser: opt.state().clone(),
+            epoch,
+            losses: losses.to_vec(),
+        }
+    }
+
+    /// The experiment this checkpoint was trained with.
+    pub fn config(&self) -> Result<ExperimentConfig> {
+        ExperimentConfig::from_toml(&self.config_toml)
+    }
+
+    /// Encodes the checkpoint (header + postcard body).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(64 + self.network.param_sizes().iter().sum::<usize>() * 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        let body = postcard::to_stdvec(self).map_err(|e| Error::Checkpoint {
+            path: "<memory>".into(),
+            msg: e.to_string(),
+        })?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Decodes and checks a checkpoint read from `path` (named in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let bad = |msg: String| Error::Checkpoint {
+            path: path.into(),
+            msg,
+        };
+        if bytes.len() < 6 || &bytes[..4] != MAGIC {
+            return Err(bad("not a slayer checkpoint (bad magic)".into()));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != VERSION {
+            return Err(bad(format!(
+                "format version {version}, this build reads {VERSION}"
+            )));
+        }
+        let ck: Self =
+            postcard::from_bytes(&bytes[6..]).map_err(|e| bad(format!("corrupt: {e}")))?;
+        ck.network
+            .check()
+            .map_err(|m| bad(format!("inconsistent network: {m}")))?;
+        Ok(ck)
+    }
+
+    /// Writes the checkpoint atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    /// Reads a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::build_network;
+
+    #[test]
+    fn round_trip_and_every_truncation_is_an_error() {
+        let cfg = ExperimentConfig::default_experiment();
+        let net = build_network(&cfg, 250, 1).unwrap();
+        let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+        let ck = Checkpoint::new(&cfg, &net, &opt, 3, &[1.0, 0.5, 0.25]);
+        let bytes = ck.to_bytes().unwrap();
+        let p = Path::new("x.slyc");
+        assert_eq!(Checkpoint::from_bytes(&bytes, p).unwrap(), ck);
+        for len in (0..bytes.len()).step_by(97) {
+            assert!(
+                Checkpoint::from_bytes(&bytes[..len], p).is_err(),
+                "prefix {len}"
+            );
+        }
+        let mut wrong = bytes.clone();
+        wrong[4] = 9;
+        assert!(Checkpoint::from_bytes(&wrong, p)
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
+    }
+}

@@ -1,0 +1,399 @@
+//! Experiment configuration: the TOML files in `trainer/configs/`.
+//!
+//! Sections: `[simulation]`, `[neuron]`, `[network]`, `[loss]`,
+//! `[optimiser]`, `[data]`, `[train]`. Unknown keys are errors, so a typo
+//! never silently falls back to a default.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use slayer_core::NeuronParams;
+
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::neuron::{KernelMode, RhoParams};
+use crate::optim::OptimiserConfig;
+
+/// The default experiment (`slayer train` with no arguments): learning a
+/// Poisson spike-train pattern, the paper's first experiment.
+pub const DEFAULT_CONFIG: &str = include_str!("../configs/poisson.toml");
+
+/// A whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Name, used for the default output folder.
+    pub name: String,
+    /// Time discretisation.
+    pub simulation: SimulationConfig,
+    /// Neuron model.
+    pub neuron: NeuronConfig,
+    /// Layers.
+    pub network: NetworkConfig,
+    /// Loss.
+    pub loss: LossConfig,
+    /// Optimiser.
+    #[serde(default)]
+    pub optimiser: OptimiserConfig,
+    /// Where the samples come from.
+    pub data: DataConfig,
+    /// Training loop settings.
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+/// `[simulation]`: time step and sample length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationConfig {
+    /// Time step `Ts` in ms.
+    pub ts: f32,
+    /// Number of bins per sample.
+    pub bins: usize,
+}
+
+/// `[neuron]`: SRM constants, spike-pdf width and kernel mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuronConfig {
+    /// Threshold `θ`.
+    pub theta: f32,
+    /// `ε` time constant (ms).
+    pub tau_s: f32,
+    /// `ν` time constant (ms).
+    pub tau_r: f32,
+    /// Refractory peak relative to `θ`.
+    pub scale_ref: f32,
+    /// `ρ` width relative to `θ`.
+    #[serde(default = "one")]
+    pub tau_rho: f32,
+    /// `ρ` scale.
+    #[serde(default = "one")]
+    pub scale_rho: f32,
+    /// `exact` (default) or `truncated`.
+    #[serde(default)]
+    pub kernel: KernelMode,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+impl NeuronConfig {
+    /// The core's neuron constants.
+    pub fn params(&self) -> NeuronParams {
+        NeuronParams {
+            theta: self.theta,
+            tau_s: self.tau_s,
+            tau_r: self.tau_r,
+            scale_ref: self.scale_ref,
+        }
+    }
+
+    /// The spike-pdf width.
+    pub fn rho(&self) -> RhoParams {
+        RhoParams {
+            tau_rho: self.tau_rho,
+            scale_rho: self.scale_rho,
+        }
+    }
+}
+
+/// `[network]`: the layers after the input population.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Layers, input to output.
+    pub layers: Vec<LayerConfig>,
+}
+
+/// One layer of `[network] layers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LayerConfig {
+    /// Dense synapses + SRM neurons.
+    Dense {
+        /// Number of neurons.
+        outputs: usize,
+        /// Initial weights `U(±1/√fan_in)·weight_scale` (reference: 10).
+        #[serde(default = "ten")]
+        weight_scale: f32,
+    },
+    /// Learnable axonal delay per neuron.
+    Delay {
+        /// Upper clamp in bins (the successor framework uses 62).
+        #[serde(default = "sixty_two")]
+        max_delay: f32,
+        /// Initial delays drawn from `U[0, init_max]` bins.
+        #[serde(default)]
+        init_max: f32,
+    },
+    /// Whole-neuron dropout while training.
+    Dropout {
+        /// Drop probability.
+        p: f32,
+    },
+}
+
+fn ten() -> f32 {
+    10.0
+}
+fn sixty_two() -> f32 {
+    62.0
+}
+
+/// `[loss]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LossConfig {
+    /// Match target spike trains.
+    SpikeTime,
+    /// Match per-class spike counts in a window.
+    NumSpikes {
+        /// Window start (ms).
+        start_ms: f32,
+        /// Window end (ms, exclusive).
+        stop_ms: f32,
+        /// Target count for the true class.
+        true_count: f32,
+        /// Target count for the other classes.
+        false_count: f32,
+    },
+}
+
+impl LossConfig {
+    /// The loss at time step `ts` (window converted to bins with round-half-even).
+    pub fn build(&self, ts: f32) -> Loss {
+        match *self {
+            LossConfig::SpikeTime => Loss::SpikeTime,
+            LossConfig::NumSpikes {
+                start_ms,
+                stop_ms,
+                true_count,
+                false_count,
+            } => Loss::NumSpikes {
+                start: crate::data::binning::round_half_even(f64::from(start_ms / ts)) as usize,
+                stop: crate::data::binning::round_half_even(f64::from(stop_ms / ts)) as usize,
+                true_count,
+                false_count,
+            },
+        }
+    }
+}
+
+/// `[data]`: where samples come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DataConfig {
+    /// A seeded Poisson spike-train pattern to learn: Poisson inputs, one
+    /// Poisson target train per output with a dead time.
+    PoissonPattern {
+        /// Number of input trains.
+        inputs: usize,
+        /// Input rate (Hz).
+        input_rate_hz: f32,
+        /// Target rate (Hz).
+        target_rate_hz: f32,
+        /// Minimum spacing of target spikes (ms).
+        dead_time_ms: f32,
+    },
+    /// One input → target pair of `.bs1` files (the reference's Oxford task),
+    /// relative to `--data`.
+    SpikePattern {
+        /// Input events.
+        input: String,
+        /// Target events.
+        target: String,
+    },
+}
+
+/// `[train]`: loop settings (every key optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Samples per optimiser step.
+    pub batch: usize,
+    /// Seed of weights, data generation, shuffling and dropout.
+    pub seed: u64,
+    /// For spike-pattern tasks: stop at the first epoch whose output matches
+    /// the target (every target spike within `match_tolerance_bins`, no extras).
+    pub stop_when_matched: bool,
+    /// Tolerance of the match, in bins.
+    pub match_tolerance_bins: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 100,
+            batch: 1,
+            seed: 1,
+            stop_when_matched: false,
+            match_tolerance_bins: 1,
+        }
+    }
+}
+
+impl ExperimentConfig {
+    /// Parses and validates a TOML experiment.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: Self =
+            toml::from_str(text).map_err(|e| Error::Config(one_line(&e.to_string())))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates a TOML experiment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{}: {m}", path.display())),
+            e => e,
+        })
+    }
+
+    /// The default experiment.
+    pub fn default_experiment() -> Self {
+        // The embedded default is checked by a test; a failure here is a build defect.
+        Self::from_toml(DEFAULT_CONFIG).expect("the embedded default config is valid")
+    }
+
+    /// The experiment as TOML (written beside every run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        let s = &self.simulation;
+        if !(s.ts.is_finite() && s.ts > 0.0) || s.bins == 0 {
+            return bad(format!(
+                "[simulation] needs ts > 0 and bins > 0 (got ts = {}, bins = {})",
+                s.ts, s.bins
+            ));
+        }
+        if !self.neuron.params().is_valid() {
+            return bad("[neuron] theta, tau_s, tau_r must be positive and scale_ref ≥ 0".into());
+        }
+        if !(self.neuron.tau_rho > 0.0 && self.neuron.scale_rho > 0.0) {
+            return bad("[neuron] tau_rho and scale_rho must be positive".into());
+        }
+        if !self
+            .network
+            .layers
+            .iter()
+            .any(|l| matches!(l, LayerConfig::Dense { .. }))
+        {
+            return bad("[network] needs at least one dense layer".into());
+        }
+        for (i, l) in self.network.layers.iter().enumerate() {
+            match *l {
+                LayerConfig::Dense {
+                    outputs,
+                    weight_scale,
+                } => {
+                    if outputs == 0 || !weight_scale.is_finite() {
+                        return bad(format!("[network] layer {i}: dense needs outputs > 0 and a finite weight_scale"));
+                    }
+                }
+                LayerConfig::Delay {
+                    max_delay,
+                    init_max,
+                } => {
+                    if !(max_delay >= 0.0 && init_max >= 0.0 && init_max <= max_delay) {
+                        return bad(format!(
+                            "[network] layer {i}: delay needs 0 ≤ init_max ≤ max_delay"
+                        ));
+                    }
+                }
+                LayerConfig::Dropout { p } => {
+                    if !(0.0..1.0).contains(&p) {
+                        return bad(format!(
+                            "[network] layer {i}: dropout p must be in [0, 1), got {p}"
+                        ));
+                    }
+                }
+            }
+        }
+        if let LossConfig::NumSpikes {
+            start_ms, stop_ms, ..
+        } = self.loss
+        {
+            if !(start_ms >= 0.0 && stop_ms > start_ms && stop_ms <= s.ts * s.bins as f32 + 1e-3) {
+                return bad(format!(
+                    "[loss] num_spikes window [{start_ms}, {stop_ms}) ms must lie within the {} ms sample",
+                    s.ts * s.bins as f32
+                ));
+            }
+        }
+        self.optimiser
+            .validate()
+            .map_err(|m| Error::Config(format!("[optimiser] {m}")))?;
+        if self.train.batch == 0 {
+            return bad("[train] batch must be at least 1".into());
+        }
+        if let DataConfig::PoissonPattern {
+            inputs,
+            input_rate_hz,
+            target_rate_hz,
+            dead_time_ms,
+        } = self.data
+        {
+            if inputs == 0 || !(input_rate_hz >= 0.0 && target_rate_hz > 0.0 && dead_time_ms >= 0.0)
+            {
+                return bad("[data] poisson_pattern needs inputs > 0, rates ≥ 0 (target > 0) and dead_time_ms ≥ 0".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TOML errors span several lines (with a source excerpt); keep them on one.
+fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_configs_parse() {
+        let d = ExperimentConfig::default_experiment();
+        assert_eq!(d.name, "poisson");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                ExperimentConfig::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_problem() {
+        let broken = DEFAULT_CONFIG.replace("type = \"dense\"", "type = \"densee\"");
+        let e = ExperimentConfig::from_toml(&broken)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\n') && e.contains("densee"), "{e}");
+        let typo = DEFAULT_CONFIG.replace("theta", "thetaa");
+        let e = ExperimentConfig::from_toml(&typo).unwrap_err().to_string();
+        assert!(e.contains("thetaa"), "{e}");
+        let bad = DEFAULT_CONFIG.replace("bins = 500", "bins = 0");
+        assert!(ExperimentConfig::from_toml(&bad).is_err());
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let d = ExperimentConfig::default_experiment();
+        assert_eq!(ExperimentConfig::from_toml(&d.to_toml()).unwrap(), d);
+    }
+}
