@@ -69,7 +69,7 @@ pub fn default_cases() -> Vec<BenchCase> {
                 true_count: 60.0,
                 false_count: 10.0,
             },
-            weight_scale: 10.0,
+            weight_scale: 40.0,
         },
         BenchCase {
             name: "oxford",
@@ -78,7 +78,7 @@ pub fn default_cases() -> Vec<BenchCase> {
             batch: 1,
             input_density: 1889.0 / (200.0 * 1900.0),
             loss: Loss::SpikeTime,
-            weight_scale: 10.0,
+            weight_scale: 40.0,
         },
     ]
 }

@@ -192,19 +192,21 @@ impl Optimiser {
                 let step = (f64::from(lr) / bc1) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
                 for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.st.moments) {
-                    for i in 0..p.len() {
-                        let gi = g[i];
-                        st.m[i] = b1 * st.m[i] + (1.0 - b1) * gi;
-                        st.v[i] = b2 * st.v[i] + (1.0 - b2) * gi * gi;
-                        let v = if amsgrad {
-                            st.v_max[i] = st.v_max[i].max(st.v[i]);
-                            st.v_max[i]
-                        } else {
-                            st.v[i]
-                        };
-                        let denom = v.sqrt() * inv_sqrt_bc2 + eps;
-                        p[i] -= step * st.m[i] / denom;
-                    }
+                    let Moments { m, v, v_max } = st;
+                    let has_max = amsgrad && v_max.len() == p.len();
+                    for_chunks(p, g, m, v, v_max, &|p, g, m, v, vm| {
+                        for i in 0..p.len() {
+                            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                            let second = if has_max {
+                                vm[i] = vm[i].max(v[i]);
+                                vm[i]
+                            } else {
+                                v[i]
+                            };
+                            p[i] -= step * m[i] / (second.sqrt() * inv_sqrt_bc2 + eps);
+                        }
+                    });
                 }
             }
             OptimiserConfig::Nadam {
@@ -223,16 +225,55 @@ impl Optimiser {
                 let c_mom = (lr * mu_next / (1.0 - self.st.mu_product * mu_next)) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
                 for ((p, g), st) in params.iter_mut().zip(grads).zip(&mut self.st.moments) {
-                    for i in 0..p.len() {
-                        let gi = g[i];
-                        st.m[i] = b1 * st.m[i] + (1.0 - b1) * gi;
-                        st.v[i] = b2 * st.v[i] + (1.0 - b2) * gi * gi;
-                        let denom = st.v[i].sqrt() * inv_sqrt_bc2 + eps;
-                        p[i] -= c_grad * gi / denom + c_mom * st.m[i] / denom;
-                    }
+                    let Moments { m, v, v_max } = st;
+                    for_chunks(p, g, m, v, v_max, &|p, g, m, v, _| {
+                        for i in 0..p.len() {
+                            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                            let denom = v[i].sqrt() * inv_sqrt_bc2 + eps;
+                            p[i] -= c_grad * g[i] / denom + c_mom * m[i] / denom;
+                        }
+                    });
                 }
             }
         }
+    }
+}
+
+/// Elements per parallel chunk of an optimiser update.
+const CHUNK: usize = 1 << 14;
+
+/// A per-element update over aligned pieces of (parameters, gradient, m, v,
+/// v_max); v_max's piece is empty when the tensor keeps no running maximum.
+type ChunkUpdate<'a> = dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], &mut [f32]) + Sync + 'a;
+
+/// Applies `f` to aligned chunks of one tensor, in parallel with `parallel`.
+fn for_chunks(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], v_max: &mut [f32], f: &ChunkUpdate<'_>) {
+    let pieces = p.len().div_ceil(CHUNK);
+    let mut vms: Vec<&mut [f32]> = if v_max.len() == p.len() {
+        v_max.chunks_mut(CHUNK).collect()
+    } else {
+        Vec::new()
+    };
+    vms.resize_with(pieces, Default::default);
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(vms)
+            .for_each(|((((p, g), m), v), vm)| f(p, g, m, v, vm));
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        p.chunks_mut(CHUNK)
+            .zip(g.chunks(CHUNK))
+            .zip(m.chunks_mut(CHUNK))
+            .zip(v.chunks_mut(CHUNK))
+            .zip(vms)
+            .for_each(|((((p, g), m), v), vm)| f(p, g, m, v, vm));
     }
 }
 

@@ -119,9 +119,25 @@ impl SpikeTrain {
         let mut index = Vec::new();
         offsets.push(0);
         for k in 0..bins {
-            for (n, &v) in row(k).iter().enumerate() {
+            // Spikes are sparse: skip silent runs eight cells at a time.
+            let r = row(k);
+            let mut chunks = r.chunks_exact(8);
+            for (c, chunk) in chunks.by_ref().enumerate() {
+                let word = u64::from_ne_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                if word != 0 {
+                    for (o, &v) in chunk.iter().enumerate() {
+                        if v != 0 {
+                            index.push((c * 8 + o) as u32);
+                        }
+                    }
+                }
+            }
+            let base = r.len() - chunks.remainder().len();
+            for (o, &v) in chunks.remainder().iter().enumerate() {
                 if v != 0 {
-                    index.push(n as u32);
+                    index.push((base + o) as u32);
                 }
             }
             offsets.push(index.len() as u32);

@@ -87,32 +87,25 @@ impl Dense {
     /// `g_in[k] = gain·Wᵀ·g_a[k]`: the gradient with respect to the 0/1 input
     /// spikes (`bins × inputs` values written into `g_in`).
     pub fn backward_input(&self, gain: f32, g_a: &[f32], g_in: &mut [f32]) {
+        // Output-major copy, so each active output adds one contiguous row.
+        let mut wt = vec![0f32; self.weights.len()];
+        for (i, row) in self.weights.chunks_exact(self.outputs).enumerate() {
+            for (j, &w) in row.iter().enumerate() {
+                wt[j * self.inputs + i] = gain * w;
+            }
+        }
         for (ga, gi) in g_a
             .chunks_exact(self.outputs)
             .zip(g_in.chunks_exact_mut(self.inputs))
         {
-            if ga.iter().all(|&v| v == 0.0) {
-                gi.fill(0.0);
-                continue;
-            }
-            for (i, out) in gi.iter_mut().enumerate() {
-                let w = &self.weights[i * self.outputs..(i + 1) * self.outputs];
-                *out = gain * dot(w, ga);
+            gi.fill(0.0);
+            for (j, &d) in ga.iter().enumerate() {
+                if d != 0.0 {
+                    let w = &wt[j * self.inputs..(j + 1) * self.inputs];
+                    gi.iter_mut().zip(w).for_each(|(g, &w)| *g += d * w);
+                }
             }
         }
     }
 }
 
-/// Dot product in 8 independent lanes (lets the compiler vectorise).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
-}
