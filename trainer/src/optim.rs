@@ -248,7 +248,14 @@ const CHUNK: usize = 1 << 14;
 type ChunkUpdate<'a> = dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], &mut [f32]) + Sync + 'a;
 
 /// Applies `f` to aligned chunks of one tensor, in parallel with `parallel`.
-fn for_chunks(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], v_max: &mut [f32], f: &ChunkUpdate<'_>) {
+fn for_chunks(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    v_max: &mut [f32],
+    f: &ChunkUpdate<'_>,
+) {
     let pieces = p.len().div_ceil(CHUNK);
     let mut vms: Vec<&mut [f32]> = if v_max.len() == p.len() {
         v_max.chunks_mut(CHUNK).collect()

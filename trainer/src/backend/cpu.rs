@@ -127,3 +127,109 @@ impl Backend for CpuBackend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Dense, Dropout};
+    use crate::loss::Target;
+    use crate::network::Layer;
+    use crate::neuron::{KernelMode, RhoParams};
+    use rand::{Rng, SeedableRng};
+    use slayer_core::NeuronParams;
+
+    /// A batch spread over threads gives the sum of the samples run one by one.
+    #[test]
+    fn batch_equals_the_sum_of_single_samples() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let net = Network {
+            inputs: 40,
+            layers: vec![
+                Layer::Dense(Dense::init(40, 16, 50.0, &mut rng)),
+                Layer::Dropout(Dropout { p: 0.2 }),
+                Layer::Dense(Dense::init(16, 4, 50.0, &mut rng)),
+            ],
+            neuron: NeuronParams::REFERENCE,
+            rho: RhoParams::default(),
+            kernel: KernelMode::Exact,
+            ts: 1.0,
+        };
+        let samples: Vec<(SpikeRaster, Target)> = (0..7)
+            .map(|i| {
+                let mut r = SpikeRaster::new(100, 40);
+                for k in 0..100 {
+                    for n in 0..40 {
+                        if rng.random::<f32>() < 0.05 {
+                            r.set(k, n);
+                        }
+                    }
+                }
+                (r, Target::Class(i % 4))
+            })
+            .collect();
+        let loss = Loss::NumSpikes {
+            start: 0,
+            stop: 100,
+            true_count: 20.0,
+            false_count: 3.0,
+        };
+        let batch: Vec<Sample<'_>> = samples
+            .iter()
+            .map(|(x, t)| Sample {
+                input: x,
+                target: t,
+            })
+            .collect();
+        let b = CpuBackend::new();
+        let all = b.train_batch(&net, &batch, &loss, 42).unwrap();
+        let srm = net.srm();
+        let mut grads = net.zero_grads();
+        let mut total = 0.0;
+        for (i, s) in batch.iter().enumerate() {
+            let mut r = ChaCha8Rng::seed_from_u64(sample_seed(42, i));
+            let trace = net.forward(&srm, s.input, Some(&mut r));
+            let out = trace.output().to_raster();
+            assert_eq!(out, all.outputs[i], "sample {i}");
+            let (l, g) = loss.evaluate(&srm, &out, s.target);
+            net.backward(&srm, &trace, g, &mut grads);
+            total += l;
+        }
+        assert!((all.loss - total).abs() < 1e-9 * total.max(1.0));
+        for (a, b) in all.grads.iter().flatten().zip(grads.iter().flatten()) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert!(grads.iter().flatten().any(|&g| g != 0.0));
+        // And inference agrees with the training outputs when dropout is off.
+        let inputs: Vec<&SpikeRaster> = samples.iter().map(|(x, _)| x).collect();
+        assert_eq!(b.infer(&net, &inputs).unwrap().len(), 7);
+    }
+
+    #[test]
+    fn shape_errors_are_reported_not_panics() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let net = Network {
+            inputs: 10,
+            layers: vec![Layer::Dense(Dense::init(10, 2, 1.0, &mut rng))],
+            neuron: NeuronParams::REFERENCE,
+            rho: RhoParams::default(),
+            kernel: KernelMode::Exact,
+            ts: 1.0,
+        };
+        let x = SpikeRaster::new(20, 9);
+        let t = Target::Class(0);
+        let batch = [Sample {
+            input: &x,
+            target: &t,
+        }];
+        let loss = Loss::NumSpikes {
+            start: 0,
+            stop: 20,
+            true_count: 1.0,
+            false_count: 0.0,
+        };
+        let err = CpuBackend::new()
+            .train_batch(&net, &batch, &loss, 0)
+            .unwrap_err();
+        assert!(err.to_string().contains("9 input channels"), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! The `slayer` binary as a user runs it: exit codes, one-line errors,
+//! `--json` results and the files a run writes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use slayer_trainer::checkpoint::Checkpoint;
+
+fn slayer(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slayer"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run slayer")
+}
+
+/// A fresh temporary folder per test.
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("slayer-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
+}
+
+fn oxford_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/slayer-reference/oxford")
+}
+
+/// The last stdout line, parsed as JSON.
+fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {text}"))
+}
+
+/// Fails with exit status 2 and a single `error:` line containing `needle`.
+fn assert_clean_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(
+        lines[0].contains(needle),
+        "{err:?} should mention {needle:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let d = tempdir("help");
+    let out = slayer(&["--help"], &d);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["train", "bench", "--json"] {
+        assert!(text.contains(word), "--help lacks {word}: {text}");
+    }
+    let out = slayer(&["train", "--help"], &d);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in ["--data", "--seed", "--out", "--device", "Poisson"] {
+        assert!(text.contains(word), "train --help lacks {word}: {text}");
+    }
+}
+
+#[test]
+fn default_train_matches_the_target_and_writes_its_outputs() {
+    let d = tempdir("train");
+    let out = slayer(&["train", "--json", "--out", "run"], &d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let conv = v["converged_epoch"]
+        .as_u64()
+        .expect("the default experiment converges");
+    assert!(conv < 739, "converged at {conv}, the paper needed 739");
+    assert_eq!(v["epochs"].as_u64(), Some(conv + 1));
+    assert!(v["samples_per_s"].as_f64().unwrap() > 0.0);
+    let run = d.join("run");
+    for png in ["loss.png", "raster.png"] {
+        let bytes = std::fs::read(run.join(png)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("epoch,loss,"));
+    assert_eq!(csv.lines().count() as u64, conv + 2);
+    let ck = Checkpoint::load(&d.join(v["checkpoint"].as_str().unwrap())).unwrap();
+    assert_eq!(ck.epoch as u64, conv + 1);
+    assert_eq!(ck.network.inputs, 250);
+    assert_eq!(ck.network.outputs(), 1);
+    // Same seed, same run.
+    let again = json(&slayer(
+        &["train", "--json", "--quiet", "--out", "run2"],
+        &d,
+    ));
+    assert_eq!(again["converged_epoch"], v["converged_epoch"]);
+    assert_eq!(again["final_loss"], v["final_loss"]);
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let d = tempdir("errors");
+    assert_clean_error(&slayer(&["train", "nope.toml"], &d), "nope.toml");
+    let garbage = write(&d, "garbage.toml", "this is [not toml");
+    assert_clean_error(
+        &slayer(&["train", garbage.to_str().unwrap()], &d),
+        "garbage.toml",
+    );
+    let poisson = std::fs::read_to_string(configs().join("poisson.toml")).unwrap();
+    let unknown = write(
+        &d,
+        "unknown.toml",
+        &poisson.replacen("type = \"dense\"", "type = \"lstm\"", 1),
+    );
+    assert_clean_error(&slayer(&["train", unknown.to_str().unwrap()], &d), "lstm");
+    let oxford = configs().join("oxford.toml");
+    assert_clean_error(&slayer(&["train", oxford.to_str().unwrap()], &d), "--data");
+    assert_clean_error(
+        &slayer(
+            &[
+                "train",
+                oxford.to_str().unwrap(),
+                "--data",
+                "/nonexistent/dir",
+            ],
+            &d,
+        ),
+        "/nonexistent/dir/input.bs1",
+    );
+    let text = std::fs::read_to_string(&oxford).unwrap();
+    let wrong = write(
+        &d,
+        "wrong.toml",
+        &text.replace("outputs = 200", "outputs = 100"),
+    );
+    let data = oxford_data();
+    assert_clean_error(
+        &slayer(
+            &[
+                "train",
+                wrong.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ],
+            &d,
+        ),
+        "shape mismatch",
+    );
+    assert_clean_error(
+        &slayer(&["train", "--device", "cuda", "--out", "x"], &d),
+        "CUDA",
+    );
+    let out = slayer(&["train", "--device", "tpu"], &d);
+    assert_ne!(out.status.code(), Some(0));
+    assert_clean_error(&slayer(&["bench", "--case", "resnet"], &d), "resnet");
+}
+
+#[test]
+fn oxford_trains_from_bs1_files() {
+    let d = tempdir("oxford");
+    let cfg = configs().join("oxford.toml");
+    let data = oxford_data();
+    let out = slayer(
+        &[
+            "train",
+            cfg.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--epochs",
+            "80",
+            "--json",
+            "--out",
+            "ox",
+        ],
+        &d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["epochs"], 80);
+    let csv = std::fs::read_to_string(d.join("ox/metrics.csv")).unwrap();
+    let losses: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    // The reference notebook's loss at epoch 0 is 223,909 (same definition, its own random weights).
+    assert!(
+        (200_000.0..250_000.0).contains(&losses[0]),
+        "epoch 0 loss {}",
+        losses[0]
+    );
+    // The output is silent for the first ~15 epochs, then the loss falls.
+    let last = losses[losses.len() - 1];
+    assert!(
+        last < 0.8 * losses[0],
+        "loss must fall: {} -> {last}",
+        losses[0]
+    );
+}
+
+#[test]
+fn bench_reports_json() {
+    let d = tempdir("bench");
+    let out = slayer(
+        &["bench", "--case", "oxford", "--seconds", "0.2", "--json"],
+        &d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["rows"][0]["shape"], "200-256-200");
+    assert!(v["rows"][0]["train_samples_per_s"].as_f64().unwrap() > 0.0);
+}
