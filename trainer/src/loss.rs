@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::neuron::{KernelMode, RhoParams};
     use crate::reference;
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use slayer_core::NeuronParams;
 
@@ -164,17 +164,10 @@ mod tests {
         Srm::new(&NeuronParams::REFERENCE, 1.0, RhoParams::default(), mode)
     }
 
-    fn random_raster(bins: usize, n: usize, p: f32, seed: u64) -> SpikeRaster {
+    /// Each cell spikes with probability `p` (a Poisson raster at 1 ms bins).
+    fn random_raster(bins: usize, n: usize, p: f64, seed: u64) -> SpikeRaster {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut r = SpikeRaster::new(bins, n);
-        for k in 0..bins {
-            for j in 0..n {
-                if rng.random::<f32>() < p {
-                    r.set(k, j);
-                }
-            }
-        }
-        r
+        crate::data::poisson_raster(&mut rng, n, bins, 1.0, p * 1000.0)
     }
 
     #[test]

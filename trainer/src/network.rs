@@ -293,16 +293,9 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    fn raster(bins: usize, n: usize, p: f32, rng: &mut impl Rng) -> SpikeRaster {
-        let mut r = SpikeRaster::new(bins, n);
-        for k in 0..bins {
-            for j in 0..n {
-                if rng.random::<f32>() < p {
-                    r.set(k, j);
-                }
-            }
-        }
-        r
+    /// Each cell spikes with probability `p` (a Poisson raster at 1 ms bins).
+    fn raster(bins: usize, n: usize, p: f64, rng: &mut impl Rng) -> SpikeRaster {
+        crate::data::poisson_raster(rng, n, bins, 1.0, p * 1000.0)
     }
 
     /// The fast, sparse, recursive forward and backward passes against the

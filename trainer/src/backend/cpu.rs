@@ -135,7 +135,6 @@ mod tests {
     use crate::loss::Target;
     use crate::network::Layer;
     use crate::neuron::{KernelMode, RhoParams};
-    use rand::{Rng, SeedableRng};
     use slayer_core::NeuronParams;
 
     /// A batch spread over threads gives the sum of the samples run one by one.
@@ -156,14 +155,7 @@ mod tests {
         };
         let samples: Vec<(SpikeRaster, Target)> = (0..7)
             .map(|i| {
-                let mut r = SpikeRaster::new(100, 40);
-                for k in 0..100 {
-                    for n in 0..40 {
-                        if rng.random::<f32>() < 0.05 {
-                            r.set(k, n);
-                        }
-                    }
-                }
+                let r = crate::data::poisson_raster(&mut rng, 40, 100, 1.0, 50.0);
                 (r, Target::Class(i % 4))
             })
             .collect();
