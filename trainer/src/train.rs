@@ -103,7 +103,15 @@ pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<
             })?;
             let b = Binning { ts_ms: ts, bins };
             let load = |name: &str| -> Result<SpikeRaster> {
-                let events = data::read_bs1(&dir.join(name))?;
+                let path = dir.join(name);
+                let events = data::read_bs1(&path)?;
+                if events.is_empty() {
+                    return Err(Error::Format {
+                        path,
+                        offset: 0,
+                        msg: "no events".into(),
+                    });
+                }
                 let n = events
                     .iter()
                     .map(|e| usize::from(e.neuron) + 1)

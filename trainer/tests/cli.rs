@@ -140,6 +140,34 @@ fn bad_inputs_are_one_line_errors() {
         ),
         "/nonexistent/dir/input.bs1",
     );
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    write(&empty, "input.bs1", "");
+    assert_clean_error(
+        &slayer(
+            &[
+                "train",
+                oxford.to_str().unwrap(),
+                "--data",
+                empty.to_str().unwrap(),
+            ],
+            &d,
+        ),
+        "no events",
+    );
+    write(&empty, "input.bs1", "123456");
+    assert_clean_error(
+        &slayer(
+            &[
+                "train",
+                oxford.to_str().unwrap(),
+                "--data",
+                empty.to_str().unwrap(),
+            ],
+            &d,
+        ),
+        "byte offset 5",
+    );
     let text = std::fs::read_to_string(&oxford).unwrap();
     let wrong = write(
         &d,
