@@ -20,6 +20,7 @@ fn oxford_beats_the_reference_loss_after_1000_epochs() {
             data_dir: Some(shared_data().join("slayer-reference/oxford")),
             device: Device::Cpu,
             quiet: true,
+            resume: None,
         },
     )
     .unwrap();

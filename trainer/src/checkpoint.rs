@@ -27,8 +27,27 @@ pub struct Checkpoint {
     pub optimiser: OptimiserState,
     /// Epochs completed.
     pub epoch: usize,
-    /// Loss per completed epoch.
-    pub losses: Vec<f64>,
+    /// Statistics of every completed epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+/// What one epoch measured (a row of `metrics.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Mean training loss per sample.
+    pub loss: f64,
+    /// Training accuracy (classification only).
+    pub accuracy: Option<f64>,
+    /// Mean validation loss per sample.
+    pub valid_loss: Option<f64>,
+    /// Validation accuracy.
+    pub valid_accuracy: Option<f64>,
+    /// Output spikes over the epoch's training samples.
+    pub output_spikes: u64,
+    /// Every training output matched its target spike train.
+    pub matched: bool,
+    /// Wall-clock seconds the epoch took.
+    pub seconds: f64,
 }
 
 impl Checkpoint {
@@ -37,15 +56,14 @@ impl Checkpoint {
         cfg: &ExperimentConfig,
         network: &Network,
         opt: &Optimiser,
-        epoch: usize,
-        losses: &[f64],
+        history: &[EpochRecord],
     ) -> Self {
         Self {
             config_toml: cfg.to_toml(),
             network: network.clone(),
             optimiser: opt.state().clone(),
-            epoch,
-            losses: losses.to_vec(),
+            epoch: history.len(),
+            history: history.to_vec(),
         }
     }
 
@@ -115,7 +133,17 @@ mod tests {
         let cfg = ExperimentConfig::default_experiment();
         let net = build_network(&cfg, 250, 1).unwrap();
         let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
-        let ck = Checkpoint::new(&cfg, &net, &opt, 3, &[1.0, 0.5, 0.25]);
+        let rec = EpochRecord {
+            loss: 1.0,
+            accuracy: Some(0.5),
+            valid_loss: None,
+            valid_accuracy: Some(0.25),
+            output_spikes: 7,
+            matched: false,
+            seconds: 0.1,
+        };
+        let ck = Checkpoint::new(&cfg, &net, &opt, &[rec.clone(), rec.clone(), rec]);
+        assert_eq!(ck.epoch, 3);
         let bytes = ck.to_bytes().unwrap();
         let p = Path::new("x.slyc");
         assert_eq!(Checkpoint::from_bytes(&bytes, p).unwrap(), ck);

@@ -205,6 +205,24 @@ pub enum DataConfig {
         /// Target events.
         target: String,
     },
+    /// N-MNIST digits from `--data`: a list file of `<id>.bs2` samples, or
+    /// the downloaded dataset's `Train/<digit>/<id>.bin` folders.
+    Nmnist {
+        /// List file (`id<TAB>label`) relative to `--data`; default
+        /// `train1K.txt`, or the `Train/` folders when that is absent.
+        #[serde(default)]
+        list: Option<String>,
+        /// Fraction of each class held out for validation (seeded split).
+        #[serde(default = "tenth")]
+        validation: f64,
+        /// Augmentation of the training samples.
+        #[serde(default)]
+        augment: crate::dataset::Augment,
+    },
+}
+
+fn tenth() -> f64 {
+    0.1
 }
 
 /// `[train]`: loop settings (every key optional).
@@ -345,6 +363,14 @@ impl ExperimentConfig {
             if inputs == 0 || !(input_rate_hz >= 0.0 && target_rate_hz > 0.0 && dead_time_ms >= 0.0)
             {
                 return bad("[data] poisson_pattern needs inputs > 0, rates ≥ 0 (target > 0) and dead_time_ms ≥ 0".into());
+            }
+        }
+        if let DataConfig::Nmnist { validation, augment, .. } = &self.data {
+            if !(0.0..1.0).contains(validation) {
+                return bad(format!("[data] validation must be in [0, 1), got {validation}"));
+            }
+            if !(0.0..1.0).contains(&augment.drop) || !(augment.jitter_ms >= 0.0) {
+                return bad("[data] augment needs 0 ≤ drop < 1 and jitter_ms ≥ 0".into());
             }
         }
         Ok(())

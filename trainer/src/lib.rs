@@ -12,6 +12,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dataset;
 pub mod error;
 pub mod layers;
 pub mod loss;

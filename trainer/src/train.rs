@@ -1,5 +1,5 @@
-//! The training loop: data, network, optimiser steps, progress, metrics,
-//! plots and checkpoints.
+//! The training loop: data, network, optimiser steps, validation, progress,
+//! metrics, plots, checkpoints and resuming.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,25 +9,43 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::backend::{Device, Sample};
-use crate::checkpoint::Checkpoint;
+use crate::backend::{Backend, Device, Sample};
+use crate::checkpoint::{Checkpoint, EpochRecord};
 use crate::config::{DataConfig, ExperimentConfig, LayerConfig};
 use crate::data::{self, Binning};
+use crate::dataset::{self, Augment, Input};
 use crate::error::{Error, Result};
 use crate::layers::{Delay, Dense, Dropout};
-use crate::loss::Target;
+use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
 use crate::optim::Optimiser;
 use crate::plot;
 use crate::spikes::SpikeRaster;
+
+/// One example: an input and what the output should be.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Where it came from, for messages.
+    pub name: String,
+    /// The input.
+    pub input: Input,
+    /// The target.
+    pub target: Target,
+}
 
 /// A dataset held in memory.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Number of input channels.
     pub inputs: usize,
-    /// The samples: input spikes and target.
-    pub samples: Vec<(SpikeRaster, Target)>,
+    /// Number of classes (classification tasks).
+    pub classes: Option<usize>,
+    /// Training examples.
+    pub train: Vec<Example>,
+    /// Validation examples (may be empty).
+    pub valid: Vec<Example>,
+    /// Augmentation of training inputs.
+    pub augment: Augment,
 }
 
 /// How a run is carried out (everything that is not the experiment itself).
@@ -41,34 +59,62 @@ pub struct TrainOptions {
     pub device: Device,
     /// Hide the progress bar.
     pub quiet: bool,
+    /// Continue from this checkpoint (written by an earlier run of the same experiment).
+    pub resume: Option<Checkpoint>,
 }
 
 /// What a finished run reports (`--json` prints it).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
-    /// Epochs run (including the matching one).
+    /// Epochs completed (including the matching one, and earlier runs when resumed).
     pub epochs: usize,
-    /// Loss of the last epoch run.
+    /// Training loss of the last epoch.
     pub final_loss: f64,
     /// First epoch (0-based count of updates before it) whose output matched
     /// the target, or `None`.
     pub converged_epoch: Option<usize>,
-    /// Training throughput.
+    /// Training throughput of this run.
     pub samples_per_s: f64,
-    /// The checkpoint written.
+    /// Validation accuracy of the last epoch (classification).
+    pub valid_accuracy: Option<f64>,
+    /// Best validation accuracy over all epochs (classification).
+    pub best_valid_accuracy: Option<f64>,
+    /// The last checkpoint written.
     pub checkpoint: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
 }
 
-/// Separate random streams for data, weights, shuffling and dropout.
-fn stream(seed: u64, which: u64) -> u64 {
+/// Separate random streams for data, weights, shuffling, dropout and augmentation.
+pub(crate) fn stream(seed: u64, which: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ which.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
-/// Builds the dataset the config describes.
+/// The binning of a config's simulation.
+pub fn binning(cfg: &ExperimentConfig) -> Binning {
+    Binning {
+        ts_ms: f64::from(cfg.simulation.ts),
+        bins: cfg.simulation.bins,
+    }
+}
+
+/// Builds the dataset the config describes (`list` overrides the config's
+/// list file and puts every listed sample into the validation set, for `eval`).
 pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<Dataset> {
+    build_dataset_with(cfg, data_dir, None)
+}
+
+/// [`build_dataset`] with an optional list file whose samples all go to validation.
+pub fn build_dataset_with(cfg: &ExperimentConfig, data_dir: Option<&Path>, eval_list: Option<&Path>) -> Result<Dataset> {
     let (ts, bins) = (f64::from(cfg.simulation.ts), cfg.simulation.bins);
+    let need_dir = |what: &str| {
+        data_dir.ok_or_else(|| {
+            Error::Config(format!(
+                "experiment {:?} reads {what}: pass the folder holding it with --data",
+                cfg.name
+            ))
+        })
+    };
     match &cfg.data {
         DataConfig::PoissonPattern {
             inputs,
@@ -77,30 +123,15 @@ pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<
             dead_time_ms,
         } => {
             let mut rng = data::seeded_rng(stream(cfg.train.seed, 1));
-            let input =
-                data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
+            let input = data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
             let mut target = SpikeRaster::new(bins, 1);
-            for k in data::poisson_target(
-                &mut rng,
-                bins,
-                ts,
-                f64::from(*target_rate_hz),
-                f64::from(*dead_time_ms),
-            ) {
+            for k in data::poisson_target(&mut rng, bins, ts, f64::from(*target_rate_hz), f64::from(*dead_time_ms)) {
                 target.set(k, 0);
             }
-            Ok(Dataset {
-                inputs: *inputs,
-                samples: vec![(input, Target::Spikes(target))],
-            })
+            Ok(pattern(*inputs, input, target))
         }
         DataConfig::SpikePattern { input, target } => {
-            let dir = data_dir.ok_or_else(|| {
-                Error::Config(format!(
-                    "experiment {:?} reads {input} and {target}: pass the folder holding them with --data",
-                    cfg.name
-                ))
-            })?;
+            let dir = need_dir(&format!("{input} and {target}"))?;
             let b = Binning { ts_ms: ts, bins };
             let load = |name: &str| -> Result<SpikeRaster> {
                 let path = dir.join(name);
@@ -112,20 +143,57 @@ pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<
                         msg: "no events".into(),
                     });
                 }
-                let n = events
-                    .iter()
-                    .map(|e| usize::from(e.neuron) + 1)
-                    .max()
-                    .unwrap_or(0);
+                let n = events.iter().map(|e| usize::from(e.neuron) + 1).max().unwrap_or(0);
                 Ok(data::bin_1d(&events, n, 1, &b))
             };
             let x = load(input)?;
             let y = load(target)?;
+            Ok(pattern(x.neurons(), x, y))
+        }
+        DataConfig::Nmnist {
+            list,
+            validation,
+            augment,
+        } => {
+            let dir = need_dir("N-MNIST samples")?;
+            let list_path = eval_list.map(Path::to_path_buf).or_else(|| list.as_ref().map(|l| dir.join(l)));
+            let items = dataset::load_nmnist(dir, list_path.as_deref())?;
+            let (train, valid) = if eval_list.is_some() {
+                (Vec::new(), items)
+            } else {
+                dataset::split(items, *validation, stream(cfg.train.seed, 5))
+            };
+            let ex = |v: Vec<dataset::Item>| -> Vec<Example> {
+                v.into_iter()
+                    .map(|i| Example {
+                        name: i.name,
+                        input: i.input,
+                        target: Target::Class(i.label),
+                    })
+                    .collect()
+            };
             Ok(Dataset {
-                inputs: x.neurons(),
-                samples: vec![(x, Target::Spikes(y))],
+                inputs: 2 * dataset::NMNIST_SIZE * dataset::NMNIST_SIZE,
+                classes: Some(10),
+                train: ex(train),
+                valid: ex(valid),
+                augment: *augment,
             })
         }
+    }
+}
+
+fn pattern(inputs: usize, x: SpikeRaster, y: SpikeRaster) -> Dataset {
+    Dataset {
+        inputs,
+        classes: None,
+        train: vec![Example {
+            name: "pattern".into(),
+            input: Input::Raster(x),
+            target: Target::Spikes(y),
+        }],
+        valid: Vec::new(),
+        augment: Augment::default(),
     }
 }
 
@@ -136,18 +204,12 @@ pub fn build_network(cfg: &ExperimentConfig, inputs: usize, seed: u64) -> Result
     let mut layers = Vec::new();
     for l in &cfg.network.layers {
         layers.push(match *l {
-            LayerConfig::Dense {
-                outputs,
-                weight_scale,
-            } => {
+            LayerConfig::Dense { outputs, weight_scale } => {
                 let d = Dense::init(width, outputs, weight_scale, &mut rng);
                 width = outputs;
                 Layer::Dense(d)
             }
-            LayerConfig::Delay {
-                max_delay,
-                init_max,
-            } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
+            LayerConfig::Delay { max_delay, init_max } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
             LayerConfig::Dropout { p } => Layer::Dropout(Dropout { p }),
         });
     }
@@ -172,171 +234,373 @@ pub fn spikes_match(out: &SpikeRaster, target: &SpikeRaster, tol: usize) -> bool
     })
 }
 
-/// Trains the experiment; writes `checkpoint.slyc`, `metrics.csv`,
-/// `loss.png`, `raster.png` and `config.toml` into the output folder.
+/// The predicted class: the output neuron with the most spikes (the first on ties).
+pub fn predict(out: &SpikeRaster) -> usize {
+    let counts = out.counts();
+    let mut best = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        if c > counts[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Materialises the inputs of `examples` (binning and, with `augment`,
+/// augmenting them, seeded per example), spread over the cores.
+fn rasters(examples: &[&Example], b: &Binning, augment: Option<(&Augment, u64)>) -> Vec<SpikeRaster> {
+    let one = |(i, e): (usize, &&Example)| -> SpikeRaster {
+        match augment {
+            Some((a, seed)) => {
+                let mut rng = data::seeded_rng(stream(seed, i as u64));
+                e.input.raster(b, Some((a, &mut rng)))
+            }
+            None => e.input.raster(b, None),
+        }
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        examples.par_iter().enumerate().map(one).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        examples.iter().enumerate().map(one).collect()
+    }
+}
+
+/// Accuracy, loss and confusion matrix of a network on labelled examples.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// Fraction classified correctly (`None` without class targets).
+    pub accuracy: Option<f64>,
+    /// Number of examples.
+    pub samples: usize,
+    /// Mean loss per example.
+    pub loss: f64,
+    /// `confusion[true][predicted]` counts (classification).
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// Runs `examples` through the network (dropout off) in chunks and scores them.
+pub fn evaluate(
+    backend: &dyn Backend,
+    net: &Network,
+    loss: &Loss,
+    examples: &[Example],
+    b: &Binning,
+    classes: Option<usize>,
+) -> Result<Evaluation> {
+    let srm = net.srm();
+    let n = classes.unwrap_or(0);
+    let mut confusion = vec![vec![0u64; n]; n];
+    let (mut correct, mut total_loss) = (0usize, 0.0);
+    for chunk in examples.chunks(64) {
+        let refs: Vec<&Example> = chunk.iter().collect();
+        let xs = rasters(&refs, b, None);
+        let inputs: Vec<&SpikeRaster> = xs.iter().collect();
+        let outs = backend.infer(net, &inputs)?;
+        for (out, e) in outs.iter().zip(chunk) {
+            loss.check(&e.target, out.bins(), out.neurons()).map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
+            total_loss += loss.evaluate(&srm, out, &e.target).0;
+            if let Target::Class(c) = e.target {
+                let p = predict(out);
+                correct += usize::from(p == c);
+                if c < n && p < n {
+                    confusion[c][p] += 1;
+                }
+            }
+        }
+    }
+    let samples = examples.len();
+    Ok(Evaluation {
+        accuracy: (classes.is_some() && samples > 0).then(|| correct as f64 / samples as f64),
+        samples,
+        loss: total_loss / samples.max(1) as f64,
+        confusion,
+    })
+}
+
+/// Trains the experiment; writes `checkpoint.slyc` (every epoch), `best.slyc`,
+/// `metrics.csv`, `loss.png`, `raster.png` (spike-pattern tasks) or
+/// `accuracy.png` and `confusion.png` (classification), and `config.toml`.
 pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport> {
     cfg.validate()?;
     let backend = opts.device.open()?;
     let data = build_dataset(cfg, opts.data_dir.as_deref())?;
-    if data.samples.is_empty() {
-        return Err(Error::Config("the dataset has no samples".into()));
+    if data.train.is_empty() {
+        return Err(Error::Config("the dataset has no training samples".into()));
     }
-    let mut net = build_network(cfg, data.inputs, cfg.train.seed)?;
+    let b = binning(cfg);
+    let (mut net, mut opt, mut history) = match &opts.resume {
+        Some(ck) => {
+            let opt = Optimiser::restore(cfg.optimiser.clone(), ck.optimiser.clone(), &ck.network.param_sizes())
+                .ok_or_else(|| Error::Config("the checkpoint's optimiser state does not fit its network".into()))?;
+            (ck.network.clone(), opt, ck.history.clone())
+        }
+        None => {
+            let net = build_network(cfg, data.inputs, cfg.train.seed)?;
+            let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+            (net, opt, Vec::new())
+        }
+    };
+    if net.inputs != data.inputs {
+        return Err(Error::Shape(format!(
+            "the data has {} input channels but the network takes {}",
+            data.inputs, net.inputs
+        )));
+    }
     let loss = cfg.loss.build(cfg.simulation.ts);
-    for (i, (x, t)) in data.samples.iter().enumerate() {
-        loss.check(t, x.bins(), net.outputs())
-            .map_err(|m| Error::Shape(format!("sample {i}: {m}")))?;
+    for e in data.train.iter().chain(&data.valid) {
+        if e.input.channels() != data.inputs {
+            return Err(Error::Shape(format!("{}: {} channels, expected {}", e.name, e.input.channels(), data.inputs)));
+        }
+        loss.check(&e.target, b.bins, net.outputs())
+            .map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
     }
     let out_dir = &opts.out_dir;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    std::fs::write(out_dir.join("config.toml"), cfg.to_toml())
-        .map_err(|e| Error::io(out_dir.join("config.toml"), e))?;
-    let mut opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+    let cfg_path = out_dir.join("config.toml");
+    std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
 
     let metrics_path = out_dir.join("metrics.csv");
-    let mut metrics = std::io::BufWriter::new(
-        std::fs::File::create(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?,
-    );
-    let csv_err = |e| Error::io(&metrics_path, e);
-    writeln!(
-        metrics,
-        "epoch,loss,output_spikes,target_spikes,matched,seconds"
-    )
-    .map_err(csv_err)?;
+    write_metrics(&metrics_path, &history)?;
+    let mut metrics = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| Error::io(&metrics_path, e))?;
 
-    let bar = ProgressBar::new(cfg.train.epochs as u64);
+    let classify = data.classes.is_some();
+    let bar = ProgressBar::new(if classify { data.train.len() as u64 } else { cfg.train.epochs as u64 });
     if opts.quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} {bar:30} {pos}/{len} epochs  loss {msg}  [{elapsed} < {eta}]",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(format!("{} on {}", cfg.name, backend.name()));
+    let template = if classify {
+        "{prefix} {bar:30} {pos}/{len} samples  {msg}  [{elapsed} < {eta}]"
+    } else {
+        "{prefix} {bar:30} {pos}/{len} epochs  loss {msg}  [{elapsed} < {eta}]"
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    if !classify {
+        bar.set_prefix(format!("{} on {}", cfg.name, backend.name()));
+        bar.set_position(history.len() as u64);
+    }
 
-    let spike_task = data
-        .samples
-        .iter()
-        .all(|(_, t)| matches!(t, Target::Spikes(_)));
-    let target_spikes: usize = data
-        .samples
-        .iter()
-        .map(|(_, t)| {
-            if let Target::Spikes(r) = t {
-                r.count()
-            } else {
-                0
-            }
-        })
-        .sum();
-    let mut order: Vec<usize> = (0..data.samples.len()).collect();
-    let mut shuffle_rng = data::seeded_rng(stream(cfg.train.seed, 3));
-    let mut losses = Vec::new();
+    let one_batch = cfg.train.batch >= data.train.len();
     let mut converged = None;
+    let mut best = history.iter().filter_map(best_key).fold(f64::NEG_INFINITY, f64::max);
     let start = Instant::now();
     let mut processed = 0usize;
-    for epoch in 0..cfg.train.epochs {
-        order.shuffle(&mut shuffle_rng);
-        let (mut epoch_loss, mut out_spikes, mut matched) = (0.0, 0usize, spike_task);
-        let mut pending = Vec::new();
-        for (b, chunk) in order.chunks(cfg.train.batch).enumerate() {
-            let batch: Vec<Sample<'_>> = chunk
+    let ckpt = out_dir.join("checkpoint.slyc");
+    for epoch in history.len()..cfg.train.epochs {
+        let t0 = Instant::now();
+        let mut order: Vec<usize> = (0..data.train.len()).collect();
+        order.shuffle(&mut data::seeded_rng(stream(cfg.train.seed, 1_000 + epoch as u64)));
+        if classify {
+            bar.reset();
+            bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.train.epochs));
+        }
+        let (mut epoch_loss, mut out_spikes, mut matched, mut correct) = (0.0, 0u64, !classify, 0usize);
+        let mut stop = false;
+        for (bi, chunk) in order.chunks(cfg.train.batch).enumerate() {
+            let batch_seed = stream(cfg.train.seed, ((epoch as u64) << 32) | bi as u64);
+            let examples: Vec<&Example> = chunk.iter().map(|&i| &data.train[i]).collect();
+            let xs = rasters(&examples, &b, Some((&data.augment, batch_seed ^ 0xA5A5)));
+            let batch: Vec<Sample<'_>> = xs
                 .iter()
-                .map(|&i| Sample {
-                    input: &data.samples[i].0,
-                    target: &data.samples[i].1,
+                .zip(&examples)
+                .map(|(x, e)| Sample {
+                    input: x,
+                    target: &e.target,
                 })
                 .collect();
-            let seed = stream(cfg.train.seed, 4 + (epoch as u64) * 1_000_003 + b as u64);
-            let res = backend.train_batch(&net, &batch, &loss, seed)?;
+            let res = backend.train_batch(&net, &batch, &loss, batch_seed)?;
             processed += batch.len();
             epoch_loss += res.loss;
+            let mut batch_matched = true;
             for (out, s) in res.outputs.iter().zip(&batch) {
-                out_spikes += out.count();
-                if let Target::Spikes(t) = s.target {
-                    matched &= spikes_match(out, t, cfg.train.match_tolerance_bins);
+                out_spikes += out.count() as u64;
+                match s.target {
+                    Target::Spikes(t) => batch_matched &= spikes_match(out, t, cfg.train.match_tolerance_bins),
+                    Target::Class(c) => correct += usize::from(predict(out) == *c),
                 }
             }
-            pending.push(res.grads);
-        }
-        let epoch_loss = epoch_loss / data.samples.len() as f64;
-        losses.push(epoch_loss);
-        writeln!(
-            metrics,
-            "{epoch},{epoch_loss},{out_spikes},{target_spikes},{},{:.3}",
-            u8::from(matched),
-            start.elapsed().as_secs_f64()
-        )
-        .map_err(csv_err)?;
-        bar.set_message(format!("{epoch_loss:.4}"));
-        bar.inc(1);
-        if matched && cfg.train.stop_when_matched {
-            // Keep the weights that produced the match: no update this epoch.
-            converged = Some(epoch);
-            break;
-        }
-        for grads in pending {
-            let g: Vec<&[f32]> = grads.iter().map(Vec::as_slice).collect();
+            matched &= batch_matched;
+            if classify {
+                bar.inc(batch.len() as u64);
+                bar.set_message(format!("loss {:.3}", res.loss / batch.len() as f64));
+            }
+            if one_batch && batch_matched && !classify && cfg.train.stop_when_matched {
+                // Keep the weights that produced the match: no update.
+                stop = true;
+                break;
+            }
+            let g: Vec<&[f32]> = res.grads.iter().map(Vec::as_slice).collect();
             opt.step(&mut net.params_mut(), &g);
             net.constrain();
+        }
+        let n = data.train.len() as f64;
+        let valid = if data.valid.is_empty() {
+            None
+        } else {
+            Some(evaluate(backend.as_ref(), &net, &loss, &data.valid, &b, data.classes)?)
+        };
+        let rec = EpochRecord {
+            loss: epoch_loss / n,
+            accuracy: classify.then_some(correct as f64 / n),
+            valid_loss: valid.as_ref().map(|v| v.loss),
+            valid_accuracy: valid.as_ref().and_then(|v| v.accuracy),
+            output_spikes: out_spikes,
+            matched: matched && !classify,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        writeln!(metrics, "{}", metrics_row(epoch, &rec)).map_err(|e| Error::io(&metrics_path, e))?;
+        if classify {
+            bar.println(format!(
+                "epoch {:>3}: loss {:.4}  train {:.1} %  validation {}  ({:.1} s)",
+                epoch + 1,
+                rec.loss,
+                100.0 * rec.accuracy.unwrap_or(0.0),
+                rec.valid_accuracy.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a)),
+                rec.seconds
+            ));
+        } else {
+            bar.set_message(format!("{:.4}", rec.loss));
+            bar.inc(1);
+        }
+        let key = best_key(&rec);
+        history.push(rec);
+        if classify || stop || epoch + 1 == cfg.train.epochs {
+            let ck = Checkpoint::new(cfg, &net, &opt, &history);
+            ck.save(&ckpt)?;
+            if key.is_some_and(|k| k > best) {
+                best = key.unwrap_or(best);
+                ck.save(&out_dir.join("best.slyc"))?;
+                if let (Some(v), Some(c)) = (&valid, data.classes) {
+                    confusion_png(
+                        &out_dir.join("confusion.png"),
+                        &format!("{}: validation, epoch {}", cfg.name, epoch + 1),
+                        &(0..c).map(|i| i.to_string()).collect::<Vec<_>>(),
+                        &v.confusion,
+                    )?;
+                }
+            }
+        }
+        if stop {
+            converged = Some(epoch);
+            break;
         }
     }
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    metrics.flush().map_err(csv_err)?;
-    let epochs = losses.len();
-
-    let checkpoint = out_dir.join("checkpoint.slyc");
-    Checkpoint::new(cfg, &net, &opt, epochs, &losses).save(&checkpoint)?;
-    plot::curves(
-        &out_dir.join("loss.png"),
-        &format!("{}: training loss", cfg.name),
-        "loss",
-        &[plot::Series {
-            label: "train",
-            values: &losses,
-        }],
-        true,
-    )?;
-    write_raster(
-        &net,
-        &data.samples[0],
-        &out_dir.join("raster.png"),
-        &cfg.name,
-    )?;
-
+    if history.is_empty() {
+        return Err(Error::Config("no epoch ran: set [train] epochs above 0".into()));
+    }
+    if !ckpt.exists() {
+        Checkpoint::new(cfg, &net, &opt, &history).save(&ckpt)?;
+    }
+    write_plots(cfg, &history, out_dir)?;
+    if !classify {
+        write_raster(&net, &data.train[0], &b, &out_dir.join("raster.png"), &cfg.name)?;
+    }
+    let last = history.last();
     Ok(TrainReport {
-        epochs,
-        final_loss: losses.last().copied().unwrap_or(f64::NAN),
+        epochs: history.len(),
+        final_loss: last.map_or(f64::NAN, |r| r.loss),
         converged_epoch: converged,
         samples_per_s: processed as f64 / seconds.max(1e-9),
-        checkpoint,
+        valid_accuracy: last.and_then(|r| r.valid_accuracy),
+        best_valid_accuracy: history.iter().filter_map(|r| r.valid_accuracy).reduce(f64::max),
+        checkpoint: ckpt,
         out_dir: out_dir.clone(),
     })
 }
 
-/// Spike raster of one sample: input, first hidden layer, output vs target.
-fn write_raster(
-    net: &Network,
-    sample: &(SpikeRaster, Target),
-    path: &Path,
-    name: &str,
-) -> Result<()> {
+/// What `best.slyc` maximises: validation accuracy, else training accuracy,
+/// else the negative training loss.
+fn best_key(r: &EpochRecord) -> Option<f64> {
+    Some(r.valid_accuracy.or(r.accuracy).unwrap_or(-r.loss))
+}
+
+const METRICS_HEADER: &str = "epoch,loss,accuracy,valid_loss,valid_accuracy,output_spikes,matched,seconds";
+
+fn metrics_row(epoch: usize, r: &EpochRecord) -> String {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    format!(
+        "{epoch},{},{},{},{},{},{},{:.3}",
+        r.loss,
+        opt(r.accuracy),
+        opt(r.valid_loss),
+        opt(r.valid_accuracy),
+        r.output_spikes,
+        u8::from(r.matched),
+        r.seconds
+    )
+}
+
+/// Writes `metrics.csv` afresh with the header and the given epochs (a
+/// resumed run drops rows of epochs after its checkpoint).
+fn write_metrics(path: &Path, history: &[EpochRecord]) -> Result<()> {
+    let mut text = String::from(METRICS_HEADER);
+    text.push('\n');
+    for (i, r) in history.iter().enumerate() {
+        text.push_str(&metrics_row(i, r));
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+fn write_plots(cfg: &ExperimentConfig, history: &[EpochRecord], out_dir: &Path) -> Result<()> {
+    let train_loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
+    let valid_loss: Vec<f64> = history.iter().map(|r| r.valid_loss.unwrap_or(f64::NAN)).collect();
+    let mut series = vec![plot::Series {
+        label: "train",
+        values: &train_loss,
+    }];
+    if history.iter().any(|r| r.valid_loss.is_some()) {
+        series.push(plot::Series {
+            label: "validation",
+            values: &valid_loss,
+        });
+    }
+    plot::curves(&out_dir.join("loss.png"), &format!("{}: loss", cfg.name), "loss", &series, true)?;
+    if history.iter().any(|r| r.accuracy.is_some()) {
+        let pct = |f: fn(&EpochRecord) -> Option<f64>| -> Vec<f64> {
+            history.iter().map(|r| f(r).map_or(f64::NAN, |a| 100.0 * a)).collect()
+        };
+        let (tr, va) = (pct(|r| r.accuracy), pct(|r| r.valid_accuracy));
+        plot::curves(
+            &out_dir.join("accuracy.png"),
+            &format!("{}: accuracy", cfg.name),
+            "accuracy (%)",
+            &[
+                plot::Series {
+                    label: "train",
+                    values: &tr,
+                },
+                plot::Series {
+                    label: "validation",
+                    values: &va,
+                },
+            ],
+            false,
+        )?;
+    }
+    Ok(())
+}
+
+/// Spike raster of one example: input, first hidden layer, output vs target.
+fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &str) -> Result<()> {
     let srm = net.srm();
-    let trace = net.forward::<rand_chacha::ChaCha8Rng>(&srm, &sample.0, None);
+    let x = ex.input.raster(b, None);
+    let trace = net.forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None);
     let ts = f64::from(net.ts);
     let events = |r: &SpikeRaster| -> Vec<(f64, u32)> {
         (0..r.bins())
-            .flat_map(|k| {
-                (0..r.neurons())
-                    .filter(move |&n| r.get(k, n))
-                    .map(move |n| (k as f64 * ts, n as u32))
-            })
+            .flat_map(|k| (0..r.neurons()).filter(move |&n| r.get(k, n)).map(move |n| (k as f64 * ts, n as u32)))
             .collect()
     };
-    let input = events(&sample.0);
+    let input = events(&x);
     let out_r = trace.output().to_raster();
     let out = events(&out_r);
     let hidden = net
@@ -346,13 +610,13 @@ fn write_raster(
         .filter(|&l| l + 1 < net.layers.len())
         .map(|l| trace.spikes(l).to_raster());
     let hid = hidden.as_ref().map(events);
-    let tgt = match &sample.1 {
+    let tgt = match &ex.target {
         Target::Spikes(t) => events(t),
         Target::Class(_) => Vec::new(),
     };
     let mut panels = vec![plot::RasterPanel {
         title: "input",
-        rows: sample.0.neurons(),
+        rows: x.neurons(),
         layers: vec![plot::RasterLayer {
             label: "input",
             spikes: &input,
@@ -383,10 +647,10 @@ fn write_raster(
         rows: out_r.neurons(),
         layers: out_layers,
     });
-    plot::spike_raster(
-        path,
-        &format!("{name}: spikes after training"),
-        sample.0.bins() as f64 * ts,
-        &panels,
-    )
+    plot::spike_raster(path, &format!("{name}: spikes after training"), x.bins() as f64 * ts, &panels)
+}
+
+// TEMP until plot::confusion_matrix lands.
+fn confusion_png(_: &Path, _: &str, _: &[String], _: &[Vec<u64>]) -> Result<()> {
+    Ok(())
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use slayer_trainer::backend::Device;
 use slayer_trainer::bench;
+use slayer_trainer::checkpoint::Checkpoint;
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::train::{self, TrainOptions};
 
@@ -39,6 +40,27 @@ enum Cmd {
     /// NumSpikes, 0.6 % input density) and the Oxford shape (200-256-200,
     /// 1900 bins, batch 1, SpikeTime).
     Bench(BenchArgs),
+    /// Evaluate a checkpoint: accuracy and confusion matrix on the validation
+    /// split of its experiment, or on every sample of --list.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// A checkpoint written by `slayer train` (checkpoint.slyc or best.slyc).
+    checkpoint: PathBuf,
+    /// Folder holding the data (as for `slayer train`).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Evaluate every sample of this list file (`id<TAB>label`) instead of the validation split.
+    #[arg(long)]
+    list: Option<PathBuf>,
+    /// Compute device: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// End with one line of JSON: {"accuracy": ..., "samples": ..., "loss": ..., "confusion": [[...]]}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -64,6 +86,11 @@ struct TrainArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
+    /// Continue the run in this output folder from its checkpoint.slyc (the
+    /// experiment comes from the checkpoint; --epochs may extend it). The
+    /// result is the same as an uninterrupted run with the same seed.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "seed", "batch", "out"])]
+    resume: Option<PathBuf>,
     /// Hide the progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -118,18 +145,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epochs: None,
         batch: None,
         device: Device::Cpu,
+        resume: None,
         quiet: false,
         json: false,
     })) {
         Cmd::Train(a) => cmd_train(a),
         Cmd::Bench(a) => cmd_bench(a),
+        Cmd::Eval(a) => cmd_eval(a),
     }
 }
 
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
-    let mut cfg = match &a.config {
-        Some(p) => ExperimentConfig::load(p)?,
-        None => ExperimentConfig::default_experiment(),
+    let resume = match &a.resume {
+        Some(dir) => Some(Checkpoint::load(&dir.join("checkpoint.slyc"))?),
+        None => None,
+    };
+    let mut cfg = match (&resume, &a.config) {
+        (Some(ck), _) => ck.config()?,
+        (None, Some(p)) => ExperimentConfig::load(p)?,
+        (None, None) => ExperimentConfig::default_experiment(),
     };
     if let Some(s) = a.seed {
         cfg.train.seed = s;
@@ -140,14 +174,17 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(b) = a.batch {
         cfg.train.batch = b;
     }
-    let out_dir = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name));
+    let out_dir = match (&a.resume, a.out) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(o)) => o,
+        (None, None) => PathBuf::from("runs").join(&cfg.name),
+    };
     let opts = TrainOptions {
         out_dir,
         data_dir: a.data,
         device: a.device,
         quiet: a.quiet,
+        resume,
     };
     let report = train::train(&cfg, &opts)?;
     let mut out = std::io::stdout().lock();
@@ -164,9 +201,17 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
         )?,
         None => {}
     }
+    if let (Some(v), Some(best)) = (report.valid_accuracy, report.best_valid_accuracy) {
+        writeln!(
+            out,
+            "validation accuracy {:.2} % (best {:.2} %, saved as best.slyc)",
+            100.0 * v,
+            100.0 * best
+        )?;
+    }
     writeln!(
         out,
-        "{} epochs, final loss {:.6}, {:.1} samples/s; wrote {} (checkpoint.slyc, metrics.csv, loss.png, raster.png)",
+        "{} epochs, final loss {:.6}, {:.1} samples/s; wrote {}",
         report.epochs,
         report.final_loss,
         report.samples_per_s,
@@ -178,6 +223,64 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
             "{}",
             serde_json::to_string(&report).context("encoding the report")?
         )?;
+    }
+    Ok(())
+}
+
+fn cmd_eval(a: EvalArgs) -> anyhow::Result<()> {
+    let ck = Checkpoint::load(&a.checkpoint)?;
+    let cfg = ck.config()?;
+    let data = train::build_dataset_with(&cfg, a.data.as_deref(), a.list.as_deref())?;
+    anyhow::ensure!(
+        !data.valid.is_empty(),
+        "nothing to evaluate: experiment {:?} has no validation samples (pass --list)",
+        cfg.name
+    );
+    anyhow::ensure!(
+        data.inputs == ck.network.inputs,
+        "shape mismatch: the data has {} input channels, the checkpoint's network takes {}",
+        data.inputs,
+        ck.network.inputs
+    );
+    let backend = a.device.open()?;
+    let loss = cfg.loss.build(cfg.simulation.ts);
+    let ev = train::evaluate(
+        backend.as_ref(),
+        &ck.network,
+        &loss,
+        &data.valid,
+        &train::binning(&cfg),
+        data.classes,
+    )?;
+    let mut out = std::io::stdout().lock();
+    match ev.accuracy {
+        Some(acc) => writeln!(
+            out,
+            "{}: accuracy {:.2} % on {} samples (loss {:.4})",
+            cfg.name,
+            100.0 * acc,
+            ev.samples,
+            ev.loss
+        )?,
+        None => writeln!(out, "{}: loss {:.4} on {} samples", cfg.name, ev.loss, ev.samples)?,
+    }
+    if !ev.confusion.is_empty() {
+        writeln!(out, "confusion matrix (rows: true class, columns: predicted)")?;
+        write!(out, "     ")?;
+        for p in 0..ev.confusion.len() {
+            write!(out, "{p:>5}")?;
+        }
+        writeln!(out)?;
+        for (t, row) in ev.confusion.iter().enumerate() {
+            write!(out, "{t:>5}")?;
+            for c in row {
+                write!(out, "{c:>5}")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string(&ev).context("encoding the result")?)?;
     }
     Ok(())
 }

@@ -1,0 +1,328 @@
+//! Labelled datasets for classification: sample list files, dataset folder
+//! layouts, seeded validation splits, and augmentation of event data.
+
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use slayer_core::Event2d;
+
+use crate::data::{self, Binning};
+use crate::error::{Error, Result};
+use crate::spikes::SpikeRaster;
+
+/// One line of a sample list file (`index<TAB>label`, as `train1K.txt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// Sample name (the file stem, e.g. `17` for `17.bs2`).
+    pub id: String,
+    /// Class label, 0-based.
+    pub label: usize,
+}
+
+/// Reads a sample list: one `id label` pair per line (tab or spaces), `#`
+/// comment lines and blank lines skipped. Errors name the file and line.
+pub fn read_list(path: &Path) -> Result<Vec<ListEntry>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        let (Some(id), Some(label)) = (f.next(), f.next()) else {
+            return Err(Error::Config(format!(
+                "{}:{}: expected `id<TAB>label`, got {line:?}",
+                path.display(),
+                n + 1
+            )));
+        };
+        let label = label.parse().map_err(|_| {
+            Error::Config(format!(
+                "{}:{}: label {label:?} is not a non-negative integer",
+                path.display(),
+                n + 1
+            ))
+        })?;
+        out.push(ListEntry {
+            id: id.to_string(),
+            label,
+        });
+    }
+    Ok(out)
+}
+
+/// The input of one sample, kept compact until a batch needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A ready spike raster.
+    Raster(SpikeRaster),
+    /// Events of a 2-D sensor, binned (and augmented) when used.
+    Events2d {
+        /// The events, time in µs from the sample start.
+        events: Vec<Event2d>,
+        /// Sensor width.
+        width: usize,
+        /// Sensor height.
+        height: usize,
+        /// Polarity channels (1 or 2).
+        polarities: usize,
+    },
+}
+
+/// One labelled sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Where it came from (file name), for messages.
+    pub name: String,
+    /// Its input.
+    pub input: Input,
+    /// Its class, 0-based.
+    pub label: usize,
+}
+
+/// Random transformations of event data while training.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Augment {
+    /// Largest spatial shift in pixels, drawn uniformly in `[−shift, shift]`
+    /// per axis and sample; events shifted off the sensor are dropped.
+    pub shift: usize,
+    /// Standard deviation of a per-event time jitter, in ms (Gaussian-like,
+    /// the sum of two uniforms).
+    pub jitter_ms: f64,
+    /// Probability of dropping each event.
+    pub drop: f64,
+}
+
+impl Augment {
+    /// True when it changes nothing.
+    pub fn is_identity(&self) -> bool {
+        self.shift == 0 && self.jitter_ms == 0.0 && self.drop == 0.0
+    }
+
+    /// The augmented copy of `events` on a `width × height` sensor.
+    pub fn apply(&self, events: &[Event2d], width: usize, height: usize, rng: &mut impl Rng) -> Vec<Event2d> {
+        let s = self.shift as i64;
+        let (dx, dy) = if s > 0 {
+            (rng.random_range(-s..=s), rng.random_range(-s..=s))
+        } else {
+            (0, 0)
+        };
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            if self.drop > 0.0 && rng.random::<f64>() < self.drop {
+                continue;
+            }
+            let (x, y) = (i64::from(e.x) + dx, i64::from(e.y) + dy);
+            if x < 0 || y < 0 || x >= width as i64 || y >= height as i64 {
+                continue;
+            }
+            let mut t = e.t_us as f64;
+            if self.jitter_ms > 0.0 {
+                // Sum of two uniforms on ±√1.5·σ has standard deviation σ.
+                let a = 1.5f64.sqrt() * self.jitter_ms * 1000.0;
+                t += rng.random_range(-a..=a) + rng.random_range(-a..=a);
+            }
+            out.push(Event2d {
+                x: x as u16,
+                y: y as u16,
+                polarity: e.polarity,
+                t_us: t.max(0.0).round() as u64,
+            });
+        }
+        out
+    }
+}
+
+impl Input {
+    /// Number of input channels this sample provides.
+    pub fn channels(&self) -> usize {
+        match self {
+            Input::Raster(r) => r.neurons(),
+            Input::Events2d {
+                width,
+                height,
+                polarities,
+                ..
+            } => width * height * polarities,
+        }
+    }
+
+    /// The sample as a spike raster of `b.bins` bins; event data is augmented
+    /// with `augment` when given.
+    pub fn raster(&self, b: &Binning, augment: Option<(&Augment, &mut dyn rand::RngCore)>) -> SpikeRaster {
+        match self {
+            Input::Raster(r) => r.clone(),
+            Input::Events2d {
+                events,
+                width,
+                height,
+                polarities,
+            } => match augment {
+                Some((a, mut rng)) if !a.is_identity() => {
+                    let ev = a.apply(events, *width, *height, &mut rng);
+                    data::bin_2d(&ev, *width, *height, *polarities, b)
+                }
+                _ => data::bin_2d(events, *width, *height, *polarities, b),
+            },
+        }
+    }
+}
+
+/// Splits `items` into (train, validation) with a seeded, class-stratified
+/// draw: `fraction` of every class (rounded) goes to validation.
+pub fn split(items: Vec<Item>, fraction: f64, seed: u64) -> (Vec<Item>, Vec<Item>) {
+    let mut rng = data::seeded_rng(seed);
+    let classes = items.iter().map(|i| i.label + 1).max().unwrap_or(0);
+    let mut by_class: Vec<Vec<Item>> = vec![Vec::new(); classes];
+    for it in items {
+        let l = it.label;
+        by_class[l].push(it);
+    }
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for mut group in by_class {
+        group.shuffle(&mut rng);
+        let n_valid = (group.len() as f64 * fraction).round() as usize;
+        let rest = group.split_off(n_valid.min(group.len()));
+        valid.extend(group);
+        train.extend(rest);
+    }
+    (train, valid)
+}
+
+/// N-MNIST sensor size.
+pub const NMNIST_SIZE: usize = 34;
+
+/// Loads N-MNIST samples from `dir`: either the downloaded dataset's layout
+/// (`dir/Train/<digit>/<id>.bin`, used when `dir/Train` exists and no list is
+/// given) or a list file (`id<TAB>label`, default `train1K.txt` in `dir`) of
+/// `<id>.bs2` (or `<id>.bin`) files. Files are read in parallel.
+pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
+    let train = dir.join("Train");
+    let files: Vec<(PathBuf, usize)> = if list.is_none() && train.is_dir() {
+        let mut files = Vec::new();
+        for digit in 0..10 {
+            let d = train.join(digit.to_string());
+            if !d.is_dir() {
+                continue;
+            }
+            let rd = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+            let mut names: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "bin" || x == "bs2"))
+                .collect();
+            names.sort();
+            files.extend(names.into_iter().map(|p| (p, digit)));
+        }
+        files
+    } else {
+        let list = list.map_or_else(|| dir.join("train1K.txt"), Path::to_path_buf);
+        read_list(&list)?
+            .into_iter()
+            .map(|e| {
+                let bs2 = dir.join(format!("{}.bs2", e.id));
+                let p = if bs2.exists() { bs2 } else { dir.join(format!("{}.bin", e.id)) };
+                (p, e.label)
+            })
+            .collect()
+    };
+    if files.is_empty() {
+        return Err(Error::Config(format!("no N-MNIST samples found in {}", dir.display())));
+    }
+    let load = |(p, label): &(PathBuf, usize)| -> Result<Item> {
+        let events = data::read_bs2(p)?;
+        Ok(Item {
+            name: p.display().to_string(),
+            input: Input::Events2d {
+                events,
+                width: NMNIST_SIZE,
+                height: NMNIST_SIZE,
+                polarities: 2,
+            },
+            label: *label,
+        })
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        files.par_iter().map(load).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        files.iter().map(load).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+    }
+
+    #[test]
+    fn list_files_parse_and_report_bad_lines() {
+        let l = read_list(&data_dir().join("nmnist-small/train1K.txt")).unwrap();
+        assert_eq!(l.len(), 1000);
+        assert_eq!(l[0], ListEntry { id: "1".into(), label: 5 });
+        let p = std::env::temp_dir().join(format!("slayer-list-{}.txt", std::process::id()));
+        std::fs::write(&p, "# c\n1\t2\n3 x\n").unwrap();
+        let e = read_list(&p).unwrap_err().to_string();
+        assert!(e.contains(":3:") && e.contains("\"x\""), "{e}");
+        let _ = std::fs::remove_file(p);
+    }
+
+    #[test]
+    fn nmnist_small_loads_and_splits_stratified() {
+        let items = load_nmnist(&data_dir().join("nmnist-small"), None).unwrap();
+        assert_eq!(items.len(), 1000);
+        let (train, valid) = split(items.clone(), 0.1, 1);
+        assert_eq!(train.len() + valid.len(), 1000);
+        assert!((95..=105).contains(&valid.len()), "{}", valid.len());
+        for c in 0..10 {
+            let n = valid.iter().filter(|i| i.label == c).count();
+            let total = items.iter().filter(|i| i.label == c).count();
+            assert_eq!(n, (total as f64 * 0.1).round() as usize, "class {c}");
+        }
+        let (_, again) = split(items, 0.1, 1);
+        assert_eq!(again.iter().map(|i| &i.name).collect::<Vec<_>>(), valid.iter().map(|i| &i.name).collect::<Vec<_>>());
+        let r = train[0].input.raster(&Binning { ts_ms: 1.0, bins: 300 }, None);
+        assert_eq!(r.neurons(), 2 * 34 * 34);
+        assert!(r.count() > 1000);
+    }
+
+    #[test]
+    fn downloaded_folder_layout_is_read_without_a_list() {
+        let root = std::env::temp_dir().join(format!("slayer-nmnist-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (digit, id) in [(0usize, "2"), (5, "1")] {
+            let d = root.join("Train").join(digit.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::copy(data_dir().join(format!("nmnist-small/{id}.bs2")), d.join(format!("{id}.bin"))).unwrap();
+        }
+        let items = load_nmnist(&root, None).unwrap();
+        assert_eq!(items.iter().map(|i| i.label).collect::<Vec<_>>(), vec![0, 5]);
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn augmentation_shifts_drops_and_jitters() {
+        let ev: Vec<Event2d> = (0..1000)
+            .map(|i| Event2d { x: (i % 34) as u16, y: (i / 34 % 34) as u16, polarity: 1, t_us: 10_000 + i as u64 })
+            .collect();
+        let mut rng = data::seeded_rng(3);
+        let none = Augment::default().apply(&ev, 34, 34, &mut rng);
+        assert_eq!(none, ev);
+        let dropped = Augment { drop: 0.5, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
+        assert!((400..600).contains(&dropped.len()), "{}", dropped.len());
+        let shifted = Augment { shift: 3, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
+        assert!(shifted.iter().all(|e| e.x < 34 && e.y < 34));
+        let jit = Augment { jitter_ms: 1.0, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
+        let sd = (jit.iter().zip(&ev).map(|(a, b)| (a.t_us as f64 - b.t_us as f64).powi(2)).sum::<f64>() / 1000.0).sqrt();
+        assert!((700.0..1300.0).contains(&sd), "jitter sd {sd} µs");
+    }
+}
