@@ -259,3 +259,139 @@ fn bench_reports_json() {
     assert_eq!(v["rows"][0]["shape"], "200-256-200");
     assert!(v["rows"][0]["train_samples_per_s"].as_f64().unwrap() > 0.0);
 }
+
+fn nmnist() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nmnist-small")
+}
+
+/// A small N-MNIST experiment: the first `n` samples of train1K.txt, `epochs` epochs.
+fn small_nmnist_config(d: &Path, n: usize, epochs: usize) -> PathBuf {
+    let list: String = std::fs::read_to_string(nmnist().join("train1K.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .take(n)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let list_path = write(d, "small.txt", &list);
+    let text = std::fs::read_to_string(configs().join("nmnist_mlp.toml"))
+        .unwrap()
+        .replace(
+            "validation = 0.1",
+            &format!("validation = 0.2\nlist = {:?}", list_path.to_str().unwrap()),
+        )
+        .replace("epochs = 30", &format!("epochs = {epochs}"));
+    write(d, "small.toml", &text)
+}
+
+#[test]
+fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
+    let d = tempdir("resume");
+    let cfg = small_nmnist_config(&d, 120, 4);
+    let (cfg, data) = (cfg.to_str().unwrap(), nmnist());
+    let data = data.to_str().unwrap();
+    let full = slayer(
+        &["train", cfg, "--data", data, "--out", "full", "--quiet"],
+        &d,
+    );
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+
+    // Start the same run, kill -9 it once its first checkpoint exists, resume.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slayer"))
+        .args(["train", cfg, "--data", data, "--out", "cut", "--quiet"])
+        .current_dir(&d)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ck = d.join("cut/checkpoint.slyc");
+    let t0 = std::time::Instant::now();
+    while !ck.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = Checkpoint::load(&ck).unwrap().epoch;
+    eprintln!("killed after epoch {before} of 4");
+    assert!(
+        before < 4,
+        "the run finished before the kill: make it longer"
+    );
+    let resumed = slayer(
+        &[
+            "train", "--resume", "cut", "--data", data, "--quiet", "--json",
+        ],
+        &d,
+    );
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(json(&resumed)["epochs"], 4);
+    let a = Checkpoint::load(&d.join("full/checkpoint.slyc")).unwrap();
+    let b = Checkpoint::load(&ck).unwrap();
+    assert_eq!(
+        a.network, b.network,
+        "resumed after epoch {before}: weights differ"
+    );
+    assert_eq!(a.optimiser, b.optimiser);
+    let loss = |h: &[slayer_trainer::checkpoint::EpochRecord]| {
+        h.iter().map(|r| r.loss).collect::<Vec<_>>()
+    };
+    assert_eq!(loss(&a.history), loss(&b.history));
+    let csv = std::fs::read_to_string(d.join("cut/metrics.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        5,
+        "one header and one row per epoch:\n{csv}"
+    );
+
+    // eval: the validation split (24 of 120) by default, every listed sample with --list.
+    let ev = slayer(
+        &["eval", "full/checkpoint.slyc", "--data", data, "--json"],
+        &d,
+    );
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let v = json(&ev);
+    assert_eq!(v["samples"], 24);
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert_eq!(
+        Some(acc),
+        a.history.last().unwrap().valid_accuracy,
+        "eval agrees with training's validation"
+    );
+    let confusion: u64 = v["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(confusion, 24);
+    let text = String::from_utf8_lossy(&ev.stdout);
+    assert!(text.contains("confusion matrix"), "{text}");
+    let listed = slayer(
+        &[
+            "eval",
+            "full/best.slyc",
+            "--data",
+            data,
+            "--list",
+            "small.txt",
+            "--json",
+        ],
+        &d,
+    );
+    assert_eq!(json(&listed)["samples"], 120);
+    assert_clean_error(&slayer(&["eval", "missing.slyc"], &d), "missing.slyc");
+    write(&d, "junk.slyc", "not a checkpoint");
+    assert_clean_error(&slayer(&["eval", "junk.slyc"], &d), "bad magic");
+}
