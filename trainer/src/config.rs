@@ -365,9 +365,16 @@ impl ExperimentConfig {
                 return bad("[data] poisson_pattern needs inputs > 0, rates ≥ 0 (target > 0) and dead_time_ms ≥ 0".into());
             }
         }
-        if let DataConfig::Nmnist { validation, augment, .. } = &self.data {
+        if let DataConfig::Nmnist {
+            validation,
+            augment,
+            ..
+        } = &self.data
+        {
             if !(0.0..1.0).contains(validation) {
-                return bad(format!("[data] validation must be in [0, 1), got {validation}"));
+                return bad(format!(
+                    "[data] validation must be in [0, 1), got {validation}"
+                ));
             }
             if !(0.0..1.0).contains(&augment.drop) || !(augment.jitter_ms >= 0.0) {
                 return bad("[data] augment needs 0 ≤ drop < 1 and jitter_ms ≥ 0".into());

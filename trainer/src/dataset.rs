@@ -104,7 +104,13 @@ impl Augment {
     }
 
     /// The augmented copy of `events` on a `width × height` sensor.
-    pub fn apply(&self, events: &[Event2d], width: usize, height: usize, rng: &mut impl Rng) -> Vec<Event2d> {
+    pub fn apply(
+        &self,
+        events: &[Event2d],
+        width: usize,
+        height: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<Event2d> {
         let s = self.shift as i64;
         let (dx, dy) = if s > 0 {
             (rng.random_range(-s..=s), rng.random_range(-s..=s))
@@ -153,7 +159,11 @@ impl Input {
 
     /// The sample as a spike raster of `b.bins` bins; event data is augmented
     /// with `augment` when given.
-    pub fn raster(&self, b: &Binning, augment: Option<(&Augment, &mut dyn rand::RngCore)>) -> SpikeRaster {
+    pub fn raster(
+        &self,
+        b: &Binning,
+        augment: Option<(&Augment, &mut dyn rand::RngCore)>,
+    ) -> SpikeRaster {
         match self {
             Input::Raster(r) => r.clone(),
             Input::Events2d {
@@ -224,13 +234,20 @@ pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
             .into_iter()
             .map(|e| {
                 let bs2 = dir.join(format!("{}.bs2", e.id));
-                let p = if bs2.exists() { bs2 } else { dir.join(format!("{}.bin", e.id)) };
+                let p = if bs2.exists() {
+                    bs2
+                } else {
+                    dir.join(format!("{}.bin", e.id))
+                };
                 (p, e.label)
             })
             .collect()
     };
     if files.is_empty() {
-        return Err(Error::Config(format!("no N-MNIST samples found in {}", dir.display())));
+        return Err(Error::Config(format!(
+            "no N-MNIST samples found in {}",
+            dir.display()
+        )));
     }
     let load = |(p, label): &(PathBuf, usize)| -> Result<Item> {
         let events = data::read_bs2(p)?;
@@ -268,7 +285,13 @@ mod tests {
     fn list_files_parse_and_report_bad_lines() {
         let l = read_list(&data_dir().join("nmnist-small/train1K.txt")).unwrap();
         assert_eq!(l.len(), 1000);
-        assert_eq!(l[0], ListEntry { id: "1".into(), label: 5 });
+        assert_eq!(
+            l[0],
+            ListEntry {
+                id: "1".into(),
+                label: 5
+            }
+        );
         let p = std::env::temp_dir().join(format!("slayer-list-{}.txt", std::process::id()));
         std::fs::write(&p, "# c\n1\t2\n3 x\n").unwrap();
         let e = read_list(&p).unwrap_err().to_string();
@@ -289,8 +312,17 @@ mod tests {
             assert_eq!(n, (total as f64 * 0.1).round() as usize, "class {c}");
         }
         let (_, again) = split(items, 0.1, 1);
-        assert_eq!(again.iter().map(|i| &i.name).collect::<Vec<_>>(), valid.iter().map(|i| &i.name).collect::<Vec<_>>());
-        let r = train[0].input.raster(&Binning { ts_ms: 1.0, bins: 300 }, None);
+        assert_eq!(
+            again.iter().map(|i| &i.name).collect::<Vec<_>>(),
+            valid.iter().map(|i| &i.name).collect::<Vec<_>>()
+        );
+        let r = train[0].input.raster(
+            &Binning {
+                ts_ms: 1.0,
+                bins: 300,
+            },
+            None,
+        );
         assert_eq!(r.neurons(), 2 * 34 * 34);
         assert!(r.count() > 1000);
     }
@@ -302,27 +334,57 @@ mod tests {
         for (digit, id) in [(0usize, "2"), (5, "1")] {
             let d = root.join("Train").join(digit.to_string());
             std::fs::create_dir_all(&d).unwrap();
-            std::fs::copy(data_dir().join(format!("nmnist-small/{id}.bs2")), d.join(format!("{id}.bin"))).unwrap();
+            std::fs::copy(
+                data_dir().join(format!("nmnist-small/{id}.bs2")),
+                d.join(format!("{id}.bin")),
+            )
+            .unwrap();
         }
         let items = load_nmnist(&root, None).unwrap();
-        assert_eq!(items.iter().map(|i| i.label).collect::<Vec<_>>(), vec![0, 5]);
+        assert_eq!(
+            items.iter().map(|i| i.label).collect::<Vec<_>>(),
+            vec![0, 5]
+        );
         let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]
     fn augmentation_shifts_drops_and_jitters() {
         let ev: Vec<Event2d> = (0..1000)
-            .map(|i| Event2d { x: (i % 34) as u16, y: (i / 34 % 34) as u16, polarity: 1, t_us: 10_000 + i as u64 })
+            .map(|i| Event2d {
+                x: (i % 34) as u16,
+                y: (i / 34 % 34) as u16,
+                polarity: 1,
+                t_us: 10_000 + i as u64,
+            })
             .collect();
         let mut rng = data::seeded_rng(3);
         let none = Augment::default().apply(&ev, 34, 34, &mut rng);
         assert_eq!(none, ev);
-        let dropped = Augment { drop: 0.5, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
+        let dropped = Augment {
+            drop: 0.5,
+            ..Default::default()
+        }
+        .apply(&ev, 34, 34, &mut rng);
         assert!((400..600).contains(&dropped.len()), "{}", dropped.len());
-        let shifted = Augment { shift: 3, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
+        let shifted = Augment {
+            shift: 3,
+            ..Default::default()
+        }
+        .apply(&ev, 34, 34, &mut rng);
         assert!(shifted.iter().all(|e| e.x < 34 && e.y < 34));
-        let jit = Augment { jitter_ms: 1.0, ..Default::default() }.apply(&ev, 34, 34, &mut rng);
-        let sd = (jit.iter().zip(&ev).map(|(a, b)| (a.t_us as f64 - b.t_us as f64).powi(2)).sum::<f64>() / 1000.0).sqrt();
+        let jit = Augment {
+            jitter_ms: 1.0,
+            ..Default::default()
+        }
+        .apply(&ev, 34, 34, &mut rng);
+        let sd = (jit
+            .iter()
+            .zip(&ev)
+            .map(|(a, b)| (a.t_us as f64 - b.t_us as f64).powi(2))
+            .sum::<f64>()
+            / 1000.0)
+            .sqrt();
         assert!((700.0..1300.0).contains(&sd), "jitter sd {sd} µs");
     }
 }

@@ -105,7 +105,11 @@ pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<
 }
 
 /// [`build_dataset`] with an optional list file whose samples all go to validation.
-pub fn build_dataset_with(cfg: &ExperimentConfig, data_dir: Option<&Path>, eval_list: Option<&Path>) -> Result<Dataset> {
+pub fn build_dataset_with(
+    cfg: &ExperimentConfig,
+    data_dir: Option<&Path>,
+    eval_list: Option<&Path>,
+) -> Result<Dataset> {
     let (ts, bins) = (f64::from(cfg.simulation.ts), cfg.simulation.bins);
     let need_dir = |what: &str| {
         data_dir.ok_or_else(|| {
@@ -123,9 +127,16 @@ pub fn build_dataset_with(cfg: &ExperimentConfig, data_dir: Option<&Path>, eval_
             dead_time_ms,
         } => {
             let mut rng = data::seeded_rng(stream(cfg.train.seed, 1));
-            let input = data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
+            let input =
+                data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
             let mut target = SpikeRaster::new(bins, 1);
-            for k in data::poisson_target(&mut rng, bins, ts, f64::from(*target_rate_hz), f64::from(*dead_time_ms)) {
+            for k in data::poisson_target(
+                &mut rng,
+                bins,
+                ts,
+                f64::from(*target_rate_hz),
+                f64::from(*dead_time_ms),
+            ) {
                 target.set(k, 0);
             }
             Ok(pattern(*inputs, input, target))
@@ -143,7 +154,11 @@ pub fn build_dataset_with(cfg: &ExperimentConfig, data_dir: Option<&Path>, eval_
                         msg: "no events".into(),
                     });
                 }
-                let n = events.iter().map(|e| usize::from(e.neuron) + 1).max().unwrap_or(0);
+                let n = events
+                    .iter()
+                    .map(|e| usize::from(e.neuron) + 1)
+                    .max()
+                    .unwrap_or(0);
                 Ok(data::bin_1d(&events, n, 1, &b))
             };
             let x = load(input)?;
@@ -156,7 +171,9 @@ pub fn build_dataset_with(cfg: &ExperimentConfig, data_dir: Option<&Path>, eval_
             augment,
         } => {
             let dir = need_dir("N-MNIST samples")?;
-            let list_path = eval_list.map(Path::to_path_buf).or_else(|| list.as_ref().map(|l| dir.join(l)));
+            let list_path = eval_list
+                .map(Path::to_path_buf)
+                .or_else(|| list.as_ref().map(|l| dir.join(l)));
             let items = dataset::load_nmnist(dir, list_path.as_deref())?;
             let (train, valid) = if eval_list.is_some() {
                 (Vec::new(), items)
@@ -204,12 +221,18 @@ pub fn build_network(cfg: &ExperimentConfig, inputs: usize, seed: u64) -> Result
     let mut layers = Vec::new();
     for l in &cfg.network.layers {
         layers.push(match *l {
-            LayerConfig::Dense { outputs, weight_scale } => {
+            LayerConfig::Dense {
+                outputs,
+                weight_scale,
+            } => {
                 let d = Dense::init(width, outputs, weight_scale, &mut rng);
                 width = outputs;
                 Layer::Dense(d)
             }
-            LayerConfig::Delay { max_delay, init_max } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
+            LayerConfig::Delay {
+                max_delay,
+                init_max,
+            } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
             LayerConfig::Dropout { p } => Layer::Dropout(Dropout { p }),
         });
     }
@@ -248,7 +271,11 @@ pub fn predict(out: &SpikeRaster) -> usize {
 
 /// Materialises the inputs of `examples` (binning and, with `augment`,
 /// augmenting them, seeded per example), spread over the cores.
-fn rasters(examples: &[&Example], b: &Binning, augment: Option<(&Augment, u64)>) -> Vec<SpikeRaster> {
+fn rasters(
+    examples: &[&Example],
+    b: &Binning,
+    augment: Option<(&Augment, u64)>,
+) -> Vec<SpikeRaster> {
     let one = |(i, e): (usize, &&Example)| -> SpikeRaster {
         match augment {
             Some((a, seed)) => {
@@ -301,7 +328,8 @@ pub fn evaluate(
         let inputs: Vec<&SpikeRaster> = xs.iter().collect();
         let outs = backend.infer(net, &inputs)?;
         for (out, e) in outs.iter().zip(chunk) {
-            loss.check(&e.target, out.bins(), out.neurons()).map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
+            loss.check(&e.target, out.bins(), out.neurons())
+                .map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
             total_loss += loss.evaluate(&srm, out, &e.target).0;
             if let Target::Class(c) = e.target {
                 let p = predict(out);
@@ -334,8 +362,14 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     let b = binning(cfg);
     let (mut net, mut opt, mut history) = match &opts.resume {
         Some(ck) => {
-            let opt = Optimiser::restore(cfg.optimiser.clone(), ck.optimiser.clone(), &ck.network.param_sizes())
-                .ok_or_else(|| Error::Config("the checkpoint's optimiser state does not fit its network".into()))?;
+            let opt = Optimiser::restore(
+                cfg.optimiser.clone(),
+                ck.optimiser.clone(),
+                &ck.network.param_sizes(),
+            )
+            .ok_or_else(|| {
+                Error::Config("the checkpoint's optimiser state does not fit its network".into())
+            })?;
             (ck.network.clone(), opt, ck.history.clone())
         }
         None => {
@@ -353,7 +387,12 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     let loss = cfg.loss.build(cfg.simulation.ts);
     for e in data.train.iter().chain(&data.valid) {
         if e.input.channels() != data.inputs {
-            return Err(Error::Shape(format!("{}: {} channels, expected {}", e.name, e.input.channels(), data.inputs)));
+            return Err(Error::Shape(format!(
+                "{}: {} channels, expected {}",
+                e.name,
+                e.input.channels(),
+                data.inputs
+            )));
         }
         loss.check(&e.target, b.bins, net.outputs())
             .map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
@@ -371,7 +410,11 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
         .map_err(|e| Error::io(&metrics_path, e))?;
 
     let classify = data.classes.is_some();
-    let bar = ProgressBar::new(if classify { data.train.len() as u64 } else { cfg.train.epochs as u64 });
+    let bar = ProgressBar::new(if classify {
+        data.train.len() as u64
+    } else {
+        cfg.train.epochs as u64
+    });
     if opts.quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -380,7 +423,9 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     } else {
         "{prefix} {bar:30} {pos}/{len} epochs  loss {msg}  [{elapsed} < {eta}]"
     };
-    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     if !classify {
         bar.set_prefix(format!("{} on {}", cfg.name, backend.name()));
         bar.set_position(history.len() as u64);
@@ -388,19 +433,26 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
 
     let one_batch = cfg.train.batch >= data.train.len();
     let mut converged = None;
-    let mut best = history.iter().filter_map(best_key).fold(f64::NEG_INFINITY, f64::max);
+    let mut best = history
+        .iter()
+        .filter_map(best_key)
+        .fold(f64::NEG_INFINITY, f64::max);
     let start = Instant::now();
     let mut processed = 0usize;
     let ckpt = out_dir.join("checkpoint.slyc");
     for epoch in history.len()..cfg.train.epochs {
         let t0 = Instant::now();
         let mut order: Vec<usize> = (0..data.train.len()).collect();
-        order.shuffle(&mut data::seeded_rng(stream(cfg.train.seed, 1_000 + epoch as u64)));
+        order.shuffle(&mut data::seeded_rng(stream(
+            cfg.train.seed,
+            1_000 + epoch as u64,
+        )));
         if classify {
             bar.reset();
             bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.train.epochs));
         }
-        let (mut epoch_loss, mut out_spikes, mut matched, mut correct) = (0.0, 0u64, !classify, 0usize);
+        let (mut epoch_loss, mut out_spikes, mut matched, mut correct) =
+            (0.0, 0u64, !classify, 0usize);
         let mut stop = false;
         for (bi, chunk) in order.chunks(cfg.train.batch).enumerate() {
             let batch_seed = stream(cfg.train.seed, ((epoch as u64) << 32) | bi as u64);
@@ -421,7 +473,9 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             for (out, s) in res.outputs.iter().zip(&batch) {
                 out_spikes += out.count() as u64;
                 match s.target {
-                    Target::Spikes(t) => batch_matched &= spikes_match(out, t, cfg.train.match_tolerance_bins),
+                    Target::Spikes(t) => {
+                        batch_matched &= spikes_match(out, t, cfg.train.match_tolerance_bins)
+                    }
                     Target::Class(c) => correct += usize::from(predict(out) == *c),
                 }
             }
@@ -443,7 +497,14 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
         let valid = if data.valid.is_empty() {
             None
         } else {
-            Some(evaluate(backend.as_ref(), &net, &loss, &data.valid, &b, data.classes)?)
+            Some(evaluate(
+                backend.as_ref(),
+                &net,
+                &loss,
+                &data.valid,
+                &b,
+                data.classes,
+            )?)
         };
         let rec = EpochRecord {
             loss: epoch_loss / n,
@@ -454,14 +515,16 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             matched: matched && !classify,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        writeln!(metrics, "{}", metrics_row(epoch, &rec)).map_err(|e| Error::io(&metrics_path, e))?;
+        writeln!(metrics, "{}", metrics_row(epoch, &rec))
+            .map_err(|e| Error::io(&metrics_path, e))?;
         if classify {
             bar.println(format!(
                 "epoch {:>3}: loss {:.4}  train {:.1} %  validation {}  ({:.1} s)",
                 epoch + 1,
                 rec.loss,
                 100.0 * rec.accuracy.unwrap_or(0.0),
-                rec.valid_accuracy.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a)),
+                rec.valid_accuracy
+                    .map_or("-".into(), |a| format!("{:.1} %", 100.0 * a)),
                 rec.seconds
             ));
         } else {
@@ -494,14 +557,22 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if history.is_empty() {
-        return Err(Error::Config("no epoch ran: set [train] epochs above 0".into()));
+        return Err(Error::Config(
+            "no epoch ran: set [train] epochs above 0".into(),
+        ));
     }
     if !ckpt.exists() {
         Checkpoint::new(cfg, &net, &opt, &history).save(&ckpt)?;
     }
     write_plots(cfg, &history, out_dir)?;
     if !classify {
-        write_raster(&net, &data.train[0], &b, &out_dir.join("raster.png"), &cfg.name)?;
+        write_raster(
+            &net,
+            &data.train[0],
+            &b,
+            &out_dir.join("raster.png"),
+            &cfg.name,
+        )?;
     }
     let last = history.last();
     Ok(TrainReport {
@@ -510,7 +581,10 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
         converged_epoch: converged,
         samples_per_s: processed as f64 / seconds.max(1e-9),
         valid_accuracy: last.and_then(|r| r.valid_accuracy),
-        best_valid_accuracy: history.iter().filter_map(|r| r.valid_accuracy).reduce(f64::max),
+        best_valid_accuracy: history
+            .iter()
+            .filter_map(|r| r.valid_accuracy)
+            .reduce(f64::max),
         checkpoint: ckpt,
         out_dir: out_dir.clone(),
     })
@@ -522,7 +596,8 @@ fn best_key(r: &EpochRecord) -> Option<f64> {
     Some(r.valid_accuracy.or(r.accuracy).unwrap_or(-r.loss))
 }
 
-const METRICS_HEADER: &str = "epoch,loss,accuracy,valid_loss,valid_accuracy,output_spikes,matched,seconds";
+const METRICS_HEADER: &str =
+    "epoch,loss,accuracy,valid_loss,valid_accuracy,output_spikes,matched,seconds";
 
 fn metrics_row(epoch: usize, r: &EpochRecord) -> String {
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
@@ -552,7 +627,10 @@ fn write_metrics(path: &Path, history: &[EpochRecord]) -> Result<()> {
 
 fn write_plots(cfg: &ExperimentConfig, history: &[EpochRecord], out_dir: &Path) -> Result<()> {
     let train_loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
-    let valid_loss: Vec<f64> = history.iter().map(|r| r.valid_loss.unwrap_or(f64::NAN)).collect();
+    let valid_loss: Vec<f64> = history
+        .iter()
+        .map(|r| r.valid_loss.unwrap_or(f64::NAN))
+        .collect();
     let mut series = vec![plot::Series {
         label: "train",
         values: &train_loss,
@@ -563,10 +641,19 @@ fn write_plots(cfg: &ExperimentConfig, history: &[EpochRecord], out_dir: &Path) 
             values: &valid_loss,
         });
     }
-    plot::curves(&out_dir.join("loss.png"), &format!("{}: loss", cfg.name), "loss", &series, true)?;
+    plot::curves(
+        &out_dir.join("loss.png"),
+        &format!("{}: loss", cfg.name),
+        "loss",
+        &series,
+        true,
+    )?;
     if history.iter().any(|r| r.accuracy.is_some()) {
         let pct = |f: fn(&EpochRecord) -> Option<f64>| -> Vec<f64> {
-            history.iter().map(|r| f(r).map_or(f64::NAN, |a| 100.0 * a)).collect()
+            history
+                .iter()
+                .map(|r| f(r).map_or(f64::NAN, |a| 100.0 * a))
+                .collect()
         };
         let (tr, va) = (pct(|r| r.accuracy), pct(|r| r.valid_accuracy));
         plot::curves(
@@ -597,7 +684,11 @@ fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &st
     let ts = f64::from(net.ts);
     let events = |r: &SpikeRaster| -> Vec<(f64, u32)> {
         (0..r.bins())
-            .flat_map(|k| (0..r.neurons()).filter(move |&n| r.get(k, n)).map(move |n| (k as f64 * ts, n as u32)))
+            .flat_map(|k| {
+                (0..r.neurons())
+                    .filter(move |&n| r.get(k, n))
+                    .map(move |n| (k as f64 * ts, n as u32))
+            })
             .collect()
     };
     let input = events(&x);
@@ -647,7 +738,12 @@ fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &st
         rows: out_r.neurons(),
         layers: out_layers,
     });
-    plot::spike_raster(path, &format!("{name}: spikes after training"), x.bins() as f64 * ts, &panels)
+    plot::spike_raster(
+        path,
+        &format!("{name}: spikes after training"),
+        x.bins() as f64 * ts,
+        &panels,
+    )
 }
 
 // TEMP until plot::confusion_matrix lands.

@@ -262,10 +262,17 @@ fn cmd_eval(a: EvalArgs) -> anyhow::Result<()> {
             ev.samples,
             ev.loss
         )?,
-        None => writeln!(out, "{}: loss {:.4} on {} samples", cfg.name, ev.loss, ev.samples)?,
+        None => writeln!(
+            out,
+            "{}: loss {:.4} on {} samples",
+            cfg.name, ev.loss, ev.samples
+        )?,
     }
     if !ev.confusion.is_empty() {
-        writeln!(out, "confusion matrix (rows: true class, columns: predicted)")?;
+        writeln!(
+            out,
+            "confusion matrix (rows: true class, columns: predicted)"
+        )?;
         write!(out, "     ")?;
         for p in 0..ev.confusion.len() {
             write!(out, "{p:>5}")?;
@@ -280,7 +287,11 @@ fn cmd_eval(a: EvalArgs) -> anyhow::Result<()> {
         }
     }
     if a.json {
-        writeln!(out, "{}", serde_json::to_string(&ev).context("encoding the result")?)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&ev).context("encoding the result")?
+        )?;
     }
     Ok(())
 }
