@@ -5,7 +5,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use slayer_core::NeuronParams;
 
-use crate::layers::{Delay, Dense, Dropout};
+use crate::layers::{Delay, Dense, Dropout, Synapse};
 use crate::neuron::{KernelMode, RhoParams, Srm};
 use crate::spikes::{SpikeRaster, SpikeTrain};
 
@@ -18,6 +18,33 @@ pub enum Layer {
     Delay(Delay),
     /// Whole-neuron dropout (training only).
     Dropout(Dropout),
+}
+
+impl Layer {
+    /// The layer as a synapse followed by SRM neurons, if it is one.
+    pub fn synapse(&self) -> Option<&dyn Synapse> {
+        match self {
+            Layer::Dense(d) => Some(d),
+            Layer::Delay(_) | Layer::Dropout(_) => None,
+        }
+    }
+
+    /// The layer's trainable tensor, if it has one.
+    pub fn params(&self) -> Option<&[f32]> {
+        match self {
+            Layer::Dense(d) => Some(&d.weights),
+            Layer::Delay(d) => Some(&d.delays),
+            Layer::Dropout(_) => None,
+        }
+    }
+
+    fn params_mut(&mut self) -> Option<&mut [f32]> {
+        match self {
+            Layer::Dense(d) => Some(&mut d.weights),
+            Layer::Delay(d) => Some(&mut d.delays),
+            Layer::Dropout(_) => None,
+        }
+    }
 }
 
 /// A feed-forward SNN: an input population followed by layers, all neurons
@@ -88,8 +115,8 @@ impl Network {
         self.layers
             .iter()
             .map(|l| {
-                if let Layer::Dense(d) = l {
-                    w = d.outputs;
+                if let Some(syn) = l.synapse() {
+                    w = syn.outputs();
                 }
                 w
             })
@@ -138,11 +165,7 @@ impl Network {
     pub fn params_mut(&mut self) -> Vec<&mut [f32]> {
         self.layers
             .iter_mut()
-            .filter_map(|l| match l {
-                Layer::Dense(d) => Some(d.weights.as_mut_slice()),
-                Layer::Delay(d) => Some(d.delays.as_mut_slice()),
-                Layer::Dropout(_) => None,
-            })
+            .filter_map(Layer::params_mut)
             .collect()
     }
 
@@ -150,11 +173,7 @@ impl Network {
     pub fn param_sizes(&self) -> Vec<usize> {
         self.layers
             .iter()
-            .filter_map(|l| match l {
-                Layer::Dense(d) => Some(d.weights.len()),
-                Layer::Delay(d) => Some(d.delays.len()),
-                Layer::Dropout(_) => None,
-            })
+            .filter_map(|l| l.params().map(<[f32]>::len))
             .collect()
     }
 
@@ -183,7 +202,6 @@ impl Network {
         input: &SpikeRaster,
         mut dropout: Option<&mut R>,
     ) -> Trace {
-        let bins = input.bins();
         let mut trace = Trace {
             input: SpikeTrain::from_raster(input),
             layers: Vec::with_capacity(self.layers.len()),
@@ -191,18 +209,7 @@ impl Network {
         for (l, layer) in self.layers.iter().enumerate() {
             let x = trace.spikes_before(l);
             let lt = match layer {
-                Layer::Dense(d) => {
-                    let mut u = vec![0f32; bins * d.outputs];
-                    let mut s = vec![0u8; bins * d.outputs];
-                    d.forward(x, &mut u);
-                    srm.psp(&mut u, d.outputs);
-                    srm.fire(&mut u, &mut s, d.outputs);
-                    LayerTrace {
-                        output: Some(SpikeTrain::from_dense(bins, d.outputs, &s)),
-                        u,
-                        keep: Vec::new(),
-                    }
-                }
+                Layer::Dense(d) => neurons(srm, d, x),
                 Layer::Delay(d) => LayerTrace {
                     output: Some(d.forward(x)),
                     ..Default::default()
@@ -227,7 +234,6 @@ impl Network {
     /// Backward pass of one sample: `g_out` is `∂E/∂s_out` (`bins × outputs`);
     /// the parameter gradients are added into `grads` (see [`Network::zero_grads`]).
     pub fn backward(&self, srm: &Srm, trace: &Trace, g_out: Vec<f32>, grads: &mut [Vec<f32>]) {
-        let bins = trace.input.bins();
         let mut g = g_out;
         let mut p = self.param_sizes().len();
         // The first layer that needs a gradient at its input: nothing below
@@ -239,22 +245,22 @@ impl Network {
             .unwrap_or(0);
         for (l, layer) in self.layers.iter().enumerate().rev() {
             let need_input_grad = l > first_param;
+            let has_params = layer.params().is_some();
+            if has_params {
+                p -= 1;
+            }
+            if let Some(syn) = layer.synapse() {
+                let x = trace.spikes_before(l);
+                let g_w = if has_params {
+                    Some(grads[p].as_mut_slice())
+                } else {
+                    None
+                };
+                g = neurons_backward(srm, syn, x, &trace.layers[l].u, g, g_w, need_input_grad);
+            }
             match layer {
-                Layer::Dense(d) => {
-                    p -= 1;
-                    let lt = &trace.layers[l];
-                    srm.spike_backward(&lt.u, &mut g);
-                    srm.psp_backward(&mut g, d.outputs);
-                    let x = trace.spikes_before(l);
-                    d.accumulate_grad(x, &g, &mut grads[p]);
-                    if need_input_grad {
-                        let mut gi = vec![0f32; bins * d.inputs];
-                        d.backward_input(x.gain(), &g, &mut gi);
-                        g = gi;
-                    }
-                }
+                Layer::Dense(_) => {}
                 Layer::Delay(d) => {
-                    p -= 1;
                     let y = trace.spikes(l);
                     let mut gx = vec![0f32; g.len()];
                     d.backward(y, &g, &mut gx, &mut grads[p]);
@@ -272,6 +278,46 @@ impl Network {
             }
         }
     }
+}
+
+/// A synapse followed by SRM neurons: `u = ε∗(W·x) + ν∗s`, `s = [u ≥ θ]`.
+fn neurons(srm: &Srm, syn: &dyn Synapse, x: &SpikeTrain) -> LayerTrace {
+    let (bins, n) = (x.bins(), syn.outputs());
+    let mut u = vec![0f32; bins * n];
+    let mut s = vec![0u8; bins * n];
+    syn.forward(x, &mut u);
+    srm.psp(&mut u, n);
+    srm.fire(&mut u, &mut s, n);
+    LayerTrace {
+        output: Some(SpikeTrain::from_dense(bins, n, &s)),
+        u,
+        keep: Vec::new(),
+    }
+}
+
+/// Backward through SRM neurons and their synapse: from `∂E/∂s_out` to the
+/// weight gradient (added into `g_w`, when the synapse has weights) and, when
+/// `input_grad`, `∂E/∂s_in` (else an empty vector).
+fn neurons_backward(
+    srm: &Srm,
+    syn: &dyn Synapse,
+    x: &SpikeTrain,
+    u: &[f32],
+    mut g: Vec<f32>,
+    g_w: Option<&mut [f32]>,
+    input_grad: bool,
+) -> Vec<f32> {
+    srm.spike_backward(u, &mut g);
+    srm.psp_backward(&mut g, syn.outputs());
+    if let Some(g_w) = g_w {
+        syn.accumulate_grad(x, &g, g_w);
+    }
+    if !input_grad {
+        return Vec::new();
+    }
+    let mut gi = vec![0f32; x.bins() * syn.inputs()];
+    syn.backward_input(x.gain(), &g, &mut gi);
+    gi
 }
 
 impl Trace {

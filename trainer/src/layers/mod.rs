@@ -4,7 +4,9 @@
 pub mod delay;
 pub mod dense;
 pub mod dropout;
+pub mod synapse;
 
 pub use delay::Delay;
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub use synapse::Synapse;
