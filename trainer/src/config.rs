@@ -219,6 +219,21 @@ pub enum DataConfig {
         #[serde(default)]
         augment: crate::dataset::Augment,
     },
+    /// Free Spoken Digit Dataset recordings from `--data` (`train.txt`,
+    /// `recordings/*.wav`), encoded by a cochlea-like filterbank into spikes;
+    /// validation is stratified by speaker and digit.
+    Fsdd {
+        /// Fraction of every (speaker, digit) group held out for validation.
+        #[serde(default = "tenth")]
+        validation: f64,
+        /// Filterbank channels (input neurons).
+        #[serde(default = "sixty_four")]
+        channels: usize,
+    },
+}
+
+fn sixty_four() -> usize {
+    64
 }
 
 fn tenth() -> f64 {
@@ -376,7 +391,10 @@ impl ExperimentConfig {
                     "[data] validation must be in [0, 1), got {validation}"
                 ));
             }
-            if !(0.0..1.0).contains(&augment.drop) || !(augment.jitter_ms >= 0.0) {
+            if !(0.0..1.0).contains(&augment.drop)
+                || augment.jitter_ms.is_nan()
+                || augment.jitter_ms < 0.0
+            {
                 return bad("[data] augment needs 0 ≤ drop < 1 and jitter_ms ≥ 0".into());
             }
         }

@@ -10,7 +10,7 @@ use slayer_core::Event2d;
 
 use crate::data::{self, Binning};
 use crate::error::{Error, Result};
-use crate::spikes::SpikeRaster;
+use crate::spikes::{SpikeRaster, SpikeTrain};
 
 /// One line of a sample list file (`index<TAB>label`, as `train1K.txt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,8 @@ pub fn read_list(path: &Path) -> Result<Vec<ListEntry>> {
 pub enum Input {
     /// A ready spike raster.
     Raster(SpikeRaster),
+    /// A ready spike train, kept sparse.
+    Sparse(SpikeTrain),
     /// Events of a 2-D sensor, binned (and augmented) when used.
     Events2d {
         /// The events, time in µs from the sample start.
@@ -148,6 +150,7 @@ impl Input {
     pub fn channels(&self) -> usize {
         match self {
             Input::Raster(r) => r.neurons(),
+            Input::Sparse(t) => t.neurons(),
             Input::Events2d {
                 width,
                 height,
@@ -166,6 +169,7 @@ impl Input {
     ) -> SpikeRaster {
         match self {
             Input::Raster(r) => r.clone(),
+            Input::Sparse(t) => t.to_raster(),
             Input::Events2d {
                 events,
                 width,
@@ -271,6 +275,84 @@ pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
     {
         files.iter().map(load).collect()
     }
+}
+
+/// Loads the Free Spoken Digit Dataset from `dir`: `train.txt` lists `file
+/// digit speaker`, the WAV files sit in `dir/recordings/`. Every recording is
+/// encoded once by `encoder` (in parallel). Returns the items and each one's speaker.
+pub fn load_fsdd(dir: &Path, encoder: &data::audio::AudioEncoder) -> Result<Vec<(Item, String)>> {
+    let list = dir.join("train.txt");
+    let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(file), Some(digit), Some(speaker)) = (f.first(), f.get(1), f.get(2)) else {
+            return Err(Error::Config(format!(
+                "{}:{}: expected `file digit speaker`",
+                list.display(),
+                n + 1
+            )));
+        };
+        let label: usize = digit.parse().map_err(|_| {
+            Error::Config(format!(
+                "{}:{}: digit {digit:?} is not a number",
+                list.display(),
+                n + 1
+            ))
+        })?;
+        rows.push((
+            dir.join("recordings").join(file),
+            label,
+            speaker.to_string(),
+        ));
+    }
+    let load = |(path, label, speaker): &(PathBuf, usize, String)| -> Result<(Item, String)> {
+        let r = encoder.encode_file(path)?;
+        Ok((
+            Item {
+                name: path.display().to_string(),
+                input: Input::Sparse(SpikeTrain::from_raster(&r)),
+                label: *label,
+            },
+            speaker.clone(),
+        ))
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        rows.par_iter().map(load).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        rows.iter().map(load).collect()
+    }
+}
+
+/// Splits by stratum: `fraction` of every (stratum, class) group goes to
+/// validation, so every speaker (the stratum) and digit is represented in both sets.
+pub fn split_stratified(
+    items: Vec<(Item, String)>,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<Item>, Vec<Item>) {
+    let mut groups: std::collections::BTreeMap<(String, usize), Vec<Item>> = Default::default();
+    for (it, stratum) in items {
+        groups.entry((stratum, it.label)).or_default().push(it);
+    }
+    let mut rng = data::seeded_rng(seed);
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (_, mut group) in groups {
+        group.shuffle(&mut rng);
+        let n_valid = (group.len() as f64 * fraction).round() as usize;
+        let rest = group.split_off(n_valid.min(group.len()));
+        valid.extend(group);
+        train.extend(rest);
+    }
+    (train, valid)
 }
 
 #[cfg(test)]

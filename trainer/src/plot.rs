@@ -515,6 +515,294 @@ fn draw_panel(
     Ok(())
 }
 
+/// Colour stops of [`confusion_matrix`] cells, from 0 to 1 of the row total
+/// (matplotlib's "Blues").
+const CONFUSION_STOPS: [(f64, RGBColor); 5] = [
+    (0.0, RGBColor(247, 251, 255)),
+    (0.25, RGBColor(198, 219, 239)),
+    (0.5, RGBColor(107, 174, 214)),
+    (0.75, RGBColor(33, 113, 181)),
+    (1.0, RGBColor(8, 48, 107)),
+];
+
+/// The colour of a cell holding the fraction `f` of its row.
+fn confusion_color(f: f64) -> RGBColor {
+    let f = if f.is_finite() {
+        f.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    for w in CONFUSION_STOPS.windows(2) {
+        let ((f0, RGBColor(r0, g0, b0)), (f1, RGBColor(r1, g1, b1))) = (w[0], w[1]);
+        if f <= f1 {
+            let t = (f - f0) / (f1 - f0);
+            let mix =
+                |a: u8, b: u8| (f64::from(a) + t * (f64::from(b) - f64::from(a))).round() as u8;
+            return RGBColor(mix(r0, r1), mix(g0, g1), mix(b0, b1));
+        }
+    }
+    CONFUSION_STOPS[CONFUSION_STOPS.len() - 1].1
+}
+
+/// Shortens a class label to at most `max` characters (with a trailing "…").
+fn short_label(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Confusion-matrix heat map: `counts[true][pred]`, one row per true class
+/// (top to bottom), one column per predicted class (left to right), the count
+/// printed in every cell; axes "true class" (left) and "predicted class"
+/// (bottom), class names from `labels`.
+///
+/// Cells are coloured by their fraction of the row total (the recall of the
+/// true class: the diagonal is dark for a good classifier even when classes
+/// are unbalanced), with a colour bar at the right; the caption adds the
+/// overall accuracy (trace / total) and the number of samples. Sized for
+/// about 10-11 classes (cells of ~60 px); more classes get smaller cells and
+/// text.
+///
+/// The number of classes is the largest of `labels.len()`, `counts.len()` and
+/// the longest row; missing cells (ragged rows) count 0, classes without a
+/// label are named by their index, and labels longer than 22 characters are
+/// shortened. All-zero counts give white cells, empty input an empty,
+/// labelled chart; nothing panics. The image format follows the extension of
+/// `path` (use `.png`). Fails with [`Error::Plot`] if the file cannot be
+/// written.
+pub fn confusion_matrix(
+    path: &Path,
+    title: &str,
+    labels: &[String],
+    counts: &[Vec<u64>],
+) -> Result<()> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    use plotters::style::FontTransform;
+
+    ensure_font(path)?;
+    let err = |e: DrawingAreaErrorKind<_>| plot_err(path, e);
+    let n = counts
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .max(counts.len())
+        .max(labels.len());
+    let count = |t: usize, p: usize| {
+        counts
+            .get(t)
+            .and_then(|row| row.get(p))
+            .copied()
+            .unwrap_or(0)
+    };
+    let names: Vec<String> = (0..n)
+        .map(|i| match labels.get(i) {
+            Some(l) if !l.is_empty() => short_label(l, 22),
+            _ => i.to_string(),
+        })
+        .collect();
+    // Sums in u128 cannot overflow (fewer than 2^64 cells of at most 2^64).
+    let total: u128 = counts.iter().flatten().map(|&c| u128::from(c)).sum();
+    let correct: u128 = (0..n).map(|i| u128::from(count(i, i))).sum();
+
+    // Layout, in pixels.
+    let cell = (640 / n.max(1)).clamp(14, 64) as i32;
+    let grid = if n == 0 { 320 } else { cell * n as i32 };
+    let label_size = f64::from(cell).mul_add(0.2, 6.0).clamp(10.0, 16.0);
+    let label_font = (FONT, label_size).into_font();
+    // Width of the longest class name (a generous estimate if the font fails).
+    let text_w = names
+        .iter()
+        .map(|s| {
+            label_font
+                .box_size(s)
+                .map_or(s.chars().count() as f64 * label_size * 0.62, |(w, _)| {
+                    f64::from(w)
+                })
+        })
+        .fold(0.0, f64::max)
+        .ceil() as i32;
+    let label_w = text_w + 12;
+    let x_vertical = text_w + 6 > cell;
+    let left = 50 + label_w;
+    let top = 78;
+    let x_labels_h = if x_vertical {
+        label_w
+    } else {
+        label_size as i32 + 14
+    };
+    let bottom = x_labels_h + 44;
+    let bar_w = 120;
+    let width = (left + grid + bar_w + 20).max(560) as u32;
+    let height = (top + grid + bottom).max(300) as u32;
+
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let center = Pos::new(HPos::Center, VPos::Center);
+    let title_style = TextStyle::from((FONT, 24).into_font().style(FontStyle::Bold)).pos(center);
+    let caption = if total > 0 {
+        format!(
+            "accuracy {:.1} % ({correct} of {total} samples)",
+            100.0 * correct as f64 / total as f64
+        )
+    } else {
+        "no samples".to_string()
+    };
+    let mid_x = left + grid / 2;
+    root.draw(&Text::new(title, (width as i32 / 2, 22), title_style))
+        .map_err(err)?;
+    root.draw(&Text::new(
+        caption,
+        (width as i32 / 2, 50),
+        TextStyle::from((FONT, 15).into_font()).pos(center),
+    ))
+    .map_err(err)?;
+
+    if n == 0 {
+        root.draw(&Rectangle::new(
+            [(left, top), (left + grid, top + grid)],
+            BLACK.mix(0.3).stroke_width(1),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            "(no classes)",
+            (mid_x, top + grid / 2),
+            TextStyle::from((FONT, 16).into_font()).pos(center),
+        ))
+        .map_err(err)?;
+    }
+
+    // Cells with their counts.
+    for t in 0..n {
+        let row_total: u128 = (0..n).map(|p| u128::from(count(t, p))).sum();
+        for p in 0..n {
+            let c = count(t, p);
+            let f = if row_total > 0 {
+                c as f64 / row_total as f64
+            } else {
+                0.0
+            };
+            let (x0, y0) = (left + p as i32 * cell, top + t as i32 * cell);
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cell, y0 + cell)],
+                confusion_color(f).filled(),
+            ))
+            .map_err(err)?;
+            if cell < 20 {
+                continue; // too small for text: the colour tells
+            }
+            let text = c.to_string();
+            let size = (f64::from(cell) * 0.34)
+                .min(f64::from(cell) * 1.6 / text.len().max(1) as f64)
+                .clamp(6.0, 18.0);
+            let ink = if f > 0.55 { WHITE } else { BLACK };
+            let style = TextStyle::from((FONT, size).into_font())
+                .color(&ink)
+                .pos(center);
+            root.draw(&Text::new(text, (x0 + cell / 2, y0 + cell / 2), style))
+                .map_err(err)?;
+        }
+    }
+    // Grid lines and frame.
+    for i in 0..=n as i32 {
+        let style = BLACK.mix(if i == 0 || i == n as i32 { 0.6 } else { 0.12 });
+        root.draw(&PathElement::new(
+            vec![(left + i * cell, top), (left + i * cell, top + grid)],
+            style,
+        ))
+        .map_err(err)?;
+        root.draw(&PathElement::new(
+            vec![(left, top + i * cell), (left + grid, top + i * cell)],
+            style,
+        ))
+        .map_err(err)?;
+    }
+
+    // Class names: true classes at the left, predicted classes below.
+    let right_mid = Pos::new(HPos::Right, VPos::Center);
+    let top_mid = Pos::new(HPos::Center, VPos::Top);
+    for (i, name) in names.iter().enumerate() {
+        let c = i as i32 * cell + cell / 2;
+        root.draw(&Text::new(
+            name.as_str(),
+            (left - 8, top + c),
+            TextStyle::from(label_font.clone()).pos(right_mid),
+        ))
+        .map_err(err)?;
+        if x_vertical {
+            // Rotated a quarter turn, reading upwards, ending at the grid.
+            let style = TextStyle::from(label_font.clone().transform(FontTransform::Rotate270))
+                .pos(right_mid);
+            root.draw(&Text::new(name.as_str(), (left + c, top + grid + 8), style))
+                .map_err(err)?;
+        } else {
+            root.draw(&Text::new(
+                name.as_str(),
+                (left + c, top + grid + 7),
+                TextStyle::from(label_font.clone()).pos(top_mid),
+            ))
+            .map_err(err)?;
+        }
+    }
+    let desc = (FONT, 17).into_font();
+    root.draw(&Text::new(
+        "predicted class",
+        (mid_x, top + grid + x_labels_h + 24),
+        TextStyle::from(desc.clone()).pos(center),
+    ))
+    .map_err(err)?;
+    root.draw(&Text::new(
+        "true class",
+        ((left - label_w - 22).max(12), top + grid / 2),
+        TextStyle::from(desc.transform(FontTransform::Rotate270)).pos(center),
+    ))
+    .map_err(err)?;
+
+    // Colour bar: fraction of the row.
+    let (bx, bw) = (left + grid + 24, 18);
+    let bar_h = grid;
+    let steps = bar_h.max(1);
+    for s in 0..steps {
+        let f = 1.0 - f64::from(s) / f64::from(steps - 1).max(1.0);
+        root.draw(&Rectangle::new(
+            [(bx, top + s), (bx + bw, top + s + 1)],
+            confusion_color(f).filled(),
+        ))
+        .map_err(err)?;
+    }
+    root.draw(&Rectangle::new(
+        [(bx, top), (bx + bw, top + bar_h)],
+        BLACK.mix(0.5).stroke_width(1),
+    ))
+    .map_err(err)?;
+    let left_mid = Pos::new(HPos::Left, VPos::Center);
+    for (f, text) in [(0.0, "0 %"), (0.5, "50 %"), (1.0, "100 %")] {
+        let y = top + ((1.0 - f) * f64::from(bar_h)).round() as i32;
+        root.draw(&PathElement::new(
+            vec![(bx + bw, y), (bx + bw + 4, y)],
+            BLACK,
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            text,
+            (bx + bw + 7, y),
+            TextStyle::from((FONT, 14).into_font()).pos(left_mid),
+        ))
+        .map_err(err)?;
+    }
+    root.draw(&Text::new(
+        "fraction of the true class",
+        (bx + bw + 60, top + bar_h / 2),
+        TextStyle::from((FONT, 14).into_font().transform(FontTransform::Rotate270)).pos(center),
+    ))
+    .map_err(err)?;
+    root.present().map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,5 +1090,97 @@ mod tests {
         assert_eq!(fmt_num(1.5e-5), "1.5e-5");
         assert_eq!(fmt_int_tick(3.0), "3");
         assert_eq!(fmt_int_tick(2.5), "");
+    }
+
+    #[test]
+    fn confusion_matrix_writes_png() {
+        let dir = temp_dir("confusion");
+        // MNIST-like: 10 classes, mostly right.
+        let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+        let counts: Vec<Vec<u64>> = (0..10u64)
+            .map(|t| {
+                (0..10u64)
+                    .map(|p| {
+                        if t == p {
+                            50 + 9 * t
+                        } else {
+                            (t * 7 + p * 3) % 5 * u64::from((t + p) % 3 == 0)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let path = dir.join("digits.png");
+        confusion_matrix(&path, "FSDD validation, epoch 40", &digits, &counts).unwrap();
+        let (w, h) = png_size(&path);
+        assert!(
+            (500..1400).contains(&w) && (500..1400).contains(&h),
+            "{w}x{h}"
+        );
+        // 11 DVS Gesture classes with long names (x labels turn vertical).
+        let gestures: Vec<String> = [
+            "hand clap",
+            "right hand wave",
+            "left hand wave",
+            "right arm clockwise",
+            "right arm counter-clockwise",
+            "left arm clockwise",
+            "left arm counter-clockwise",
+            "arm roll",
+            "air drums",
+            "air guitar",
+            "other gestures",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let counts: Vec<Vec<u64>> = (0..11u64)
+            .map(|t| {
+                (0..11u64)
+                    .map(|p| if t == p { 20 } else { (t + 2 * p) % 4 })
+                    .collect()
+            })
+            .collect();
+        let path = dir.join("gestures.png");
+        confusion_matrix(&path, "DVS Gesture test", &gestures, &counts).unwrap();
+        let (w, h) = png_size(&path);
+        assert!(w >= 500 && h >= 500, "{w}x{h}");
+        cleanup(&dir);
+    }
+
+    #[test]
+    fn confusion_matrix_survives_degenerate_input() {
+        let dir = temp_dir("confusion-bad");
+        let ten: Vec<String> = (0..10).map(|d| format!("class {d}")).collect();
+        let zeros = vec![vec![0u64; 10]; 10];
+        let ragged = vec![vec![3u64], vec![], vec![1, 2, 3, 4], vec![0, 0, 9]];
+        let huge = vec![vec![u64::MAX, u64::MAX], vec![1, u64::MAX]];
+        let many: Vec<Vec<u64>> = (0..40u64)
+            .map(|t| (0..40u64).map(|p| t * p).collect())
+            .collect();
+        let no_labels: Vec<String> = Vec::new();
+        let none: Vec<Vec<u64>> = Vec::new();
+        let cases = [
+            ("zeros", &ten[..], &zeros),
+            ("empty", &no_labels[..], &none),
+            ("labels-only", &ten[..], &none),
+            ("counts-only", &no_labels[..], &zeros),
+            ("ragged", &ten[..2], &ragged),
+            ("huge", &no_labels[..], &huge),
+            ("many", &no_labels[..], &many),
+        ];
+        for (name, labels, counts) in cases {
+            let path = dir.join(format!("{name}.png"));
+            confusion_matrix(&path, name, labels, counts).unwrap();
+            let (w, h) = png_size(&path);
+            assert!(w >= 300 && h >= 300, "{name}: {w}x{h}");
+        }
+        let bad = dir.join("no").join("such").join("cm.png");
+        let e = confusion_matrix(&bad, "t", &ten, &zeros).unwrap_err();
+        assert!(
+            matches!(e, Error::Plot { .. }) && e.to_string().contains("cm.png"),
+            "{e}"
+        );
+        cleanup(&dir);
     }
 }

@@ -180,24 +180,50 @@ pub fn build_dataset_with(
             } else {
                 dataset::split(items, *validation, stream(cfg.train.seed, 5))
             };
-            let ex = |v: Vec<dataset::Item>| -> Vec<Example> {
-                v.into_iter()
-                    .map(|i| Example {
-                        name: i.name,
-                        input: i.input,
-                        target: Target::Class(i.label),
-                    })
-                    .collect()
-            };
             Ok(Dataset {
                 inputs: 2 * dataset::NMNIST_SIZE * dataset::NMNIST_SIZE,
                 classes: Some(10),
-                train: ex(train),
-                valid: ex(valid),
+                train: examples(train),
+                valid: examples(valid),
                 augment: *augment,
             })
         }
+        DataConfig::Fsdd {
+            validation,
+            channels,
+        } => {
+            let dir = need_dir("FSDD recordings")?;
+            let encoder = data::audio::AudioEncoder {
+                channels: *channels,
+                ts_ms: ts,
+                bins,
+                ..Default::default()
+            };
+            let items = dataset::load_fsdd(dir, &encoder)?;
+            let (train, valid) = if eval_list.is_some() {
+                return Err(Error::Config("--list is not supported for FSDD; eval uses the speaker-stratified validation split".into()));
+            } else {
+                dataset::split_stratified(items, *validation, stream(cfg.train.seed, 5))
+            };
+            Ok(Dataset {
+                inputs: *channels,
+                classes: Some(10),
+                train: examples(train),
+                valid: examples(valid),
+                augment: Augment::default(),
+            })
+        }
     }
+}
+
+fn examples(v: Vec<dataset::Item>) -> Vec<Example> {
+    v.into_iter()
+        .map(|i| Example {
+            name: i.name,
+            input: i.input,
+            target: Target::Class(i.label),
+        })
+        .collect()
 }
 
 fn pattern(inputs: usize, x: SpikeRaster, y: SpikeRaster) -> Dataset {
@@ -540,7 +566,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
                 best = key.unwrap_or(best);
                 ck.save(&out_dir.join("best.slyc"))?;
                 if let (Some(v), Some(c)) = (&valid, data.classes) {
-                    confusion_png(
+                    plot::confusion_matrix(
                         &out_dir.join("confusion.png"),
                         &format!("{}: validation, epoch {}", cfg.name, epoch + 1),
                         &(0..c).map(|i| i.to_string()).collect::<Vec<_>>(),
@@ -744,9 +770,4 @@ fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &st
         x.bins() as f64 * ts,
         &panels,
     )
-}
-
-// TEMP until plot::confusion_matrix lands.
-fn confusion_png(_: &Path, _: &str, _: &[String], _: &[Vec<u64>]) -> Result<()> {
-    Ok(())
 }
