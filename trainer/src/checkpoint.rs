@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn round_trip_and_every_truncation_is_an_error() {
         let cfg = ExperimentConfig::default_experiment();
-        let net = build_network(&cfg, 250, 1).unwrap();
+        let net = build_network(&cfg, 250, None, 1).unwrap();
         let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
         let rec = EpochRecord {
             loss: 1.0,

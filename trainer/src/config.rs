@@ -119,6 +119,31 @@ pub enum LayerConfig {
         #[serde(default = "ten")]
         weight_scale: f32,
     },
+    /// 2-D convolution (per time bin) + SRM neurons; needs a spatial input
+    /// (`c·H·W` flattening).
+    Conv {
+        /// Output channels.
+        channels: usize,
+        /// Square kernel size.
+        kernel: usize,
+        /// Stride.
+        #[serde(default = "one_usize")]
+        stride: usize,
+        /// Zero padding on every side.
+        #[serde(default)]
+        padding: usize,
+        /// Initial weights `U(±1/√fan_in)·weight_scale` (reference: 100).
+        #[serde(default = "hundred")]
+        weight_scale: f32,
+    },
+    /// Sum-pooling over `size × size` windows with weight `1.1·θ` + SRM neurons.
+    Pool {
+        /// Window size (= stride).
+        size: usize,
+    },
+    /// Marks the end of the spatial layers (spike trains are always stored
+    /// flat, `c·H·W + y·W + x`, so this changes no numbers).
+    Flatten,
     /// Learnable axonal delay per neuron.
     Delay {
         /// Upper clamp in bins (the successor framework uses 62).
@@ -137,6 +162,12 @@ pub enum LayerConfig {
 
 fn ten() -> f32 {
     10.0
+}
+fn hundred() -> f32 {
+    100.0
+}
+fn one_usize() -> usize {
+    1
 }
 fn sixty_two() -> f32 {
     62.0
@@ -342,6 +373,24 @@ impl ExperimentConfig {
                         ));
                     }
                 }
+                LayerConfig::Conv {
+                    channels,
+                    kernel,
+                    stride,
+                    ..
+                } => {
+                    if channels == 0 || kernel == 0 || stride == 0 {
+                        return bad(format!(
+                            "[network] layer {i}: conv needs channels, kernel and stride > 0"
+                        ));
+                    }
+                }
+                LayerConfig::Pool { size } => {
+                    if size == 0 {
+                        return bad(format!("[network] layer {i}: pool needs size > 0"));
+                    }
+                }
+                LayerConfig::Flatten => {}
                 LayerConfig::Dropout { p } => {
                     if !(0.0..1.0).contains(&p) {
                         return bad(format!(

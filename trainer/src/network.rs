@@ -5,7 +5,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use slayer_core::NeuronParams;
 
-use crate::layers::{Delay, Dense, Dropout, Synapse};
+use crate::layers::{Conv2d, Delay, Dense, Dropout, SumPool, Synapse};
 use crate::neuron::{KernelMode, RhoParams, Srm};
 use crate::spikes::{SpikeRaster, SpikeTrain};
 
@@ -14,6 +14,10 @@ use crate::spikes::{SpikeRaster, SpikeTrain};
 pub enum Layer {
     /// Dense synapses followed by a population of SRM neurons.
     Dense(Dense),
+    /// A 2-D convolution (per time bin) followed by SRM neurons.
+    Conv(Conv2d),
+    /// Sum-pooling with a fixed weight followed by SRM neurons.
+    Pool(SumPool),
     /// Learnable per-neuron axonal delays.
     Delay(Delay),
     /// Whole-neuron dropout (training only).
@@ -25,6 +29,8 @@ impl Layer {
     pub fn synapse(&self) -> Option<&dyn Synapse> {
         match self {
             Layer::Dense(d) => Some(d),
+            Layer::Conv(c) => Some(c),
+            Layer::Pool(p) => Some(p),
             Layer::Delay(_) | Layer::Dropout(_) => None,
         }
     }
@@ -33,16 +39,18 @@ impl Layer {
     pub fn params(&self) -> Option<&[f32]> {
         match self {
             Layer::Dense(d) => Some(&d.weights),
+            Layer::Conv(c) => Some(&c.weights),
             Layer::Delay(d) => Some(&d.delays),
-            Layer::Dropout(_) => None,
+            Layer::Pool(_) | Layer::Dropout(_) => None,
         }
     }
 
     fn params_mut(&mut self) -> Option<&mut [f32]> {
         match self {
             Layer::Dense(d) => Some(&mut d.weights),
+            Layer::Conv(c) => Some(&mut c.weights),
             Layer::Delay(d) => Some(&mut d.delays),
-            Layer::Dropout(_) => None,
+            Layer::Pool(_) | Layer::Dropout(_) => None,
         }
     }
 }
@@ -143,6 +151,28 @@ impl Network {
                     }
                     w = d.outputs;
                 }
+                Layer::Conv(c) => {
+                    c.validate().map_err(|m| format!("layer {l} (conv): {m}"))?;
+                    if c.inputs() != w {
+                        return Err(format!(
+                            "layer {l} (conv on {:?}) receives {w} neurons, expects {}",
+                            c.in_shape,
+                            c.inputs()
+                        ));
+                    }
+                    w = c.outputs();
+                }
+                Layer::Pool(p) => {
+                    p.validate().map_err(|m| format!("layer {l} (pool): {m}"))?;
+                    if p.inputs() != w {
+                        return Err(format!(
+                            "layer {l} (pool on {:?}) receives {w} neurons, expects {}",
+                            p.in_shape,
+                            p.inputs()
+                        ));
+                    }
+                    w = p.outputs();
+                }
                 Layer::Delay(d) => {
                     if d.delays.len() != w {
                         return Err(format!(
@@ -209,7 +239,10 @@ impl Network {
         for (l, layer) in self.layers.iter().enumerate() {
             let x = trace.spikes_before(l);
             let lt = match layer {
-                Layer::Dense(d) => neurons(srm, d, x),
+                Layer::Dense(_) | Layer::Conv(_) | Layer::Pool(_) => match layer.synapse() {
+                    Some(syn) => neurons(srm, syn, x),
+                    None => LayerTrace::default(),
+                },
                 Layer::Delay(d) => LayerTrace {
                     output: Some(d.forward(x)),
                     ..Default::default()
@@ -259,7 +292,7 @@ impl Network {
                 g = neurons_backward(srm, syn, x, &trace.layers[l].u, g, g_w, need_input_grad);
             }
             match layer {
-                Layer::Dense(_) => {}
+                Layer::Dense(_) | Layer::Conv(_) | Layer::Pool(_) => {}
                 Layer::Delay(d) => {
                     let y = trace.spikes(l);
                     let mut gx = vec![0f32; g.len()];

@@ -141,6 +141,9 @@ pub fn spike_time_loss(srm: &Srm, s: &[f64], target: &[f64], n: usize) -> (f64, 
 /// by direct sums. Dropout uses the given keep-masks (one per dropout layer,
 /// in order). Returns `(output spikes, parameter gradients)` with gradients in
 /// the layout of [`Network::zero_grads`], for the spike-time loss against `target`.
+///
+/// Covers dense, delay and dropout layers; conv and pool layers have their own
+/// direct-sum checks (`layers::conv`, `layers::pool`), and this panics on them.
 pub fn network_grads(
     net: &Network,
     input: &SpikeRaster,
@@ -168,6 +171,9 @@ pub fn network_grads(
                 width = d.outputs;
                 gain = 1.0;
                 outs.push(Some(o));
+            }
+            Layer::Conv(_) | Layer::Pool(_) => {
+                panic!("reference::network_grads covers dense, delay and dropout layers")
             }
             Layer::Delay(d) => {
                 let sh = d.shifts();
@@ -222,6 +228,7 @@ pub fn network_grads(
                 // ∂E/∂(0/1 spike) = gain · ∂E/∂(value)
                 g = gx.iter().map(|v| v * gains[l]).collect();
             }
+            Layer::Conv(_) | Layer::Pool(_) => unreachable!("rejected in the forward pass"),
             Layer::Delay(d) => {
                 p -= 1;
                 let sh = d.shifts();

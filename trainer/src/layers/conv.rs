@@ -1057,7 +1057,7 @@ mod tests {
             let mut gw = vec![0f32; l.weights.len()];
             let grad = time(20, &mut || l.accumulate_grad(&x, &ga, &mut gw));
             let mut gi = vec![0f32; bins * l.inputs()];
-            let back = time(2, &mut || l.backward_input(1.0, &ga, &mut gi));
+            let back = time(4, &mut || l.backward_input(1.0, &ga, &mut gi));
             let fill = time(20, &mut || a.fill(0.0));
             let density = x.count() as f64 / (bins * l.inputs()) as f64;
             println!(

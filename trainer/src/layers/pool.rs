@@ -82,8 +82,8 @@ impl SumPool {
             .ok_or_else(|| "pool: shape too large".to_string())
     }
 
-    /// Output shape `(channels, ceil-ish H/size, ceil-ish W/size)`, see
-    /// [`pooled_len`]. Zeros only for an invalid layer.
+    /// Output shape `(channels, (H + H % size)/size, (W + W % size)/size)`,
+    /// see [`pooled_len`]. Zeros only for an invalid layer.
     pub fn out_shape(&self) -> (usize, usize, usize) {
         let (c, h, w) = self.in_shape;
         (
