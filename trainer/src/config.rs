@@ -261,6 +261,55 @@ pub enum DataConfig {
         #[serde(default = "sixty_four")]
         channels: usize,
     },
+    /// MNIST-style IDX images (gzip or raw) from `--data`, Poisson
+    /// rate-encoded. With `test_images`/`test_labels` the test set is the
+    /// validation set; otherwise `validation` of each class is held out.
+    Mnist {
+        /// Training images, relative to `--data`.
+        #[serde(default = "mnist_images")]
+        images: String,
+        /// Training labels, relative to `--data`.
+        #[serde(default = "mnist_labels")]
+        labels: String,
+        /// Test images (optional), relative to `--data`.
+        #[serde(default)]
+        test_images: Option<String>,
+        /// Test labels (optional), relative to `--data`.
+        #[serde(default)]
+        test_labels: Option<String>,
+        /// Fraction of each class held out for validation when no test set is given.
+        #[serde(default = "tenth")]
+        validation: f64,
+        /// Firing rate of a white pixel (Hz).
+        #[serde(default = "default_pixel_rate")]
+        rate_hz: f64,
+        /// Use at most this many training images.
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// DVS128 Gesture from `--data`: the original layout
+    /// (`trials_to_train.txt`, AEDAT 3.1 + `_labels.csv`) or `.bs2` clips
+    /// listed in `labels.txt`.
+    DvsGesture {
+        /// Fraction of each class held out for validation (seeded split).
+        #[serde(default = "tenth")]
+        validation: f64,
+        /// Augmentation of the training samples.
+        #[serde(default)]
+        augment: crate::dataset::Augment,
+    },
+}
+
+fn mnist_images() -> String {
+    "train10k-images-idx3-ubyte.gz".into()
+}
+
+fn mnist_labels() -> String {
+    "train10k-labels-idx1-ubyte.gz".into()
+}
+
+fn default_pixel_rate() -> f64 {
+    200.0
 }
 
 fn sixty_four() -> usize {

@@ -72,6 +72,17 @@ pub enum Input {
         /// Polarity channels (1 or 2).
         polarities: usize,
     },
+    /// A grey-level image, Poisson rate-encoded when used: pixel `i` spikes
+    /// in each bin with probability `pixel / 255 · rate_per_bin`. The draw is
+    /// seeded per sample, so a sample is the same raster in every epoch.
+    Image {
+        /// Pixels, row-major, one input neuron each.
+        pixels: Vec<u8>,
+        /// Spike probability per bin of a white pixel.
+        rate_per_bin: f64,
+        /// Seed of this sample's Poisson draw.
+        seed: u64,
+    },
 }
 
 /// One labelled sample.
@@ -157,6 +168,7 @@ impl Input {
                 polarities,
                 ..
             } => width * height * polarities,
+            Input::Image { pixels, .. } => pixels.len(),
         }
     }
 
@@ -182,6 +194,16 @@ impl Input {
                 }
                 _ => data::bin_2d(events, *width, *height, *polarities, b),
             },
+            Input::Image {
+                pixels,
+                rate_per_bin,
+                seed,
+            } => data::poisson_encode(
+                pixels,
+                b.bins,
+                *rate_per_bin,
+                &mut data::seeded_rng(*seed),
+            ),
         }
     }
 }
@@ -330,6 +352,89 @@ pub fn load_fsdd(dir: &Path, encoder: &data::audio::AudioEncoder) -> Result<Vec<
     {
         rows.iter().map(load).collect()
     }
+}
+
+/// Loads MNIST-style IDX files (gzip or raw) from `dir`: `images` and
+/// `labels` name the files, at most `limit` samples are kept. Each image
+/// becomes an [`Input::Image`] with its own Poisson seed drawn from `seed`.
+/// Returns the items and the image size `(rows, cols)`.
+pub fn load_mnist(
+    dir: &Path,
+    images: &str,
+    labels: &str,
+    rate_per_bin: f64,
+    seed: u64,
+    limit: Option<usize>,
+) -> Result<(Vec<Item>, (usize, usize))> {
+    let (ipath, lpath) = (dir.join(images), dir.join(labels));
+    let imgs = data::idx::read_images(&ipath)?;
+    let labs = data::idx::read_labels(&lpath)?;
+    if imgs.len() != labs.len() {
+        return Err(Error::Config(format!(
+            "{} holds {} images but {} holds {} labels",
+            ipath.display(),
+            imgs.len(),
+            lpath.display(),
+            labs.len()
+        )));
+    }
+    let n = limit.map_or(imgs.len(), |l| l.min(imgs.len()));
+    let items = (0..n)
+        .map(|i| Item {
+            name: format!("{images}#{i}"),
+            input: Input::Image {
+                pixels: imgs.image(i).to_vec(),
+                rate_per_bin,
+                seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            },
+            label: usize::from(labs[i]),
+        })
+        .collect();
+    Ok((items, (imgs.rows, imgs.cols)))
+}
+
+/// Loads DVS Gesture samples from `dir`: the original data set's layout
+/// (`trials_to_train.txt` listing AEDAT 3.1 recordings, each gesture of a
+/// recording's `_labels.csv` one sample) when that list exists, otherwise a
+/// list file of `.bs2` clips (`labels.txt`: `id<TAB>class`, 0-based, as the
+/// data kit's `dvs-gesture/`).
+pub fn load_dvs_gesture(dir: &Path) -> Result<Vec<Item>> {
+    use data::dvs_gesture::{list_trials, load_trial, Split, SENSOR_SIZE};
+    let events_input = |events| Input::Events2d {
+        events,
+        width: SENSOR_SIZE,
+        height: SENSOR_SIZE,
+        polarities: 2,
+    };
+    let mut items = Vec::new();
+    if dir.join(Split::Train.list_file()).is_file() {
+        for trial in list_trials(dir, Split::Train)? {
+            let name = trial.display().to_string();
+            for (i, (events, label)) in load_trial(&trial)?.into_iter().enumerate() {
+                items.push(Item {
+                    name: format!("{name}#{i}"),
+                    input: events_input(events),
+                    label,
+                });
+            }
+        }
+    } else {
+        for e in read_list(&dir.join("labels.txt"))? {
+            let p = dir.join(format!("{}.bs2", e.id));
+            items.push(Item {
+                name: p.display().to_string(),
+                input: events_input(data::read_bs2(&p)?),
+                label: e.label,
+            });
+        }
+    }
+    if items.is_empty() {
+        return Err(Error::Config(format!(
+            "no DVS Gesture samples found in {}",
+            dir.display()
+        )));
+    }
+    Ok(items)
 }
 
 /// Splits by stratum: `fraction` of every (stratum, class) group goes to

@@ -217,6 +217,79 @@ pub fn build_dataset_with(
                 augment: Augment::default(),
             })
         }
+        DataConfig::Mnist {
+            images,
+            labels,
+            test_images,
+            test_labels,
+            validation,
+            rate_hz,
+            limit,
+        } => {
+            let dir = need_dir("MNIST-style IDX images")?;
+            let rate = rate_hz * ts / 1000.0;
+            let seed = stream(cfg.train.seed, 6);
+            let load = |i: &str, l: &str, seed, limit| {
+                dataset::load_mnist(dir, i, l, rate, seed, limit)
+            };
+            let (items, size) = load(images, labels, seed, *limit)?;
+            let (train, valid) = match (test_images, test_labels) {
+                (Some(ti), Some(tl)) => {
+                    let (test, test_size) = load(ti, tl, !seed, None)?;
+                    if test_size != size {
+                        return Err(Error::Config(format!(
+                            "mnist: test images are {test_size:?} but training images {size:?}"
+                        )));
+                    }
+                    (items, test)
+                }
+                (None, None) => dataset::split(items, *validation, stream(cfg.train.seed, 5)),
+                _ => {
+                    return Err(Error::Config(
+                        "mnist: give both test_images and test_labels, or neither".into(),
+                    ))
+                }
+            };
+            let (train, valid) = if eval_list.is_some() {
+                return Err(Error::Config(
+                    "--list is not supported for MNIST; eval uses the validation or test set"
+                        .into(),
+                ));
+            } else {
+                (train, valid)
+            };
+            Ok(Dataset {
+                inputs: size.0 * size.1,
+                shape: Some((1, size.0, size.1)),
+                classes: Some(10),
+                train: examples(train),
+                valid: examples(valid),
+                augment: Augment::default(),
+            })
+        }
+        DataConfig::DvsGesture {
+            validation,
+            augment,
+        } => {
+            let dir = need_dir("DVS Gesture recordings")?;
+            if eval_list.is_some() {
+                return Err(Error::Config(
+                    "--list is not supported for DVS Gesture; eval uses the validation split"
+                        .into(),
+                ));
+            }
+            let items = dataset::load_dvs_gesture(dir)?;
+            let (train, valid) = dataset::split(items, *validation, stream(cfg.train.seed, 5));
+            let s = data::dvs_gesture::SENSOR_SIZE;
+            Ok(Dataset {
+                inputs: 2 * s * s,
+                shape: Some((2, s, s)),
+                classes: Some(11),
+                train: examples(train),
+                valid: examples(valid),
+                augment: *augment,
+            })
+        }
     }
 }
 
