@@ -198,12 +198,7 @@ impl Input {
                 pixels,
                 rate_per_bin,
                 seed,
-            } => data::poisson_encode(
-                pixels,
-                b.bins,
-                *rate_per_bin,
-                &mut data::seeded_rng(*seed),
-            ),
+            } => data::poisson_encode(pixels, b.bins, *rate_per_bin, &mut data::seeded_rng(*seed)),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod config;
 pub mod data;
 pub mod dataset;
 pub mod error;
+pub mod export;
+pub mod infer;
 pub mod layers;
 pub mod loss;
 pub mod network;

@@ -229,9 +229,8 @@ pub fn build_dataset_with(
             let dir = need_dir("MNIST-style IDX images")?;
             let rate = rate_hz * ts / 1000.0;
             let seed = stream(cfg.train.seed, 6);
-            let load = |i: &str, l: &str, seed, limit| {
-                dataset::load_mnist(dir, i, l, rate, seed, limit)
-            };
+            let load =
+                |i: &str, l: &str, seed, limit| dataset::load_mnist(dir, i, l, rate, seed, limit);
             let (items, size) = load(images, labels, seed, *limit)?;
             let (train, valid) = match (test_images, test_labels) {
                 (Some(ti), Some(tl)) => {
@@ -407,6 +406,32 @@ pub fn spikes_match(out: &SpikeRaster, target: &SpikeRaster, tol: usize) -> bool
         let (o, t) = (out.spike_bins(n), target.spike_bins(n));
         o.len() == t.len() && o.iter().zip(&t).all(|(a, b)| a.abs_diff(*b) <= tol)
     })
+}
+
+/// The `(channels, height, width)` of the network's input: the first
+/// spatial layer's input shape, else the sensor of the experiment's data
+/// (N-MNIST 2×34×34, DVS Gesture 2×128×128), else `(1, 1, inputs)`.
+pub fn input_shape(cfg: &ExperimentConfig, net: &Network) -> (usize, usize, usize) {
+    for layer in &net.layers {
+        match layer {
+            Layer::Conv(c) => return c.in_shape,
+            Layer::Pool(p) => return p.in_shape,
+            Layer::Dense(_) => break,
+            _ => {}
+        }
+    }
+    let sensor = match &cfg.data {
+        DataConfig::Nmnist { .. } => Some((2, dataset::NMNIST_SIZE, dataset::NMNIST_SIZE)),
+        DataConfig::DvsGesture { .. } => {
+            let s = data::dvs_gesture::SENSOR_SIZE;
+            Some((2, s, s))
+        }
+        _ => None,
+    };
+    match sensor {
+        Some((c, h, w)) if c * h * w == net.inputs => (c, h, w),
+        _ => (1, 1, net.inputs),
+    }
 }
 
 /// The predicted class: the output neuron with the most spikes (the first on ties).

@@ -11,6 +11,7 @@ use slayer_trainer::bench;
 use slayer_trainer::checkpoint::Checkpoint;
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::train::{self, TrainOptions};
+use slayer_trainer::{export, infer};
 
 /// Train spiking neural networks with SLAYER (spike-response-model neurons,
 /// spike-layer error reassignment in time, learnable axonal delays).
@@ -43,6 +44,48 @@ enum Cmd {
     /// Evaluate a checkpoint: accuracy and confusion matrix on the validation
     /// split of its experiment, or on every sample of --list.
     Eval(EvalArgs),
+    /// Quantise a trained checkpoint into the fixed-point model format that
+    /// the core engine, the firmware and `slayer stream` run (int8 or int16
+    /// weights with a per-layer scale, fixed-point neuron constants, CRC).
+    ///
+    /// Prints each layer's scale, threshold in weight units and how many
+    /// weights saturated.
+    Export(ExportArgs),
+    /// Run an exported model with the fixed-point core engine on event files
+    /// (.bs2, N-MNIST .bin, .bs1, AEDAT 3.1 .aedat, AEDAT 4.0 .aedat4) and
+    /// print each sample's output spike counts and predicted class.
+    Infer(InferArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// A checkpoint written by `slayer train` (best.slyc or checkpoint.slyc).
+    checkpoint: PathBuf,
+    /// Where to write the model.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Weight width: 8 or 16 bits.
+    #[arg(long, default_value_t = 8)]
+    bits: u32,
+    /// End with one line of JSON: bytes, bits and the per-layer report.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct InferArgs {
+    /// A model written by `slayer export`.
+    model: PathBuf,
+    /// Event files, one sample each.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Also run this checkpoint's float network on the same inputs and
+    /// compare classes and spike counts.
+    #[arg(long, value_name = "CHECKPOINT")]
+    float: Option<PathBuf>,
+    /// End with one line of JSON: {"results": [{"input", "counts", "class", ...}], ...}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -55,6 +98,11 @@ struct EvalArgs {
     /// Evaluate every sample of this list file (`id<TAB>label`) instead of the validation split.
     #[arg(long)]
     list: Option<PathBuf>,
+    /// Also run this exported model (`slayer export`) with the fixed-point
+    /// core on the same samples: its accuracy, class agreement with the
+    /// float network, identical output trains.
+    #[arg(long, value_name = "MODEL")]
+    model: Option<PathBuf>,
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
@@ -152,6 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Train(a) => cmd_train(a),
         Cmd::Bench(a) => cmd_bench(a),
         Cmd::Eval(a) => cmd_eval(a),
+        Cmd::Export(a) => cmd_export(a),
+        Cmd::Infer(a) => cmd_infer(a),
     }
 }
 
@@ -286,12 +336,169 @@ fn cmd_eval(a: EvalArgs) -> anyhow::Result<()> {
             writeln!(out)?;
         }
     }
+    let cmp = match &a.model {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let model = infer::decode_model(&bytes, path)?;
+            let c = infer::compare(
+                backend.as_ref(),
+                &ck.network,
+                &model,
+                &data.valid,
+                &train::binning(&cfg),
+            )?;
+            writeln!(
+                out,
+                "fixed-point core ({}): accuracy {:.2} % (float {:.2} %), same class as float on {:.2} %, \
+                 identical output spikes on {:.2} %, mean |count difference| {:.3}",
+                path.display(),
+                100.0 * c.core_accuracy,
+                100.0 * c.float_accuracy,
+                100.0 * c.class_agreement,
+                100.0 * c.identical_outputs,
+                c.mean_count_diff
+            )?;
+            Some(c)
+        }
+        None => None,
+    };
     if a.json {
+        let mut v = serde_json::to_value(&ev).context("encoding the result")?;
+        if let (Some(c), Some(obj)) = (cmp, v.as_object_mut()) {
+            obj.insert("core".into(), serde_json::to_value(c)?);
+        }
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+fn cmd_export(a: ExportArgs) -> anyhow::Result<()> {
+    let ck = Checkpoint::load(&a.checkpoint)?;
+    let cfg = ck.config()?;
+    let shape = train::input_shape(&cfg, &ck.network);
+    let ex = export::export(&ck.network, Some(shape), cfg.simulation.bins, a.bits)?;
+    let tmp = a.out.with_extension("tmp");
+    std::fs::write(&tmp, &ex.bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: {} bytes, int{} weights, input {}x{}x{}, {} bins of {} ms",
+        a.out.display(),
+        ex.bytes.len(),
+        ex.bits,
+        shape.0,
+        shape.1,
+        shape.2,
+        cfg.simulation.bins,
+        cfg.simulation.ts
+    )?;
+    writeln!(
+        out,
+        "{:>3} {:<9} {:>10} {:>12} {:>10} {:>10} {:>12}",
+        "#", "layer", "params", "scale", "θ (LSB)", "saturated", "max error"
+    )?;
+    for (i, l) in ex.layers.iter().enumerate() {
+        writeln!(
+            out,
+            "{i:>3} {:<9} {:>10} {:>12.4e} {:>10.1} {:>10} {:>12.3e}",
+            l.kind, l.params, l.scale, l.theta_lsb, l.saturated, l.max_error
+        )?;
+    }
+    let saturated: usize = ex.layers.iter().map(|l| l.saturated).sum();
+    if saturated > 0 {
+        writeln!(
+            out,
+            "warning: {saturated} weights or delays were clipped to the representable range"
+        )?;
+    }
+    if a.json {
+        let layers: Vec<serde_json::Value> = ex
+            .layers
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "kind": l.kind, "params": l.params, "scale": l.scale,
+                    "theta_lsb": l.theta_lsb, "saturated": l.saturated, "max_error": l.max_error,
+                })
+            })
+            .collect();
         writeln!(
             out,
             "{}",
-            serde_json::to_string(&ev).context("encoding the result")?
+            serde_json::json!({"model": a.out, "bytes": ex.bytes.len(), "bits": ex.bits, "layers": layers})
         )?;
+    }
+    Ok(())
+}
+
+fn cmd_infer(a: InferArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let model = infer::decode_model(&bytes, &a.model)?;
+    let s = model.input_shape();
+    let shape = (s.c as usize, s.h as usize, s.w as usize);
+    let b = slayer_trainer::data::Binning {
+        ts_ms: f64::from(model.ts()),
+        bins: model.bins() as usize,
+    };
+    let float = match &a.float {
+        Some(p) => {
+            let ck = Checkpoint::load(p)?;
+            anyhow::ensure!(
+                ck.network.inputs == model.inputs() as usize
+                    && ck.network.outputs() == model.outputs() as usize,
+                "{} ({} → {}) does not match the model ({} → {})",
+                p.display(),
+                ck.network.inputs,
+                ck.network.outputs(),
+                model.inputs(),
+                model.outputs()
+            );
+            Some((ck, Device::Cpu.open()?))
+        }
+        None => None,
+    };
+    let mut runner = infer::CoreRunner::new(&model)?;
+    let mut out = std::io::stdout().lock();
+    let mut results = Vec::new();
+    let mut agree = 0usize;
+    for path in &a.inputs {
+        let x = infer::load_events(path, shape, &b)?;
+        let y = runner.run(&x)?;
+        let counts = y.counts();
+        let class = train::predict(&y);
+        let mut line = format!("{}: class {class}, counts {counts:?}", path.display());
+        let mut r = serde_json::json!({"input": path, "counts": counts, "class": class});
+        if let Some((ck, backend)) = &float {
+            let f = backend.infer(&ck.network, &[&x])?.remove(0);
+            let (fc, fcounts) = (train::predict(&f), f.counts());
+            agree += usize::from(fc == class);
+            line.push_str(&format!(
+                "; float class {fc}, counts {fcounts:?}{}",
+                if f == y { " (identical spikes)" } else { "" }
+            ));
+            r["float_class"] = fc.into();
+            r["float_counts"] = fcounts.into();
+            r["identical"] = (f == y).into();
+        }
+        writeln!(out, "{line}")?;
+        results.push(r);
+    }
+    let n = a.inputs.len();
+    if float.is_some() {
+        writeln!(
+            out,
+            "core and float agree on the class of {agree}/{n} samples"
+        )?;
+    }
+    if a.json {
+        let mut v = serde_json::json!({"model": a.model, "results": results});
+        if float.is_some() {
+            v["class_agreement"] = (agree as f64 / n as f64).into();
+        }
+        writeln!(out, "{v}")?;
     }
     Ok(())
 }

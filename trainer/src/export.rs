@@ -1,0 +1,280 @@
+//! Quantised export: a trained float [`Network`] → the core's fixed-point
+//! model format (ARCHITECTURE.md "core"), and the fake quantisation used by
+//! quantisation-aware training.
+//!
+//! Every synaptic layer gets its own scale `s` (float weight ≈ integer
+//! weight · s), chosen so the largest weight magnitude maps to the largest
+//! integer of the chosen width; the threshold is expressed in the same unit
+//! (`θ / s` weight LSBs) and the core derives its fixed-point neuron
+//! constants from it. Sum-pool layers have no trainable weights: their tap
+//! weight `1.1·θ` is expressed at a fixed resolution of [`POOL_THETA_LSB`]
+//! LSBs per `θ`.
+
+use slayer_core::model::ConvGeometry;
+use slayer_core::{ModelBuilder, NeuronConsts, Shape, WeightBits};
+
+use crate::error::{Error, Result};
+use crate::network::{Layer, Network};
+use crate::neuron::KernelMode;
+
+/// Threshold of a sum-pool layer in integer units (its tap weight is `1.1×` this).
+pub const POOL_THETA_LSB: f32 = 1024.0;
+
+/// How one layer was quantised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerQuant {
+    /// Layer kind (`dense`, `conv2d`, `sum_pool`, `delay`, `flatten`).
+    pub kind: &'static str,
+    /// Float value of one weight LSB (0 for layers without neurons).
+    pub scale: f32,
+    /// Threshold in weight LSBs (0 for layers without neurons).
+    pub theta_lsb: f32,
+    /// Number of weights (or delays).
+    pub params: usize,
+    /// Weights (or delays) clipped to the representable range.
+    pub saturated: usize,
+    /// Largest rounding error of a weight, in float units.
+    pub max_error: f32,
+}
+
+/// The result of an export.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The encoded model.
+    pub bytes: Vec<u8>,
+    /// Weight width.
+    pub bits: u32,
+    /// One entry per exported layer.
+    pub layers: Vec<LayerQuant>,
+}
+
+/// Parses a weight width (`8` or `16`).
+pub fn weight_bits(bits: u32) -> Result<WeightBits> {
+    WeightBits::from_bits(bits)
+        .ok_or_else(|| Error::Config(format!("unsupported weight width {bits}: use 8 or 16 bits")))
+}
+
+/// The per-layer scale for `weights` at width `bits`: the largest magnitude
+/// maps to the largest integer (1.0 for an all-zero tensor).
+pub fn scale_for(weights: &[f32], bits: WeightBits) -> f32 {
+    let max = weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+    if max > 0.0 && max.is_finite() {
+        max / bits.max() as f32
+    } else {
+        1.0
+    }
+}
+
+/// Rounds `w / scale` to the nearest integer of width `bits`, clamping
+/// (returns the integer and whether it was clipped).
+fn quantise(w: f32, scale: f32, bits: WeightBits) -> (i32, bool) {
+    let q = (w / scale).round();
+    let (lo, hi) = (-(bits.max() as f32) - 1.0, bits.max() as f32);
+    if q.is_nan() {
+        (0, true)
+    } else if q < lo {
+        (lo as i32, true)
+    } else if q > hi {
+        (hi as i32, true)
+    } else {
+        (q as i32, false)
+    }
+}
+
+/// Quantises a weight tensor: integers, and the layer's report.
+fn quantise_all(
+    kind: &'static str,
+    weights: &[f32],
+    bits: WeightBits,
+    theta: f32,
+) -> (Vec<i32>, LayerQuant) {
+    let scale = scale_for(weights, bits);
+    let mut saturated = 0;
+    let mut max_error = 0f32;
+    let q = weights
+        .iter()
+        .map(|&w| {
+            let (q, clipped) = quantise(w, scale, bits);
+            saturated += usize::from(clipped);
+            max_error = max_error.max((q as f32 * scale - w).abs());
+            q
+        })
+        .collect();
+    let report = LayerQuant {
+        kind,
+        scale,
+        theta_lsb: theta / scale,
+        params: weights.len(),
+        saturated,
+        max_error,
+    };
+    (q, report)
+}
+
+/// Replaces every trainable weight of `net` by its quantised value (`q·s`)
+/// at width `bits`: the forward pass of quantisation-aware training.
+/// Delays are left alone (the engine floors them like the float forward).
+pub fn fake_quantise(net: &mut Network, bits: WeightBits) {
+    for layer in &mut net.layers {
+        let w = match layer {
+            Layer::Dense(d) => &mut d.weights,
+            Layer::Conv(c) => &mut c.weights,
+            _ => continue,
+        };
+        let scale = scale_for(w, bits);
+        for v in w.iter_mut() {
+            *v = quantise(*v, scale, bits).0 as f32 * scale;
+        }
+    }
+}
+
+fn consts(net: &Network, theta_lsb: f32, layer: usize) -> Result<NeuronConsts> {
+    let p = &net.neuron;
+    NeuronConsts::derive(theta_lsb, p.tau_s, p.tau_r, p.scale_ref, net.ts).map_err(|e| {
+        Error::Config(format!(
+            "layer {layer}: the neuron constants do not fit the fixed-point format ({e:?}); \
+             θ is {theta_lsb} weight LSBs"
+        ))
+    })
+}
+
+fn u32_of(v: usize, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Config(format!("{what} {v} is too large to export")))
+}
+
+/// Quantises `net` (input shape `shape`, `bins` time bins per sample) into
+/// the core model format at `bits` (8 or 16). Dropout layers are dropped;
+/// a flatten is inserted where a spatial layer feeds a dense one.
+pub fn export(
+    net: &Network,
+    shape: Option<(usize, usize, usize)>,
+    bins: usize,
+    bits: u32,
+) -> Result<Export> {
+    if net.kernel != KernelMode::Exact {
+        return Err(Error::Config(
+            "only networks trained with kernel = \"exact\" can be exported: the fixed-point \
+             core runs the untruncated kernels"
+                .into(),
+        ));
+    }
+    let wb = weight_bits(bits)?;
+    let input = match shape {
+        Some((c, h, w)) => Shape::new(
+            u32_of(c, "channels")?,
+            u32_of(h, "height")?,
+            u32_of(w, "width")?,
+        ),
+        None => Shape::flat(u32_of(net.inputs, "inputs")?),
+    };
+    let mut b = ModelBuilder::new(net.ts, u32_of(bins, "bins")?, wb, input);
+    let theta = net.neuron.theta;
+    let mut reports = Vec::new();
+    let mut spatial = shape.is_some();
+    let enc = |e: slayer_core::EncodeError| Error::Config(format!("export: {e:?}"));
+    for (l, layer) in net.layers.iter().enumerate() {
+        match layer {
+            Layer::Dense(d) => {
+                if spatial {
+                    b.flatten();
+                    reports.push(plain("flatten", 0));
+                    spatial = false;
+                }
+                let (q, r) = quantise_all("dense", &d.weights, wb, theta);
+                let n = consts(net, r.theta_lsb, l)?;
+                b.dense(
+                    u32_of(d.inputs, "inputs")?,
+                    u32_of(d.outputs, "outputs")?,
+                    &q,
+                    n,
+                    r.scale,
+                )
+                .map_err(enc)?;
+                reports.push(r);
+            }
+            Layer::Conv(c) => {
+                let (q, r) = quantise_all("conv2d", &c.weights, wb, theta);
+                let n = consts(net, r.theta_lsb, l)?;
+                let g = ConvGeometry {
+                    input: Shape::new(
+                        u32_of(c.in_shape.0, "channels")?,
+                        u32_of(c.in_shape.1, "height")?,
+                        u32_of(c.in_shape.2, "width")?,
+                    ),
+                    out_channels: u32_of(c.out_channels, "channels")?,
+                    kernel: (u32_of(c.kernel.0, "kernel")?, u32_of(c.kernel.1, "kernel")?),
+                    stride: (u32_of(c.stride.0, "stride")?, u32_of(c.stride.1, "stride")?),
+                    padding: (
+                        u32_of(c.padding.0, "padding")?,
+                        u32_of(c.padding.1, "padding")?,
+                    ),
+                };
+                b.conv2d(g, &q, n, r.scale).map_err(enc)?;
+                reports.push(r);
+            }
+            Layer::Pool(p) => {
+                let scale = theta / POOL_THETA_LSB;
+                let n = consts(net, POOL_THETA_LSB, l)?;
+                let t = (p.weight / scale).round();
+                if !(t.is_finite() && t.abs() < 1e9) {
+                    return Err(Error::Config(format!(
+                        "layer {l}: pool weight {} is out of range",
+                        p.weight
+                    )));
+                }
+                let tap = t as i32;
+                let s = Shape::new(
+                    u32_of(p.in_shape.0, "channels")?,
+                    u32_of(p.in_shape.1, "height")?,
+                    u32_of(p.in_shape.2, "width")?,
+                );
+                b.sum_pool(s, u32_of(p.size, "pool size")?, tap, n, scale);
+                reports.push(LayerQuant {
+                    kind: "sum_pool",
+                    scale,
+                    theta_lsb: POOL_THETA_LSB,
+                    params: 1,
+                    saturated: 0,
+                    max_error: (tap as f32 * scale - p.weight).abs(),
+                });
+            }
+            Layer::Delay(d) => {
+                let max = d.max_delay.clamp(0.0, 255.0).floor();
+                let mut saturated = 0;
+                let delays: Vec<u8> = d
+                    .delays
+                    .iter()
+                    .map(|&v| {
+                        let f = v.floor();
+                        if !(0.0..=max).contains(&f) {
+                            saturated += 1;
+                        }
+                        f.clamp(0.0, max) as u8
+                    })
+                    .collect();
+                b.delay(&delays, max as u8);
+                let mut r = plain("delay", delays.len());
+                r.saturated = saturated;
+                reports.push(r);
+            }
+            Layer::Dropout(_) => {}
+        }
+    }
+    let bytes = b.encode().map_err(enc)?;
+    Ok(Export {
+        bytes,
+        bits,
+        layers: reports,
+    })
+}
+
+fn plain(kind: &'static str, params: usize) -> LayerQuant {
+    LayerQuant {
+        kind,
+        scale: 0.0,
+        theta_lsb: 0.0,
+        params,
+        saturated: 0,
+        max_error: 0.0,
+    }
+}

@@ -1,0 +1,176 @@
+//! Inference on the host with the core's fixed-point engine: reading event
+//! files into a model's input raster, and running exported models.
+
+use std::path::Path;
+
+use slayer_core::{state_words, Engine, Model};
+
+use crate::data::{self, Binning};
+use crate::error::{Error, Result};
+use crate::spikes::SpikeRaster;
+
+/// Largest state arena (i32 words) the host runner allocates.
+pub const MAX_STATE_WORDS: usize = 1 << 28;
+
+/// Reads an event file into a `bins × (c·h·w)` raster for an input of shape
+/// `(c, h, w)` (a flat input is `(1, 1, n)`): `.bs2` and N-MNIST `.bin`,
+/// `.bs1`, AEDAT 3.1 (`.aedat`) and AEDAT 4.0 (`.aedat4`). Times are
+/// re-based to the first event; events outside the input or the time window
+/// are dropped (SLAYER.md §6).
+pub fn load_events(path: &Path, shape: (usize, usize, usize), b: &Binning) -> Result<SpikeRaster> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let (c, h, w) = shape;
+    match ext.as_str() {
+        "bs1" => {
+            let ev = data::read_bs1(path)?;
+            Ok(data::bin_1d(&ev, c * h * w, 1, b))
+        }
+        "bs2" | "bin" | "aedat" | "aedat4" => {
+            let mut ev = match ext.as_str() {
+                "aedat" => data::read_aedat31(path)?,
+                "aedat4" => data::read_aedat4(path)?,
+                _ => data::read_bs2(path)?,
+            };
+            if matches!(ext.as_str(), "aedat" | "aedat4") {
+                let t0 = ev.iter().map(|e| e.t_us).min().unwrap_or(0);
+                ev.iter_mut().for_each(|e| e.t_us -= t0);
+            }
+            Ok(data::bin_2d(&ev, w, h, c, b))
+        }
+        _ => Err(Error::Config(format!(
+            "{}: unknown event file type (expected .bs2, .bin, .bs1, .aedat or .aedat4)",
+            path.display()
+        ))),
+    }
+}
+
+/// Runs an exported model with the core engine, one bin at a time.
+#[derive(Debug)]
+pub struct CoreRunner<'m, 'a> {
+    model: &'m Model<'a>,
+    state: Vec<i32>,
+}
+
+impl<'m, 'a> CoreRunner<'m, 'a> {
+    /// Allocates the state arena the model needs.
+    pub fn new(model: &'m Model<'a>) -> Result<Self> {
+        let words = state_words(model);
+        if words > MAX_STATE_WORDS {
+            return Err(Error::Config(format!(
+                "the model needs {words} state words, more than the host runner allows ({MAX_STATE_WORDS})"
+            )));
+        }
+        Ok(Self {
+            model,
+            state: vec![0; words],
+        })
+    }
+
+    /// Output spikes (`bins × outputs`) of one sample from a fresh state.
+    /// The input must have the model's number of input neurons.
+    pub fn run(&mut self, input: &SpikeRaster) -> Result<SpikeRaster> {
+        let inputs = self.model.inputs() as usize;
+        if input.neurons() != inputs {
+            return Err(Error::Shape(format!(
+                "the input has {} neurons but the model takes {inputs}",
+                input.neurons()
+            )));
+        }
+        let outputs = self.model.outputs() as usize;
+        let mut engine = Engine::new(self.model, &mut self.state)
+            .map_err(|e| Error::Config(format!("core engine: {e:?}")))?;
+        engine.reset();
+        let mut out = SpikeRaster::new(input.bins(), outputs);
+        let mut active = Vec::new();
+        for k in 0..input.bins() {
+            active.clear();
+            active.extend(
+                input
+                    .row(k)
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &s)| s != 0)
+                    .map(|(i, _)| i as u32),
+            );
+            engine.step(&active, |j| {
+                out.set(k, j as usize);
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Decodes a model file, with the file named in the error.
+pub fn decode_model<'a>(bytes: &'a [u8], path: &Path) -> Result<Model<'a>> {
+    Model::decode(bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        offset: 0,
+        msg: format!("not a valid slayer model: {e:?}"),
+    })
+}
+
+/// Float network against its exported fixed-point model on the same samples.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Comparison {
+    /// Number of samples.
+    pub samples: usize,
+    /// Accuracy of the float network.
+    pub float_accuracy: f64,
+    /// Accuracy of the fixed-point core.
+    pub core_accuracy: f64,
+    /// Fraction of samples on which both predict the same class.
+    pub class_agreement: f64,
+    /// Fraction of samples whose output spike trains are identical.
+    pub identical_outputs: f64,
+    /// Mean absolute difference of output spike counts per sample and neuron.
+    pub mean_count_diff: f64,
+}
+
+/// Runs `examples` through the float network (`backend`) and the exported
+/// `model` (core engine), and compares their classes and output spikes.
+pub fn compare(
+    backend: &dyn crate::backend::Backend,
+    net: &crate::network::Network,
+    model: &Model<'_>,
+    examples: &[crate::train::Example],
+    b: &Binning,
+) -> Result<Comparison> {
+    use crate::loss::Target;
+    use crate::train::predict;
+    let (mut fc, mut cc, mut agree, mut same, mut diff) = (0usize, 0usize, 0usize, 0usize, 0f64);
+    let mut runner = CoreRunner::new(model)?;
+    for chunk in examples.chunks(32) {
+        let xs: Vec<SpikeRaster> = chunk.iter().map(|e| e.input.raster(b, None)).collect();
+        let refs: Vec<&SpikeRaster> = xs.iter().collect();
+        let floats = backend.infer(net, &refs)?;
+        for ((x, f), e) in xs.iter().zip(&floats).zip(chunk) {
+            let c = runner.run(x)?;
+            let (pf, pc) = (predict(f), predict(&c));
+            if let Target::Class(label) = e.target {
+                fc += usize::from(pf == label);
+                cc += usize::from(pc == label);
+            }
+            agree += usize::from(pf == pc);
+            same += usize::from(f == &c);
+            let (a, z) = (f.counts(), c.counts());
+            diff += a
+                .iter()
+                .zip(&z)
+                .map(|(p, q)| f64::from(p.abs_diff(*q)))
+                .sum::<f64>()
+                / a.len().max(1) as f64;
+        }
+    }
+    let n = examples.len().max(1) as f64;
+    Ok(Comparison {
+        samples: examples.len(),
+        float_accuracy: fc as f64 / n,
+        core_accuracy: cc as f64 / n,
+        class_agreement: agree as f64 / n,
+        identical_outputs: same as f64 / n,
+        mean_count_diff: diff / n,
+    })
+}
