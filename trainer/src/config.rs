@@ -335,6 +335,11 @@ pub struct TrainConfig {
     pub stop_when_matched: bool,
     /// Tolerance of the match, in bins.
     pub match_tolerance_bins: usize,
+    /// Quantisation-aware training: run every forward and backward pass on
+    /// weights fake-quantised to this many bits (8 or 16, per-layer scale as
+    /// `slayer export`), apply the gradients to the float weights
+    /// (straight-through). Validation uses the quantised weights too.
+    pub quantise_bits: Option<u32>,
 }
 
 impl Default for TrainConfig {
@@ -345,6 +350,7 @@ impl Default for TrainConfig {
             seed: 1,
             stop_when_matched: false,
             match_tolerance_bins: 1,
+            quantise_bits: None,
         }
     }
 }
@@ -390,6 +396,11 @@ impl ExperimentConfig {
         }
         if !self.neuron.params().is_valid() {
             return bad("[neuron] theta, tau_s, tau_r must be positive and scale_ref ≥ 0".into());
+        }
+        if let Some(b) = self.train.quantise_bits {
+            if b != 8 && b != 16 {
+                return bad(format!("[train] quantise_bits must be 8 or 16 (got {b})"));
+            }
         }
         if !(self.neuron.tau_rho > 0.0 && self.neuron.scale_rho > 0.0) {
             return bad("[neuron] tau_rho and scale_rho must be positive".into());

@@ -278,3 +278,114 @@ fn plain(kind: &'static str, params: usize) -> LayerQuant {
         max_error: 0.0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExperimentConfig;
+    use crate::data::{poisson_raster, seeded_rng};
+    use crate::infer::CoreRunner;
+    use crate::train::build_network;
+    use slayer_core::Model;
+
+    fn network(layers: &str, inputs: usize, shape: Option<(usize, usize, usize)>) -> Network {
+        let text = format!(
+            "name = \"t\"\n[simulation]\nts = 1.0\nbins = 60\n[neuron]\ntheta = 10.0\ntau_s = 5.0\n\
+             tau_r = 1.0\nscale_ref = 2.0\n[network]\nlayers = [{layers}]\n\
+             [loss]\ntype = \"spike_time\"\n[data]\ntype = \"poisson_pattern\"\ninputs = {inputs}\n\
+             input_rate_hz = 50.0\ntarget_rate_hz = 20.0\ndead_time_ms = 5.0\n"
+        );
+        let cfg = ExperimentConfig::from_toml(&text).unwrap();
+        build_network(&cfg, inputs, shape, 7).unwrap()
+    }
+
+    #[test]
+    fn fake_quantisation_is_idempotent_and_within_half_a_step() {
+        let mut net = network("{ type = \"dense\", outputs = 20 }", 50, None);
+        let before = net.clone();
+        for bits in [WeightBits::I8, WeightBits::I16] {
+            let mut q = before.clone();
+            fake_quantise(&mut q, bits);
+            let (Layer::Dense(a), Layer::Dense(b)) = (&before.layers[0], &q.layers[0]) else {
+                panic!("dense expected")
+            };
+            let s = scale_for(&a.weights, bits);
+            for (x, y) in a.weights.iter().zip(&b.weights) {
+                assert!(
+                    (x - y).abs() <= 0.5 * s + 1e-6 * x.abs(),
+                    "{x} → {y} (step {s})"
+                );
+            }
+            let again = {
+                let mut z = q.clone();
+                fake_quantise(&mut z, bits);
+                z
+            };
+            assert_eq!(again, q);
+        }
+        fake_quantise(&mut net, WeightBits::I8);
+        assert_ne!(net, before);
+    }
+
+    #[test]
+    fn exported_models_decode_with_the_network_shapes() {
+        let net = network(
+            "{ type = \"conv\", channels = 4, kernel = 3, padding = 1, weight_scale = 20.0 }, \
+             { type = \"pool\", size = 2 }, { type = \"delay\", init_max = 3.0, max_delay = 5.0 }, \
+             { type = \"flatten\" }, { type = \"dense\", outputs = 5 }",
+            2 * 8 * 8,
+            Some((2, 8, 8)),
+        );
+        let ex = export(&net, Some((2, 8, 8)), 60, 8).unwrap();
+        let m = Model::decode(&ex.bytes).unwrap();
+        assert_eq!((m.inputs(), m.outputs()), (128, 5));
+        assert_eq!(m.bins(), 60);
+        let kinds: Vec<&str> = ex.layers.iter().map(|l| l.kind).collect();
+        assert_eq!(kinds, ["conv2d", "sum_pool", "delay", "flatten", "dense"]);
+        assert!(ex.layers.iter().all(|l| l.saturated == 0));
+        let conv = &ex.layers[0];
+        assert!(conv.max_error <= 0.5 * conv.scale * 1.0001);
+        assert!(export(&net, Some((2, 8, 8)), 60, 12).is_err());
+    }
+
+    /// int16 export of a dense + delay network: the core's output counts
+    /// follow the float simulation on Poisson inputs.
+    #[test]
+    fn int16_core_follows_the_float_network() {
+        let net = network(
+            "{ type = \"dense\", outputs = 40, weight_scale = 30.0 }, \
+             { type = \"delay\", init_max = 4.0, max_delay = 8.0 }, \
+             { type = \"dense\", outputs = 6, weight_scale = 30.0 }",
+            100,
+            None,
+        );
+        let ex = export(&net, None, 60, 16).unwrap();
+        let model = Model::decode(&ex.bytes).unwrap();
+        let mut runner = CoreRunner::new(&model).unwrap();
+        let srm = net.srm();
+        let mut rng = seeded_rng(3);
+        let (mut total, mut diff, mut same) = (0u64, 0u64, 0);
+        for _ in 0..10 {
+            let x = poisson_raster(&mut rng, 100, 60, 1.0, 80.0);
+            let f = net
+                .forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None)
+                .output()
+                .to_raster();
+            let c = runner.run(&x).unwrap();
+            same += usize::from(f == c);
+            for (a, b) in f.counts().iter().zip(c.counts()) {
+                total += u64::from(*a);
+                diff += u64::from(a.abs_diff(b));
+            }
+        }
+        assert!(
+            total > 50,
+            "the network should spike ({total} output spikes)"
+        );
+        assert!(
+            diff * 50 <= total,
+            "{diff} count differences in {total} spikes"
+        );
+        assert!(same >= 5, "only {same}/10 identical output trains");
+    }
+}

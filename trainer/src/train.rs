@@ -408,6 +408,22 @@ pub fn spikes_match(out: &SpikeRaster, target: &SpikeRaster, tol: usize) -> bool
     })
 }
 
+/// The network a pass runs on: `net` itself, or (quantisation-aware
+/// training) a copy with fake-quantised weights.
+fn quantised(
+    net: &Network,
+    bits: Option<slayer_core::WeightBits>,
+) -> std::borrow::Cow<'_, Network> {
+    match bits {
+        None => std::borrow::Cow::Borrowed(net),
+        Some(b) => {
+            let mut q = net.clone();
+            crate::export::fake_quantise(&mut q, b);
+            std::borrow::Cow::Owned(q)
+        }
+    }
+}
+
 /// The `(channels, height, width)` of the network's input: the first
 /// spatial layer's input shape, else the sensor of the experiment's data
 /// (N-MNIST 2×34×34, DVS Gesture 2×128×128), else `(1, 1, inputs)`.
@@ -609,6 +625,11 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     }
 
     let one_batch = cfg.train.batch >= data.train.len();
+    let qat = cfg
+        .train
+        .quantise_bits
+        .map(crate::export::weight_bits)
+        .transpose()?;
     let mut converged = None;
     let mut best = history
         .iter()
@@ -643,7 +664,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
                     target: &e.target,
                 })
                 .collect();
-            let res = backend.train_batch(&net, &batch, &loss, batch_seed)?;
+            let res = backend.train_batch(&quantised(&net, qat), &batch, &loss, batch_seed)?;
             processed += batch.len();
             epoch_loss += res.loss;
             let mut batch_matched = true;
@@ -676,7 +697,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
         } else {
             Some(evaluate(
                 backend.as_ref(),
-                &net,
+                &quantised(&net, qat),
                 &loss,
                 &data.valid,
                 &b,

@@ -394,4 +394,92 @@ fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
     assert_clean_error(&slayer(&["eval", "missing.slyc"], &d), "missing.slyc");
     write(&d, "junk.slyc", "not a checkpoint");
     assert_clean_error(&slayer(&["eval", "junk.slyc"], &d), "bad magic");
+
+    // export → the fixed-point core: int16 follows the float network closely.
+    let ex = slayer(
+        &[
+            "export",
+            "full/best.slyc",
+            "--out",
+            "m16.slym",
+            "--bits",
+            "16",
+            "--json",
+        ],
+        &d,
+    );
+    assert!(
+        ex.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ex.stderr)
+    );
+    let v = json(&ex);
+    assert_eq!(v["bits"], 16);
+    let bytes = std::fs::metadata(d.join("m16.slym")).unwrap().len();
+    assert_eq!(v["bytes"].as_u64(), Some(bytes));
+    let ev = slayer(
+        &[
+            "eval",
+            "full/best.slyc",
+            "--data",
+            data,
+            "--model",
+            "m16.slym",
+            "--json",
+        ],
+        &d,
+    );
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let core = &json(&ev)["core"];
+    assert!(
+        core["class_agreement"].as_f64().unwrap() >= 0.95,
+        "int16 core vs float: {core}"
+    );
+    assert!(core["mean_count_diff"].as_f64().unwrap() < 0.5, "{core}");
+
+    // infer on event files, with the float network alongside.
+    let files: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|id| nmnist().join(format!("{id}.bs2")).display().to_string())
+        .collect();
+    let mut args = vec!["infer", "m16.slym"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--float", "full/best.slyc", "--json"]);
+    let inf = slayer(&args, &d);
+    assert!(
+        inf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inf.stderr)
+    );
+    let v = json(&inf);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for r in results {
+        assert_eq!(r["counts"].as_array().unwrap().len(), 10, "{r}");
+        let (c, f) = (
+            r["counts"].as_array().unwrap(),
+            r["float_counts"].as_array().unwrap(),
+        );
+        let diff: i64 = c
+            .iter()
+            .zip(f)
+            .map(|(a, b)| (a.as_i64().unwrap() - b.as_i64().unwrap()).abs())
+            .sum();
+        assert!(diff <= 5, "core and float counts far apart: {r}");
+    }
+    assert_clean_error(
+        &slayer(&["infer", "junk.slyc", files[0].as_str()], &d),
+        "not a valid slayer model",
+    );
+    assert_clean_error(
+        &slayer(
+            &["export", "full/best.slyc", "--out", "x.slym", "--bits", "4"],
+            &d,
+        ),
+        "8 or 16",
+    );
 }
