@@ -1,16 +1,44 @@
 //! `slayer-core`: the `no_std` heart of slayer-rs.
 //!
-//! This crate owns the types every other crate agrees on. Today it holds the
-//! neuron and simulation parameters of the SRM model (SLAYER.md §1) and the
-//! address-event types produced by the event-file readers; the fixed-point
-//! engine and the model format join it later. It never allocates, never
-//! panics on input and contains no `unsafe` code.
+//! This crate owns what every target agrees on:
+//!
+//! * [`params`] and [`event`]: the float neuron parameters of the SRM model
+//!   (SLAYER.md §1) and the address-event types of the event-file readers;
+//! * [`fixed`]: the fixed-point neuron constants (Q-formats, derivation from
+//!   the float parameters with `libm`);
+//! * [`model`]: the deployed model format (postcard, zero-copy, CRC-checked),
+//!   with an encoder behind the `alloc` feature;
+//! * [`engine`]: the streaming, event-driven, integer-only simulator that runs
+//!   a decoded model one time bin per call in caller-provided state;
+//! * [`samples`]: packs of pre-binned input spike trains (for firmware).
+//!
+//! Decoding and simulation never allocate, never panic on any input and
+//! contain no `unsafe` code. Features: `alloc` (encoders), `std` (implies
+//! `alloc`), `defmt` (`defmt::Format` on errors and small public types).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod event;
-pub mod params;
+#[cfg(feature = "alloc")]
+extern crate alloc;
 
+mod crc32;
+pub mod engine;
+pub mod event;
+pub mod fixed;
+pub mod model;
+pub mod params;
+pub mod samples;
+
+pub use crc32::checksum as crc32;
+pub use engine::{state_words, Engine, EngineError, StepStats};
 pub use event::{Event1d, Event2d};
+pub use fixed::{pool_tap_weight, ConstsError, NeuronConsts};
+pub use model::{DecodeError, Layer, Model, Shape, WeightBits};
 pub use params::{NeuronParams, SimulationParams};
+pub use samples::{Sample, SampleError, SamplePack};
+
+#[cfg(feature = "alloc")]
+pub use model::{EncodeError, ModelBuilder};
+#[cfg(feature = "alloc")]
+pub use samples::SamplePackBuilder;

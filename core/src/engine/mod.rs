@@ -1,0 +1,233 @@
+//! The streaming fixed-point engine: one time bin per [`Engine::step`],
+//! integer arithmetic only, all state in a caller-provided `i32` arena.
+//!
+//! Per bin and layer, in model order:
+//!
+//! 1. every neuron of a population advances its `ε` and `ν` filters (the
+//!    PSP takes the synaptic input summed during the previous bin, so an
+//!    input spike in bin `k` first moves `u` in bin `k + 1`, as in the
+//!    trainer) and tests `u ≥ θ`;
+//! 2. the layer's input spikes of this bin (the caller's list for the first
+//!    layer, the previous layer's new spikes otherwise) are scattered into
+//!    the accumulators: a weight column (dense), a kernel footprint (conv),
+//!    one tap (pool).
+//!
+//! Delay layers shift each neuron's spike train through a bit-packed ring
+//! buffer; flatten layers are free. Arithmetic and formats: [`crate::fixed`].
+//! Arena layout: see `layout.rs`; its size is [`state_words`].
+//!
+//! ```
+//! use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
+//! let k = NeuronConsts::derive(50.0, 1.0, 1.0, 2.0, 1.0).unwrap();
+//! let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(2));
+//! b.dense(2, 1, &[100, 100], k, 0.1).unwrap();
+//! let bytes = b.encode().unwrap();
+//! let model = Model::decode(&bytes).unwrap();
+//! let mut state = [0i32; 64];
+//! assert!(state_words(&model) <= state.len());
+//! let mut engine = Engine::new(&model, &mut state).unwrap();
+//! let mut out = 0;
+//! for k in 0..5 {
+//!     let input: &[u32] = if k == 0 { &[0, 1] } else { &[] };
+//!     out += engine.step(input, |_| {}).outputs;
+//! }
+//! assert!(out > 0);
+//! ```
+
+mod delay;
+pub(crate) mod layout;
+mod population;
+mod scatter;
+mod spikes;
+
+pub use spikes::Spikes;
+
+use layout::{Src, Stage};
+use population::Population;
+
+use crate::model::{Layer, Model, MAX_LAYERS};
+
+/// Words of `i32` state [`Engine::new`] needs for `model` (populations:
+/// `5n + ⌈n/32⌉` words; delays: `1 + (max_delay + 2)·⌈n/32⌉`).
+pub fn state_words(model: &Model<'_>) -> usize {
+    usize::try_from(model.state_words_u32()).unwrap_or(usize::MAX)
+}
+
+/// Why an engine could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EngineError {
+    /// The state arena is shorter than [`state_words`].
+    StateTooSmall {
+        /// Words the model needs.
+        needed: usize,
+        /// Words provided.
+        found: usize,
+    },
+}
+
+impl core::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::StateTooSmall { needed, found } => {
+                write!(
+                    f,
+                    "engine state too small: {found} words, the model needs {needed}"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for EngineError {}
+
+/// What one [`Engine::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepStats {
+    /// Input indices at or past [`Model::inputs`], ignored.
+    pub ignored: u32,
+    /// Output spikes emitted.
+    pub outputs: u32,
+}
+
+/// A model running in a caller's state arena.
+#[derive(Debug)]
+pub struct Engine<'m, 'a, 's> {
+    model: &'m Model<'a>,
+    state: &'s mut [i32],
+    stages: heapless::Vec<Stage, MAX_LAYERS>,
+    out: Src,
+}
+
+impl<'m, 'a, 's> Engine<'m, 'a, 's> {
+    /// An engine for `model` whose state lives in the first
+    /// [`state_words`]`(model)` words of `state` (zeroed: a fresh start).
+    pub fn new(model: &'m Model<'a>, state: &'s mut [i32]) -> Result<Self, EngineError> {
+        let needed = state_words(model);
+        let found = state.len();
+        if found < needed {
+            return Err(EngineError::StateTooSmall { needed, found });
+        }
+        let state = &mut state[..needed];
+        state.fill(0);
+        let (stages, out) = layout::plan(model);
+        Ok(Self {
+            model,
+            state,
+            stages,
+            out,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    /// Clears all state (potentials, pending input, spike history, delay rings).
+    pub fn reset(&mut self) {
+        self.state.fill(0);
+    }
+
+    /// Simulates one time bin. `input` holds the indices (flatten order) of
+    /// the input neurons that spike in this bin; indices `≥ model.inputs()`
+    /// are ignored and counted, and a repeated index counts as several
+    /// spikes. `output` is called with the index of every output neuron
+    /// that spikes in this bin, in ascending order (input order when the
+    /// model has no neuron or delay layer).
+    pub fn step(&mut self, input: &[u32], mut output: impl FnMut(u32)) -> StepStats {
+        let limit = self.model.inputs();
+        let ignored = input.iter().filter(|&&i| i >= limit).count() as u32;
+        let bits = self.model.bits();
+        for (layer, st) in self.model.layers().iter().zip(&self.stages) {
+            let (before, region) = self.state.split_at_mut(st.at.min(self.state.len()));
+            let src = source(st.src, before, input, limit, st.n_in);
+            match layer {
+                Layer::Dense(d) => {
+                    let mut pop = Population::split(region, st.n);
+                    pop.update(&d.neuron);
+                    scatter::dense(pop.acc, d, bits, src);
+                }
+                Layer::Conv2d(c) => {
+                    let mut pop = Population::split(region, st.n);
+                    pop.update(&c.neuron);
+                    scatter::conv(pop.acc, c, bits, src);
+                }
+                Layer::SumPool(p) => {
+                    let mut pop = Population::split(region, st.n);
+                    pop.update(&p.neuron);
+                    scatter::pool(pop.acc, p, src);
+                }
+                Layer::Delay(d) => delay::step(region, st.n, d, src),
+                Layer::Flatten => {}
+            }
+        }
+        let width = self.model.outputs() as usize;
+        let mut outputs = 0u32;
+        for j in source(self.out, self.state, input, limit, width) {
+            output(j);
+            outputs += 1;
+        }
+        StepStats { ignored, outputs }
+    }
+
+    /// [`Engine::step`], adding each output spike to `counts[j]` (outputs
+    /// past the end of `counts` are only counted in the returned stats).
+    pub fn step_counts(&mut self, input: &[u32], counts: &mut [u32]) -> StepStats {
+        self.step(input, |j| {
+            if let Some(c) = counts.get_mut(j as usize) {
+                *c = c.saturating_add(1);
+            }
+        })
+    }
+
+    /// The spikes layer `layer` emitted in the last bin (ascending), `None`
+    /// for a flatten layer or past the last layer.
+    pub fn spikes(&self, layer: usize) -> Option<Spikes<'_>> {
+        let st = self.stages.get(layer)?;
+        if matches!(self.model.layers().get(layer)?, Layer::Flatten) {
+            return None;
+        }
+        match st.out {
+            Src::Bits(at) => Some(Spikes::bits(bit_slice(self.state, at, st.n))),
+            Src::Input => None,
+        }
+    }
+
+    /// The PSP `p` and refractory term `r` of neuron `j` of population
+    /// layer `layer` after the last bin, in state units (`u = p + r`,
+    /// saturating; see [`crate::NeuronConsts::to_lsb`]).
+    pub fn neuron_state(&self, layer: usize, j: usize) -> Option<(i32, i32)> {
+        let st = self.stages.get(layer)?;
+        self.model.layers().get(layer)?.neuron()?;
+        if j >= st.n {
+            return None;
+        }
+        let cell = st.at + population::FILTER_WORDS * j;
+        let p = *self.state.get(cell)?;
+        let r = *self.state.get(cell + 2)?;
+        Some((p, r))
+    }
+
+    /// The membrane potential `u = p + r` (saturating) of neuron `j` of
+    /// population layer `layer` after the last bin, in state units.
+    pub fn potential(&self, layer: usize, j: usize) -> Option<i32> {
+        self.neuron_state(layer, j)
+            .map(|(p, r)| p.saturating_add(r))
+    }
+}
+
+/// The `⌈n/32⌉` words at `at` (shorter if the arena ends first).
+fn bit_slice(state: &[i32], at: usize, n: usize) -> &[i32] {
+    let end = at.saturating_add(n.div_ceil(32)).min(state.len());
+    state.get(at..end).unwrap_or(&[])
+}
+
+/// The spikes a layer reads: the caller's list or earlier bits.
+fn source<'x>(src: Src, state: &'x [i32], input: &'x [u32], limit: u32, n: usize) -> Spikes<'x> {
+    match src {
+        Src::Input => Spikes::list(input, limit),
+        Src::Bits(at) => Spikes::bits(bit_slice(state, at, n)),
+    }
+}

@@ -1,0 +1,184 @@
+//! The deployed model format: postcard-encoded serde types, decoded
+//! zero-copy and validated, closed by a CRC-32.
+//!
+//! # Layout
+//!
+//! ```text
+//! magic  *b"SLYM"                        4 raw bytes
+//! version u16 (= 1)                      varint
+//! ts f32 · bins u32 · bits · input (c, h, w)
+//! layers: count, then each Layer         postcard (enum tag varint, fields)
+//! crc32  u32 little-endian               CRC-32/ISO-HDLC of every byte before it
+//! ```
+//!
+//! Weights are byte blobs (`i8`, or `i16` little-endian pairs: postcard
+//! varint-encodes wider integers) that decoding borrows from the input, so
+//! a model in flash is used in place. [`Model::decode`] checks magic,
+//! version and CRC before it parses the body, then validates every size the
+//! engine relies on ([`DecodeError`] lists what can go wrong); it never
+//! panics and never allocates. Encoding ([`ModelBuilder`], [`Model::encode`])
+//! needs the `alloc` feature.
+
+#[cfg(feature = "alloc")]
+mod builder;
+mod error;
+mod header;
+mod layer;
+mod validate;
+
+#[cfg(feature = "alloc")]
+pub use builder::ModelBuilder;
+pub use error::DecodeError;
+#[cfg(feature = "alloc")]
+pub use error::EncodeError;
+pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION};
+pub use layer::{conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, SumPool};
+
+use serde::Deserialize;
+
+use header::Header;
+
+/// A validated model whose weights borrow from the bytes it was decoded from.
+///
+/// Only [`Model::decode`] and [`ModelBuilder::build`] make one, so every
+/// model satisfies the invariants the engine indexes by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model<'a> {
+    header: Header,
+    layers: heapless::Vec<Layer<'a>, MAX_LAYERS>,
+    outputs: u32,
+    state_words: u32,
+}
+
+impl<'a> Model<'a> {
+    /// Decodes and validates a model blob (see the [module docs](self) for
+    /// the layout). Weight and delay blobs borrow from `bytes`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let magic = bytes.get(..4).ok_or(DecodeError::Truncated)?;
+        if magic != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let (version, _) = postcard::take_from_bytes::<u16>(&bytes[4..])?;
+        if version != VERSION {
+            return Err(DecodeError::UnsupportedVersion { found: version });
+        }
+        let (body, stored) = crate::crc32::split(bytes).ok_or(DecodeError::Truncated)?;
+        let body = body.get(4..).ok_or(DecodeError::Truncated)?;
+        let computed = crate::crc32::checksum(&bytes[..bytes.len() - 4]);
+        if computed != stored {
+            return Err(DecodeError::Crc {
+                expected: stored,
+                found: computed,
+            });
+        }
+        let mut de = postcard::Deserializer::from_bytes(body);
+        let version = u16::deserialize(&mut de)?;
+        if version != VERSION {
+            return Err(DecodeError::UnsupportedVersion { found: version });
+        }
+        let header = Header::deserialize(&mut de)?;
+        let count = u32::deserialize(&mut de)?;
+        if usize::try_from(count).map_or(true, |n| n > MAX_LAYERS) {
+            return Err(DecodeError::TooManyLayers { found: count });
+        }
+        let mut layers = heapless::Vec::new();
+        for _ in 0..count {
+            let layer = Layer::deserialize(&mut de)?;
+            layers
+                .push(layer)
+                .map_err(|_| DecodeError::TooManyLayers { found: count })?;
+        }
+        if !de.finalize()?.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Self::new(header, layers)
+    }
+
+    /// Validates the parts of a model.
+    pub(crate) fn new(
+        header: Header,
+        layers: heapless::Vec<Layer<'a>, MAX_LAYERS>,
+    ) -> Result<Self, DecodeError> {
+        let s = validate::validate(header.ts, header.bits, header.input, &layers)?;
+        Ok(Self {
+            header,
+            layers,
+            outputs: s.outputs,
+            state_words: s.state_words,
+        })
+    }
+
+    /// Time step `Ts` in ms (informational: the engine runs in bins).
+    pub fn ts(&self) -> f32 {
+        self.header.ts
+    }
+
+    /// Number of bins of one sample the model was trained on (informational).
+    pub fn bins(&self) -> u32 {
+        self.header.bins
+    }
+
+    /// Width of the stored weights.
+    pub fn bits(&self) -> WeightBits {
+        self.header.bits
+    }
+
+    /// Shape of the input population.
+    pub fn input_shape(&self) -> Shape {
+        self.header.input
+    }
+
+    /// Number of input neurons (`c·h·w` of [`Model::input_shape`]).
+    pub fn inputs(&self) -> u32 {
+        // Validation checked the product.
+        self.header.input.len().unwrap_or(0)
+    }
+
+    /// Number of output neurons (the width after the last layer).
+    pub fn outputs(&self) -> u32 {
+        self.outputs
+    }
+
+    /// The layers, input to output.
+    pub fn layers(&self) -> &[Layer<'a>] {
+        &self.layers
+    }
+
+    /// Width (number of neurons) after layer `l`, `None` past the last layer.
+    pub fn width_after(&self, l: usize) -> Option<u32> {
+        let mut w = self.inputs();
+        for layer in self.layers.get(..=l)? {
+            match layer {
+                Layer::Flatten | Layer::Delay(_) => {}
+                other => w = other.neurons(),
+            }
+        }
+        Some(w)
+    }
+
+    /// Words of `i32` engine state this model needs (see [`crate::state_words`]).
+    pub(crate) fn state_words_u32(&self) -> u32 {
+        self.state_words
+    }
+
+    /// Encodes the model (the exact bytes [`Model::decode`] reads back).
+    #[cfg(feature = "alloc")]
+    pub fn encode(&self) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+        let mut out = alloc::vec::Vec::from(MAGIC);
+        out = put(out, &VERSION)?;
+        out = put(out, &self.header)?;
+        out = put(out, self.layers.as_slice())?;
+        let crc = crate::crc32::checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+}
+
+/// Appends the postcard encoding of `v` to `out`.
+#[cfg(feature = "alloc")]
+pub(crate) fn put<T: serde::Serialize + ?Sized>(
+    out: alloc::vec::Vec<u8>,
+    v: &T,
+) -> Result<alloc::vec::Vec<u8>, EncodeError> {
+    postcard::to_extend(v, out).map_err(|_| EncodeError::Serialize)
+}

@@ -1,0 +1,135 @@
+//! Validation of a decoded (or about to be encoded) model: every size the
+//! engine indexes with is checked here, with overflow-checked arithmetic,
+//! so that simulation needs no checks that could fail.
+
+use super::error::DecodeError;
+use super::header::{Shape, WeightBits};
+use super::layer::Layer;
+use crate::engine::layout;
+
+/// What validation learns about a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Summary {
+    /// Width of the last layer's output.
+    pub outputs: u32,
+    /// `i32` words of engine state.
+    pub state_words: u32,
+}
+
+/// Checks the header and the chain of layers.
+pub(crate) fn validate(
+    ts: f32,
+    bits: WeightBits,
+    input: Shape,
+    layers: &[Layer<'_>],
+) -> Result<Summary, DecodeError> {
+    if !(ts.is_finite() && ts > 0.0) || input.is_empty() {
+        return Err(DecodeError::BadHeader);
+    }
+    let mut width = input.len().ok_or(DecodeError::Oversized { layer: 0 })?;
+    let mut words = 0u64;
+    for (l, layer) in layers.iter().enumerate() {
+        let (out, w) = check_layer(l, layer, width, bits)?;
+        words = words
+            .checked_add(w)
+            .filter(|&n| n <= u64::from(u32::MAX))
+            .ok_or(DecodeError::Oversized { layer: l })?;
+        width = out;
+    }
+    Ok(Summary {
+        outputs: width,
+        state_words: words as u32,
+    })
+}
+
+/// Checks one layer fed by `width` neurons: its output width and state words.
+fn check_layer(
+    layer: usize,
+    l: &Layer<'_>,
+    width: u32,
+    bits: WeightBits,
+) -> Result<(u32, u64), DecodeError> {
+    let oversized = DecodeError::Oversized { layer };
+    let mismatch = |found: u32| {
+        if found == width {
+            Ok(())
+        } else {
+            Err(DecodeError::ShapeMismatch {
+                layer,
+                expected: width,
+                found,
+            })
+        }
+    };
+    let neuron = |ok: bool, scale: f32| {
+        if !ok {
+            Err(DecodeError::BadNeuron { layer })
+        } else if !scale.is_finite() {
+            Err(DecodeError::BadScale { layer })
+        } else {
+            Ok(())
+        }
+    };
+    let weights = |count: Option<u32>, found: usize| {
+        let expected = count
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| n.checked_mul(bits.bytes()))
+            .ok_or(oversized)?;
+        if expected == found {
+            Ok(())
+        } else {
+            Err(DecodeError::WeightLength {
+                layer,
+                expected,
+                found,
+            })
+        }
+    };
+    let population = |n: u32| layout::population_words(n).ok_or(oversized);
+    match l {
+        Layer::Dense(d) => {
+            mismatch(d.inputs)?;
+            if d.outputs == 0 {
+                return Err(DecodeError::BadGeometry { layer });
+            }
+            neuron(d.neuron.validate(), d.scale)?;
+            weights(d.inputs.checked_mul(d.outputs), d.weights.len())?;
+            Ok((d.outputs, population(d.outputs)?))
+        }
+        Layer::Conv2d(c) => {
+            let g = &c.geometry;
+            mismatch(g.input.len().ok_or(oversized)?)?;
+            // Padded extents (and so every coordinate sum) must fit u32.
+            let pad = |n: u32, p: u32| p.checked_mul(2).and_then(|p| p.checked_add(n));
+            pad(g.input.h, g.padding.0).ok_or(oversized)?;
+            pad(g.input.w, g.padding.1).ok_or(oversized)?;
+            let out = g.output().ok_or(DecodeError::BadGeometry { layer })?;
+            let n = out.len().ok_or(oversized)?;
+            neuron(c.neuron.validate(), c.scale)?;
+            weights(g.weight_count(), c.weights.len())?;
+            Ok((n, population(n)?))
+        }
+        Layer::SumPool(p) => {
+            mismatch(p.input.len().ok_or(oversized)?)?;
+            let out = p.output().ok_or(DecodeError::BadGeometry { layer })?;
+            let n = out.len().ok_or(oversized)?;
+            neuron(p.neuron.validate(), p.scale)?;
+            Ok((n, population(n)?))
+        }
+        Layer::Flatten => Ok((width, 0)),
+        Layer::Delay(d) => {
+            if usize::try_from(width).ok() != Some(d.delays.len()) {
+                return Err(DecodeError::DelayLength {
+                    layer,
+                    expected: usize::try_from(width).unwrap_or(usize::MAX),
+                    found: d.delays.len(),
+                });
+            }
+            if d.delays.iter().any(|&x| x > d.max_delay) {
+                return Err(DecodeError::DelayRange { layer });
+            }
+            let w = layout::delay_words(width, d.max_delay).ok_or(oversized)?;
+            Ok((width, w))
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! Shared helpers of the core's integration tests: seeded random models and
+//! a slow, obvious float64 reference simulation (direct convolution with the
+//! sampled kernels, gather-form synapses), independent of the engine's code.
+#![allow(dead_code)]
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use slayer_core::model::{ConvGeometry, Layer};
+use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
+
+/// Float neuron parameters of one population (what `NeuronConsts::derive` got).
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    pub theta_lsb: f32,
+    pub tau_s: f32,
+    pub tau_r: f32,
+    pub scale_ref: f32,
+    pub ts: f32,
+}
+
+impl Params {
+    pub fn consts(&self) -> NeuronConsts {
+        NeuronConsts::derive(
+            self.theta_lsb,
+            self.tau_s,
+            self.tau_r,
+            self.scale_ref,
+            self.ts,
+        )
+        .unwrap()
+    }
+
+    /// `ε[n] = (nTs/τs)·e^{1−nTs/τs}`.
+    pub fn eps(&self, n: usize) -> f64 {
+        alpha(n, f64::from(self.ts), f64::from(self.tau_s))
+    }
+
+    /// `ν[n] = −scaleRef·θ·(nTs/τr)·e^{1−nTs/τr}`.
+    pub fn nu(&self, n: usize) -> f64 {
+        -f64::from(self.scale_ref)
+            * f64::from(self.theta_lsb)
+            * alpha(n, f64::from(self.ts), f64::from(self.tau_r))
+    }
+}
+
+/// The sampled alpha kernel `(t/τ)·e^{1−t/τ}` at `t = n·ts`.
+pub fn alpha(n: usize, ts: f64, tau: f64) -> f64 {
+    let t = n as f64 * ts / tau;
+    t * (1.0 - t).exp()
+}
+
+/// A model's bytes plus the float parameters of each layer (`None` for
+/// layers without neurons).
+pub struct Case {
+    pub bytes: Vec<u8>,
+    pub params: Vec<Option<Params>>,
+}
+
+/// Seeded random integer weights in `[lo·max, max]`.
+pub fn weights(rng: &mut ChaCha8Rng, n: usize, bits: WeightBits, lo: f64) -> Vec<i32> {
+    let m = f64::from(bits.max());
+    (0..n)
+        .map(|_| (rng.random_range(lo..1.0) * m).round() as i32)
+        .collect()
+}
+
+/// Random per-layer parameters; `theta_lsb` scaled to the expected drive.
+pub fn params(rng: &mut ChaCha8Rng, theta_lsb: f32) -> Params {
+    let ts = [1.0f32, 0.5, 1.0][rng.random_range(0..3)];
+    Params {
+        theta_lsb: theta_lsb * rng.random_range(0.8..1.25),
+        tau_s: ts * rng.random_range(2.0..12.0),
+        tau_r: ts * rng.random_range(0.8..3.0),
+        scale_ref: rng.random_range(1.0..3.0),
+        ts,
+    }
+}
+
+/// Random input spikes: `bins` lists over `n` inputs with probability `p`.
+pub fn poisson(rng: &mut ChaCha8Rng, n: u32, bins: usize, p: f64) -> Vec<Vec<u32>> {
+    (0..bins)
+        .map(|_| (0..n).filter(|_| rng.random_bool(p)).collect())
+        .collect()
+}
+
+/// Dense `inputs → hidden → outputs`.
+pub fn dense_case(seed: u64, bits: WeightBits) -> Case {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (ni, nh, no) = (40u32, 30u32, 10u32);
+    let m = f32::from(bits.max() as i16);
+    let p1 = params(&mut rng, 9.0 * m);
+    let p2 = params(&mut rng, 4.0 * m);
+    let mut b = ModelBuilder::new(p1.ts, 100, bits, Shape::flat(ni));
+    let w1 = weights(&mut rng, (ni * nh) as usize, bits, -0.4);
+    let w2 = weights(&mut rng, (nh * no) as usize, bits, -0.3);
+    let p2 = Params { ts: p1.ts, ..p2 };
+    b.dense(ni, nh, &w1, p1.consts(), 0.01).unwrap();
+    b.dense(nh, no, &w2, p2.consts(), 0.01).unwrap();
+    Case {
+        bytes: b.encode().unwrap(),
+        params: vec![Some(p1), Some(p2)],
+    }
+}
+
+/// `(2,9,7)` → conv 3×(3×2), stride (2,1), pad (1,0) → `(3,5,6)` → pool 2
+/// → `(3,3,3)` → flatten → dense 27 → 5; or, with `odd_pool`, a pool of 3
+/// straight on a `(1,7,7)` input (rows and columns 6 reach no output).
+pub fn conv_case(seed: u64, bits: WeightBits, odd_pool: bool) -> Case {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let m = f32::from(bits.max() as i16);
+    let base = params(&mut rng, 1.0);
+    let ts = base.ts;
+    let with = |rng: &mut ChaCha8Rng, theta: f32| Params {
+        ts,
+        ..params(rng, theta)
+    };
+    if odd_pool {
+        let input = Shape::new(1, 7, 7);
+        let pp = Params {
+            theta_lsb: 1000.0,
+            scale_ref: 2.0,
+            ..with(&mut rng, 1.0)
+        };
+        let pd = with(&mut rng, 2.0 * m);
+        let mut b = ModelBuilder::new(ts, 80, bits, input);
+        let tap = slayer_core::pool_tap_weight(pp.theta_lsb).unwrap();
+        b.sum_pool(input, 3, tap, pp.consts(), 0.01);
+        b.flatten();
+        let w = weights(&mut rng, 4 * 3, bits, -0.2);
+        b.dense(4, 3, &w, pd.consts(), 0.01).unwrap();
+        return Case {
+            bytes: b.encode().unwrap(),
+            params: vec![Some(pp), None, Some(pd)],
+        };
+    }
+    let input = Shape::new(2, 9, 7);
+    let geometry = ConvGeometry {
+        input,
+        out_channels: 3,
+        kernel: (3, 2),
+        stride: (2, 1),
+        padding: (1, 0),
+    };
+    let pc = with(&mut rng, 2.0 * m);
+    let pp = Params {
+        theta_lsb: 1000.0,
+        ..with(&mut rng, 1.0)
+    };
+    let pd = with(&mut rng, 2.5 * m);
+    let mut b = ModelBuilder::new(ts, 80, bits, input);
+    let wc = weights(
+        &mut rng,
+        geometry.weight_count().unwrap() as usize,
+        bits,
+        -0.3,
+    );
+    b.conv2d(geometry, &wc, pc.consts(), 0.01).unwrap();
+    let tap = slayer_core::pool_tap_weight(pp.theta_lsb).unwrap();
+    b.sum_pool(Shape::new(3, 5, 6), 2, tap, pp.consts(), 0.01);
+    b.flatten();
+    let wd = weights(&mut rng, 27 * 5, bits, -0.3);
+    b.dense(27, 5, &wd, pd.consts(), 0.01).unwrap();
+    Case {
+        bytes: b.encode().unwrap(),
+        params: vec![Some(pc), Some(pp), None, Some(pd)],
+    }
+}
+
+/// Delays on the input, then dense 24 → 16 → delays → dense 16 → 6.
+pub fn delay_case(seed: u64, bits: WeightBits) -> Case {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let m = f32::from(bits.max() as i16);
+    let p1 = params(&mut rng, 6.0 * m);
+    let p2 = Params {
+        ts: p1.ts,
+        ..params(&mut rng, 3.0 * m)
+    };
+    let mut b = ModelBuilder::new(p1.ts, 100, bits, Shape::new(2, 3, 4));
+    let d0: Vec<u8> = (0..24).map(|_| rng.random_range(0..=3)).collect();
+    b.delay(&d0, 3);
+    let w1 = weights(&mut rng, 24 * 16, bits, -0.4);
+    b.dense(24, 16, &w1, p1.consts(), 0.01).unwrap();
+    let d1: Vec<u8> = (0..16).map(|_| rng.random_range(0..=9)).collect();
+    b.delay(&d1, 9);
+    let w2 = weights(&mut rng, 16 * 6, bits, -0.3);
+    b.dense(16, 6, &w2, p2.consts(), 0.01).unwrap();
+    Case {
+        bytes: b.encode().unwrap(),
+        params: vec![None, Some(p1), None, Some(p2)],
+    }
+}
+
+/// What a simulation produced for one layer: per bin, the spikes (as a
+/// 0/1 vector over the layer's output) and, for populations, the
+/// potentials in weight LSB.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub spikes: Vec<Vec<bool>>,
+    pub u: Vec<Vec<f64>>,
+}
+
+fn to_dense(list: &[u32], n: usize) -> Vec<bool> {
+    let mut v = vec![false; n];
+    for &i in list {
+        v[i as usize] = true;
+    }
+    v
+}
+
+/// Runs the fixed-point engine over `input`, recording every layer.
+pub fn run_engine(model: &Model<'_>, input: &[Vec<u32>]) -> (Vec<Trace>, Vec<Vec<u32>>) {
+    let mut state = vec![0i32; state_words(model)];
+    let mut engine = Engine::new(model, &mut state).unwrap();
+    let layers = model.layers();
+    let mut traces = vec![Trace::default(); layers.len()];
+    let mut outputs = Vec::new();
+    for bin in input {
+        let mut out = Vec::new();
+        engine.step(bin, |j| out.push(j));
+        outputs.push(out);
+        let mut prev = to_dense(bin, model.inputs() as usize);
+        for (l, layer) in layers.iter().enumerate() {
+            let n = model.width_after(l).unwrap() as usize;
+            let spikes = match engine.spikes(l) {
+                Some(s) => to_dense(&s.collect::<Vec<_>>(), n),
+                None => prev.clone(),
+            };
+            if let Some(k) = layer.neuron() {
+                traces[l].u.push(
+                    (0..n)
+                        .map(|j| k.to_lsb(engine.potential(l, j).unwrap()))
+                        .collect(),
+                );
+            }
+            traces[l].spikes.push(spikes.clone());
+            prev = spikes;
+        }
+    }
+    (traces, outputs)
+}
+
+/// Synaptic input `a[k]` (weight LSB) of a population layer for input
+/// spikes `x[k]` (dense 0/1 over the layer's input), gather form.
+pub fn synaptic_input(model: &Model<'_>, layer: &Layer<'_>, x: &[Vec<bool>]) -> Vec<Vec<f64>> {
+    let bits = model.bits();
+    x.iter()
+        .map(|s| match layer {
+            Layer::Dense(d) => {
+                let (ni, no) = (d.inputs as usize, d.outputs as usize);
+                (0..no)
+                    .map(|o| {
+                        (0..ni)
+                            .filter(|&i| s[i])
+                            .map(|i| f64::from(bits.get(d.weights, i * no + o).unwrap()))
+                            .sum()
+                    })
+                    .collect()
+            }
+            Layer::Conv2d(c) => {
+                let g = c.geometry;
+                let out = g.output().unwrap();
+                let (ic, ih, iw) = (g.input.c as i64, g.input.h as i64, g.input.w as i64);
+                let (kh, kw) = (g.kernel.0 as i64, g.kernel.1 as i64);
+                let mut a = Vec::new();
+                for o in 0..out.c as i64 {
+                    for oy in 0..out.h as i64 {
+                        for ox in 0..out.w as i64 {
+                            let mut sum = 0.0;
+                            for ch in 0..ic {
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let y = oy * g.stride.0 as i64 - g.padding.0 as i64 + ky;
+                                        let xx = ox * g.stride.1 as i64 - g.padding.1 as i64 + kx;
+                                        if y < 0 || y >= ih || xx < 0 || xx >= iw {
+                                            continue;
+                                        }
+                                        if s[((ch * ih + y) * iw + xx) as usize] {
+                                            let wi = ((o * ic + ch) * kh + ky) * kw + kx;
+                                            sum += f64::from(
+                                                bits.get(c.weights, wi as usize).unwrap(),
+                                            );
+                                        }
+                                    }
+                                }
+                            }
+                            a.push(sum);
+                        }
+                    }
+                }
+                a
+            }
+            Layer::SumPool(p) => {
+                let out = p.output().unwrap();
+                let (ih, iw, k) = (p.input.h as usize, p.input.w as usize, p.size as usize);
+                let mut a = Vec::new();
+                for ch in 0..out.c as usize {
+                    for oy in 0..out.h as usize {
+                        for ox in 0..out.w as usize {
+                            let mut n = 0;
+                            for dy in 0..k {
+                                for dx in 0..k {
+                                    let (y, xx) = (oy * k + dy, ox * k + dx);
+                                    if y < ih && xx < iw && s[(ch * ih + y) * iw + xx] {
+                                        n += 1;
+                                    }
+                                }
+                            }
+                            a.push(f64::from(n) * f64::from(p.tap));
+                        }
+                    }
+                }
+                a
+            }
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
+/// The SRM population by direct convolution: `u[k] = Σ_{j<k} ε[k−j]·a[j] +
+/// Σ_{j<k} ν[k−j]·s[j]`, `s[k] = u[k] ≥ θ`. With `forced`, the refractory
+/// sum uses those spikes instead of the population's own (teacher forcing).
+pub fn population(p: &Params, theta: f64, a: &[Vec<f64>], forced: Option<&[Vec<bool>]>) -> Trace {
+    let bins = a.len();
+    let n = a.first().map_or(0, Vec::len);
+    let eps: Vec<f64> = (0..bins).map(|i| p.eps(i)).collect();
+    let nu: Vec<f64> = (0..bins).map(|i| p.nu(i)).collect();
+    let mut t = Trace::default();
+    for k in 0..bins {
+        let mut u = vec![0.0; n];
+        let mut s = vec![false; n];
+        for j in 0..n {
+            let mut v = 0.0;
+            for i in 0..k {
+                v += eps[k - i] * a[i][j];
+                let fired = match forced {
+                    Some(f) => f[i][j],
+                    None => t.spikes[i][j],
+                };
+                if fired {
+                    v += nu[k - i];
+                }
+            }
+            u[j] = v;
+            s[j] = v >= theta;
+        }
+        t.u.push(u);
+        t.spikes.push(s);
+    }
+    t
+}
+
+/// Delays: `y[k][j] = x[k − d_j][j]`.
+pub fn delayed(x: &[Vec<bool>], delays: &[u8]) -> Vec<Vec<bool>> {
+    (0..x.len())
+        .map(|k| {
+            delays
+                .iter()
+                .enumerate()
+                .map(|(j, &d)| k >= d as usize && x[k - d as usize][j])
+                .collect()
+        })
+        .collect()
+}
+
+/// A random valid model (any chain of layers the format allows, small
+/// sizes), from a seed.
+pub fn random_model(seed: u64) -> ModelBuilder {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let bits = if rng.random_bool(0.5) {
+        WeightBits::I8
+    } else {
+        WeightBits::I16
+    };
+    let mut shape = Shape::new(
+        rng.random_range(1..=3),
+        rng.random_range(1..=8),
+        rng.random_range(1..=8),
+    );
+    let ts = rng.random_range(0.05f32..2.0);
+    let mut b = ModelBuilder::new(ts, rng.random_range(0..1000), bits, shape);
+    let consts = |rng: &mut ChaCha8Rng| {
+        NeuronConsts::derive(
+            rng.random_range(0.5f32..5000.0),
+            ts * rng.random_range(0.5f32..50.0),
+            ts * rng.random_range(0.5f32..10.0),
+            rng.random_range(0.0f32..4.0),
+            ts,
+        )
+        .unwrap()
+    };
+    for _ in 0..rng.random_range(0..=7) {
+        let n = shape.len().unwrap();
+        match rng.random_range(0..5) {
+            0 => {
+                let out = rng.random_range(1..=12);
+                let w = weights(&mut rng, (n * out) as usize, bits, -1.0);
+                let k = consts(&mut rng);
+                b.dense(n, out, &w, k, rng.random_range(1e-4..1.0)).unwrap();
+                shape = Shape::flat(out);
+            }
+            1 => {
+                let padding = (rng.random_range(0..=2), rng.random_range(0..=2));
+                let kernel = (
+                    rng.random_range(1..=(shape.h + 2 * padding.0).min(4)),
+                    rng.random_range(1..=(shape.w + 2 * padding.1).min(4)),
+                );
+                let g = ConvGeometry {
+                    input: shape,
+                    out_channels: rng.random_range(1..=4),
+                    kernel,
+                    stride: (rng.random_range(1..=3), rng.random_range(1..=3)),
+                    padding,
+                };
+                let w = weights(&mut rng, g.weight_count().unwrap() as usize, bits, -1.0);
+                let k = consts(&mut rng);
+                b.conv2d(g, &w, k, rng.random_range(1e-4..1.0)).unwrap();
+                shape = g.output().unwrap();
+            }
+            2 => {
+                let size = rng.random_range(1..=3u32);
+                let p = slayer_core::model::SumPool {
+                    input: shape,
+                    size,
+                    tap: 0,
+                    neuron: consts(&mut rng),
+                    scale: 1.0,
+                };
+                let Some(out) = p.output() else { continue };
+                let tap = rng.random_range(-100..5000);
+                b.sum_pool(shape, size, tap, p.neuron, rng.random_range(1e-4..1.0));
+                shape = out;
+            }
+            3 => {
+                b.flatten();
+            }
+            _ => {
+                let max = rng.random_range(0..=12u8);
+                let d: Vec<u8> = (0..n).map(|_| rng.random_range(0..=max)).collect();
+                b.delay(&d, max);
+            }
+        }
+    }
+    b
+}
