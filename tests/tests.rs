@@ -2,7 +2,9 @@
 //!
 //! * `gold`: conformance with the original MATLAB/C++ SLAYER's outputs.
 //! * `oxford`: the reference's Oxford spike-pattern task, loss after 1,000 epochs.
+//! * `firmware`: the Cortex-M4F firmware in QEMU gives the host engine's spike counts.
 
 mod common;
+mod firmware;
 mod gold;
 mod oxford;

@@ -1,1 +1,4 @@
-//! Test-only crate: see `tests.rs`.
+//! Test-only crate: see `tests.rs` for the integration tests. The library
+//! holds host-side helpers shared by tests and examples.
+
+pub mod firmware;
