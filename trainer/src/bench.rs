@@ -6,9 +6,10 @@ use std::time::Instant;
 use serde::Serialize;
 use slayer_core::NeuronParams;
 
-use crate::backend::{Backend, Sample};
+use crate::backend::cuda::{CudaBackend, CudaOptions};
+use crate::backend::{Backend, CpuBackend, Device, Sample};
 use crate::data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layers::Dense;
 use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
@@ -81,6 +82,183 @@ pub fn default_cases() -> Vec<BenchCase> {
             weight_scale: 40.0,
         },
     ]
+}
+
+/// Further training cases, run when named with `--case`: the N-MNIST MLP
+/// shape at batch 32 (the GPU comparison of issue 5).
+pub fn extra_cases() -> Vec<BenchCase> {
+    let mut c = default_cases().remove(0);
+    c.name = "nmnist-mlp-32";
+    c.batch = 32;
+    vec![c]
+}
+
+/// Opens the backend of `device` (CUDA with `options`).
+pub fn open(device: Device, options: CudaOptions) -> Result<Box<dyn Backend>> {
+    Ok(match device {
+        Device::Cpu => Box::new(CpuBackend::new()),
+        Device::Cuda(n) => Box::new(CudaBackend::with_options(n, options)?),
+    })
+}
+
+/// A forward + backward timing case: the public SNN-library benchmark shape,
+/// one dense `n → n` layer followed by spiking neurons.
+#[derive(Debug, Clone)]
+pub struct FwdBwdCase {
+    /// Short name (`snn-4096`).
+    pub name: &'static str,
+    /// Layer width.
+    pub n: usize,
+    /// Bins per sample.
+    pub bins: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Fraction of input (bin, neuron) cells that spike.
+    pub input_density: f64,
+    /// Initial weight scale.
+    pub weight_scale: f32,
+}
+
+/// The public benchmark's shapes: batch 16, 500 bins, n = 4,096 and 16,384.
+pub fn fwd_bwd_cases() -> Vec<FwdBwdCase> {
+    [("snn-4096", 4096), ("snn-16384", 16384)]
+        .into_iter()
+        .map(|(name, n)| FwdBwdCase {
+            name,
+            n,
+            bins: 500,
+            batch: 16,
+            input_density: 0.05,
+            weight_scale: 20.0,
+        })
+        .collect()
+}
+
+/// The result of one forward + backward case.
+#[derive(Debug, Clone, Serialize)]
+pub struct FwdBwdRow {
+    /// Case name.
+    pub name: String,
+    /// Network shape, e.g. `16384-16384`.
+    pub shape: String,
+    /// Bins per sample.
+    pub bins: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// The backend.
+    pub device: String,
+    /// Whether the backward pass also computed the gradient at the input.
+    pub input_grad: bool,
+    /// Median wall time of one forward + loss + backward pass, seconds.
+    pub seconds_per_iter: f64,
+    /// Fastest pass, seconds.
+    pub best_seconds: f64,
+    /// `batch / seconds_per_iter`.
+    pub samples_per_s: f64,
+    /// Passes timed.
+    pub iters: usize,
+    /// Peak bytes of the backend's tensors (GPU only).
+    pub tensors_peak_bytes: Option<usize>,
+    /// Peak device memory in use above the backend's baseline (GPU only).
+    pub device_peak_bytes: Option<usize>,
+}
+
+/// Times forward + loss + backward passes of one case for about `seconds`
+/// (at least one, after warm-up on the GPU). On the GPU the network and the
+/// batch stay on the device ([`CudaBackend::resident`]); on the CPU it is
+/// `train_batch` without the optimiser step.
+pub fn run_fwd_bwd(
+    device: Device,
+    options: CudaOptions,
+    case: &FwdBwdCase,
+    seconds: f64,
+    input_grad: bool,
+) -> Result<FwdBwdRow> {
+    let mut rng = data::seeded_rng(5);
+    let net = Network {
+        inputs: case.n,
+        layers: vec![Layer::Dense(Dense::init(
+            case.n,
+            case.n,
+            case.weight_scale,
+            &mut rng,
+        ))],
+        neuron: NeuronParams::REFERENCE,
+        rho: RhoParams::default(),
+        kernel: KernelMode::Exact,
+        ts: 1.0,
+    };
+    let rate_hz = case.input_density * 1000.0;
+    let pool: Vec<(SpikeRaster, Target)> = (0..case.batch)
+        .map(|i| {
+            let x = data::poisson_raster(&mut rng, case.n, case.bins, 1.0, rate_hz);
+            (x, Target::Class(i % case.n))
+        })
+        .collect();
+    let batch: Vec<Sample<'_>> = pool
+        .iter()
+        .map(|(x, t)| Sample {
+            input: x,
+            target: t,
+        })
+        .collect();
+    let loss = Loss::NumSpikes {
+        start: 0,
+        stop: case.bins,
+        true_count: 20.0,
+        false_count: 5.0,
+    };
+    let mut times = Vec::new();
+    let (name, memory) = match device {
+        Device::Cpu => {
+            if input_grad {
+                return Err(Error::Config(
+                    "--input-grad is measured on the GPU only (the CPU backend never computes the input layer's gradient)".into(),
+                ));
+            }
+            let cpu = CpuBackend::new();
+            let t0 = Instant::now();
+            while times.is_empty() || t0.elapsed().as_secs_f64() < seconds {
+                let t = Instant::now();
+                cpu.train_batch(&net, &batch, &loss, 0)?;
+                times.push(t.elapsed().as_secs_f64());
+            }
+            (cpu.name(), None)
+        }
+        Device::Cuda(n) => {
+            let gpu = CudaBackend::with_options(n, options)?;
+            let step = gpu.resident(&net, &batch, &loss, input_grad)?;
+            step.run()?;
+            step.run()?;
+            gpu.reset_memory_peaks();
+            let t0 = Instant::now();
+            while times.len() < 3 || t0.elapsed().as_secs_f64() < seconds {
+                times.push(step.run()?.1);
+            }
+            let m = gpu.memory();
+            (
+                format!("{} {}", gpu.name(), options.precision),
+                Some((m.tensors_peak, m.device_peak)),
+            )
+        }
+    };
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    Ok(FwdBwdRow {
+        name: case.name.into(),
+        shape: format!("{}-{}", case.n, case.n),
+        bins: case.bins,
+        batch: case.batch,
+        device: name,
+        input_grad,
+        seconds_per_iter: median,
+        best_seconds: sorted[0],
+        samples_per_s: case.batch as f64 / median,
+        iters: times.len(),
+        tensors_peak_bytes: memory.map(|m| m.0),
+        device_peak_bytes: memory.map(|m| m.1),
+    })
 }
 
 /// Times training steps of one case for about `seconds` (at least 3 batches,

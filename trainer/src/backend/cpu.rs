@@ -57,7 +57,7 @@ fn chunked<T: Sync, R: Send>(items: &[T], f: impl Fn(usize, &[T]) -> R + Sync) -
 }
 
 /// Seed of sample `i`'s dropout masks within a batch seeded `seed`.
-fn sample_seed(seed: u64, i: usize) -> u64 {
+pub(crate) fn sample_seed(seed: u64, i: usize) -> u64 {
     // SplitMix64 finaliser: distinct, well-mixed seeds per sample.
     let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -6,8 +6,10 @@
 //! the caller. The CLI picks a backend once from a [`Device`].
 
 mod cpu;
-mod cuda;
+pub mod cuda;
 
+#[cfg(feature = "cuda")]
+pub(crate) use cpu::sample_seed;
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
 

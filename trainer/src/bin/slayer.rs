@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use slayer_trainer::backend::cuda::{CudaOptions, Precision};
 use slayer_trainer::backend::Device;
 use slayer_trainer::bench;
 use slayer_trainer::checkpoint::Checkpoint;
@@ -39,7 +40,9 @@ enum Cmd {
     /// Measure training throughput (samples/s, forward + backward + optimiser
     /// step) on the N-MNIST MLP shape (2312-512-10, 300 bins, batch 8,
     /// NumSpikes, 0.6 % input density) and the Oxford shape (200-256-200,
-    /// 1900 bins, batch 1, SpikeTime).
+    /// 1900 bins, batch 1, SpikeTime). With --case, also the N-MNIST shape at
+    /// batch 32 and forward + backward timings of the public SNN-library
+    /// benchmark shape (with peak GPU memory on cuda).
     Bench(BenchArgs),
     /// Evaluate a checkpoint: accuracy and confusion matrix on the validation
     /// split of its experiment, or on every sample of --list.
@@ -152,13 +155,22 @@ struct BenchArgs {
     /// Seconds to time each case (after one warm-up batch).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
-    /// Only run the case with this name (nmnist-mlp, oxford).
+    /// Only run the case with this name: nmnist-mlp, oxford, nmnist-mlp-32
+    /// (batch 32), or a forward + backward case of the public SNN-library
+    /// benchmark shape (dense n → n + spiking layer, batch 16, 500 bins):
+    /// snn-4096, snn-16384.
     #[arg(long)]
     case: Option<String>,
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
-    /// End with one line of JSON: {"train_samples_per_s": <N-MNIST MLP figure>, "rows": [...]}.
+    /// Arithmetic of the dense products on cuda: f32 or tf32.
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
+    /// In the snn-* cases, also compute the gradient at the network's input.
+    #[arg(long)]
+    input_grad: bool,
+    /// End with one line of JSON: {"train_samples_per_s": <N-MNIST MLP figure>, "rows": [...], "fwd_bwd": [...]}.
     #[arg(long)]
     json: bool,
 }
@@ -508,37 +520,89 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         a.seconds.is_finite() && a.seconds > 0.0,
         "--seconds must be positive"
     );
-    let backend = a.device.open()?;
-    let cases: Vec<_> = bench::default_cases()
+    let options = CudaOptions {
+        precision: a.precision,
+        ..Default::default()
+    };
+    let cases: Vec<_> = match &a.case {
+        None => bench::default_cases(),
+        Some(n) => bench::default_cases()
+            .into_iter()
+            .chain(bench::extra_cases())
+            .filter(|c| c.name == n)
+            .collect(),
+    };
+    let fwd_bwd: Vec<_> = bench::fwd_bwd_cases()
         .into_iter()
-        .filter(|c| a.case.as_deref().is_none_or(|n| n == c.name))
+        .filter(|c| a.case.as_deref() == Some(c.name))
         .collect();
-    if cases.is_empty() {
+    if cases.is_empty() && fwd_bwd.is_empty() {
         anyhow::bail!(
-            "unknown bench case {:?}: expected nmnist-mlp or oxford",
+            "unknown bench case {:?}: expected nmnist-mlp, oxford, nmnist-mlp-32, snn-4096 or snn-16384",
             a.case.unwrap_or_default()
         );
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "slayer bench on {}", backend.name())?;
-    writeln!(
-        out,
-        "{:<12} {:>14} {:>6} {:>6} {:>16} {:>14}",
-        "case", "shape", "bins", "batch", "train samples/s", "hidden sp/smp"
-    )?;
     let mut rows = Vec::new();
-    for c in &cases {
-        let r = bench::run_case(backend.as_ref(), c, a.seconds, 7)?;
+    let mut device = String::new();
+    if !cases.is_empty() {
+        let backend = bench::open(a.device, options)?;
+        device = backend.name();
+        writeln!(out, "slayer bench on {device}")?;
         writeln!(
             out,
-            "{:<12} {:>14} {:>6} {:>6} {:>16.1} {:>14.0}",
-            r.name, r.shape, r.bins, r.batch, r.train_samples_per_s, r.hidden_spikes_per_sample
+            "{:<13} {:>14} {:>6} {:>6} {:>16} {:>14}",
+            "case", "shape", "bins", "batch", "train samples/s", "hidden sp/smp"
         )?;
-        rows.push(r);
+        for c in &cases {
+            let r = bench::run_case(backend.as_ref(), c, a.seconds, 7)?;
+            writeln!(
+                out,
+                "{:<13} {:>14} {:>6} {:>6} {:>16.1} {:>14.0}",
+                r.name, r.shape, r.bins, r.batch, r.train_samples_per_s, r.hidden_spikes_per_sample
+            )?;
+            rows.push(r);
+        }
+    }
+    let mut fb_rows = Vec::new();
+    for c in &fwd_bwd {
+        let r = bench::run_fwd_bwd(a.device, options, c, a.seconds, a.input_grad)?;
+        let mib = |b: Option<usize>| {
+            b.map_or("-".to_string(), |b| format!("{:.0}", b as f64 / 1048576.0))
+        };
+        writeln!(out, "slayer bench (forward + backward) on {}", r.device)?;
+        writeln!(
+            out,
+            "{:<10} {:>12} {:>5} {:>5} {:>10} {:>12} {:>10} {:>11} {:>11}",
+            "case",
+            "shape",
+            "bins",
+            "batch",
+            "backward",
+            "s/iter",
+            "samples/s",
+            "tensor MiB",
+            "device MiB"
+        )?;
+        writeln!(
+            out,
+            "{:<10} {:>12} {:>5} {:>5} {:>10} {:>12.4} {:>10.1} {:>11} {:>11}",
+            r.name,
+            r.shape,
+            r.bins,
+            r.batch,
+            if r.input_grad { "full" } else { "weights" },
+            r.seconds_per_iter,
+            r.samples_per_s,
+            mib(r.tensors_peak_bytes),
+            mib(r.device_peak_bytes)
+        )?;
+        device = r.device.clone();
+        fb_rows.push(r);
     }
     if a.json {
         let headline = rows.first().map(|r| r.train_samples_per_s);
-        let v = serde_json::json!({ "train_samples_per_s": headline, "device": backend.name(), "rows": rows });
+        let v = serde_json::json!({ "train_samples_per_s": headline, "device": device, "rows": rows, "fwd_bwd": fb_rows });
         writeln!(out, "{v}")?;
     }
     Ok(())

@@ -1,0 +1,541 @@
+//! A host emulator of the CUDA backend, for machines without a GPU.
+//!
+//! The kernel sources are compiled with the system C++ compiler (one thread
+//! after another: the kernels use no shared memory, barriers or warp
+//! intrinsics), and cuBLAS's column-major `sgemm` is computed on the host
+//! with bounds checks. The network code of [`super::runner`] then runs
+//! unchanged against the CPU backend: this checks the kernels' arithmetic,
+//! every launch's arguments against the `.cu` signatures, the product
+//! layouts and the buffer sizes, so that the GPU run has only the driver
+//! left to surprise it.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use super::exec::{Arg, Elem, Exec, Gemm, Grid};
+use super::kernels::{Kernel, Module, COMMON};
+use crate::error::{Error, Result};
+
+/// Bytes of canary after every buffer: a kernel writing past the end of a
+/// buffer fails the launch.
+const CANARY: usize = 256;
+const CANARY_BYTE: u8 = 0xA5;
+
+/// What the kernels see of CUDA on the host.
+const SHIM: &str = r#"
+#define SLAYER_EMU 1
+#include <math.h>
+struct dim3 { unsigned x, y, z; };
+// Per host thread: tests emulate on several threads at once.
+static thread_local struct dim3 threadIdx, blockIdx, blockDim, gridDim;
+#define KERNEL extern "C"
+#define DEVFN static inline
+#define RESTRICT __restrict__
+static inline int atomicAdd(int* p, int v) { int o = *p; *p = o + v; return o; }
+static inline float atomicAdd(float* p, float v) { float o = *p; *p = o + v; return o; }
+static inline double atomicAdd(double* p, double v) { double o = *p; *p = o + v; return o; }
+extern "C" void emu_set(unsigned bx, unsigned by, unsigned tx, unsigned bdx, unsigned gdx, unsigned gdy) {
+    blockIdx.x = bx; blockIdx.y = by; blockIdx.z = 0;
+    threadIdx.x = tx; threadIdx.y = 0; threadIdx.z = 0;
+    blockDim.x = bdx; blockDim.y = 1; blockDim.z = 1;
+    gridDim.x = gdx; gridDim.y = gdy; gridDim.z = 1;
+}
+"#;
+
+/// The C++ translation unit: shim, common header, every module, and one
+/// wrapper per kernel taking CUDA's `void** kernelParams`.
+fn emulator_source() -> String {
+    let mut src = String::from(SHIM);
+    src.push_str(COMMON);
+    for m in Module::ALL {
+        src.push_str(&format!("\n#line 1 \"{}\"\n", m.file()));
+        src.push_str(m.body());
+    }
+    src.push('\n');
+    for &k in Kernel::ALL {
+        let args: Vec<String> = k
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("*({}*)p[{i}]", p.c_type()))
+            .collect();
+        src.push_str(&format!(
+            "extern \"C\" void {0}__emu(void** p) {{ {0}({1}); }}\n",
+            k.name(),
+            args.join(", ")
+        ));
+    }
+    src
+}
+
+/// The compiled emulator, or why there is none.
+struct Library {
+    lib: libloading::Library,
+}
+
+/// Builds (once per test process) and loads the emulator library. `Ok(None)`
+/// when no C++ compiler is installed.
+fn library() -> Result<Option<&'static Library>, String> {
+    static LIB: OnceLock<Result<Option<Library>, String>> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir: PathBuf =
+            std::env::temp_dir().join(format!("slayer-cuda-emu-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let src = dir.join("kernels_emu.cpp");
+        let lib = dir.join("libkernels_emu.so");
+        std::fs::write(&src, emulator_source()).map_err(|e| format!("{}: {e}", src.display()))?;
+        let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+        let out = match Command::new(&cxx)
+            .args([
+                "-O1",
+                "-shared",
+                "-fPIC",
+                "-ffp-contract=off",
+                "-fno-fast-math",
+                "-w",
+                "-o",
+            ])
+            .arg(&lib)
+            .arg(&src)
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{cxx}: {e}")),
+        };
+        if !out.status.success() {
+            return Err(format!(
+                "{cxx} could not compile the kernels for the host:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        // SAFETY: loads the library just built from our own sources; its
+        // initialisers are the compiler's defaults.
+        let lib = unsafe { libloading::Library::new(&lib) }.map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(Some(Library { lib }))
+    })
+    .as_ref()
+    .map(Option::as_ref)
+    .map_err(Clone::clone)
+}
+
+type Wrapper = unsafe extern "C" fn(*mut *mut c_void);
+type SetIdx = unsafe extern "C" fn(u32, u32, u32, u32, u32, u32);
+
+/// A host buffer with a canary tail.
+pub(crate) struct HostBuf<T> {
+    v: Vec<T>,
+    len: usize,
+}
+
+impl<T: Elem> HostBuf<T> {
+    fn new(data: Vec<T>) -> Self {
+        let len = data.len();
+        let mut v = data;
+        let extra = CANARY.div_ceil(std::mem::size_of::<T>());
+        v.resize(len + extra, T::default());
+        // SAFETY: the tail [len, len + extra) is inside the vector; any byte
+        // pattern is a valid f32/f64/i32.
+        unsafe {
+            std::ptr::write_bytes(v.as_mut_ptr().add(len), CANARY_BYTE, extra);
+        }
+        Self { v, len }
+    }
+
+    fn canary_intact(&self) -> bool {
+        let extra = self.v.len() - self.len;
+        // SAFETY: reads the tail bytes of the vector as bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                self.v.as_ptr().add(self.len).cast::<u8>(),
+                extra * std::mem::size_of::<T>(),
+            )
+        };
+        bytes.iter().all(|&b| b == CANARY_BYTE)
+    }
+
+    /// The elements.
+    pub fn data(&self) -> &[T] {
+        &self.v[..self.len]
+    }
+}
+
+/// The emulated device.
+pub(crate) struct EmuExec {
+    functions: HashMap<Kernel, Wrapper>,
+    set: SetIdx,
+    gemm: bool,
+    /// Sum GEMM products in blocks of this many terms, then the blocks
+    /// (as tiled GPU GEMMs do: rounding differs from the CPU's running sum);
+    /// 0 = one running sum.
+    gemm_block: usize,
+}
+
+impl EmuExec {
+    /// The emulator, `None` (test skipped) when no C++ compiler is installed.
+    /// With `gemm` false it behaves like a GPU without cuBLAS.
+    pub fn new(gemm: bool) -> Option<Self> {
+        let lib = library().unwrap_or_else(|e| panic!("{e}"))?;
+        // SAFETY: the symbols were generated above with exactly these types.
+        let get = |name: &str| unsafe {
+            *lib.lib
+                .get::<Wrapper>(name.as_bytes())
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let functions = Kernel::ALL
+            .iter()
+            .map(|&k| (k, get(&format!("{}__emu", k.name()))))
+            .collect();
+        // SAFETY: as above.
+        let set = unsafe { *lib.lib.get::<SetIdx>(b"emu_set").expect("emu_set") };
+        Some(Self {
+            functions,
+            set,
+            gemm,
+            gemm_block: 0,
+        })
+    }
+}
+
+fn ptr_of<T>(b: &HostBuf<T>) -> *mut c_void {
+    b.v.as_ptr() as *mut c_void
+}
+
+impl Exec for EmuExec {
+    type Buf<T: Elem> = HostBuf<T>;
+
+    fn alloc<T: Elem>(&self, len: usize) -> Result<HostBuf<T>> {
+        Ok(HostBuf::new(vec![T::default(); len.max(1)]))
+    }
+
+    fn upload<T: Elem>(&self, data: &[T]) -> Result<HostBuf<T>> {
+        if data.is_empty() {
+            return self.alloc(1);
+        }
+        Ok(HostBuf::new(data.to_vec()))
+    }
+
+    fn download<T: Elem>(&self, buf: &HostBuf<T>, len: usize) -> Result<Vec<T>> {
+        Ok(buf.data()[..len.min(buf.len)].to_vec())
+    }
+
+    fn len<T: Elem>(&self, buf: &HostBuf<T>) -> usize {
+        buf.len
+    }
+
+    fn duplicate(&self, buf: &HostBuf<f32>) -> Result<HostBuf<f32>> {
+        Ok(HostBuf::new(buf.data().to_vec()))
+    }
+
+    fn launch(&self, k: Kernel, grid: Grid, args: &mut [Arg<'_, Self>]) -> Result<()> {
+        let f = self.functions[&k];
+        // Pointers to the buffers' data, then CUDA's array of pointers to
+        // each argument's value.
+        let mut data: Vec<*mut c_void> = Vec::with_capacity(args.len());
+        let mut params: Vec<*mut c_void> = Vec::with_capacity(args.len());
+        for a in args.iter_mut() {
+            let p = match a {
+                Arg::F32(b) => Some(ptr_of(b)),
+                Arg::F32Mut(b) => Some(ptr_of(b)),
+                Arg::F64Mut(b) => Some(ptr_of(b)),
+                Arg::I32(b) => Some(ptr_of(b)),
+                Arg::I32Mut(b) => Some(ptr_of(b)),
+                _ => None,
+            };
+            match (p, a) {
+                (Some(p), _) => {
+                    data.push(p);
+                    // `data` never reallocates: its capacity is args.len().
+                    params.push(
+                        data.last_mut()
+                            .map(|d| d as *mut *mut c_void)
+                            .unwrap()
+                            .cast(),
+                    );
+                }
+                (None, Arg::Int(v)) => params.push((v as *mut i32).cast()),
+                (None, Arg::Long(v)) => params.push((v as *mut i64).cast()),
+                (None, Arg::Float(v)) => params.push((v as *mut f32).cast()),
+                (None, Arg::Double(v)) => params.push((v as *mut f64).cast()),
+                (None, _) => unreachable!(),
+            }
+        }
+        let (gx, gy) = grid.blocks;
+        for by in 0..gy {
+            for bx in 0..gx {
+                for tx in 0..grid.threads {
+                    // SAFETY: `params` matches the kernel's signature
+                    // (checked by exec::launch), every pointer is live for
+                    // the call, and the kernel's writes are checked by the
+                    // canaries below.
+                    unsafe {
+                        (self.set)(bx, by, tx, grid.threads, gx, gy);
+                        f(params.as_mut_ptr());
+                    }
+                }
+            }
+        }
+        for (i, a) in args.iter().enumerate() {
+            let ok = match a {
+                Arg::F32Mut(b) => b.canary_intact(),
+                Arg::F64Mut(b) => b.canary_intact(),
+                Arg::I32Mut(b) => b.canary_intact(),
+                _ => true,
+            };
+            if !ok {
+                return Err(Error::Device(format!(
+                    "kernel {} wrote past the end of argument {i}",
+                    k.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn has_gemm(&self) -> bool {
+        self.gemm
+    }
+
+    fn gemm(
+        &self,
+        g: &Gemm,
+        a: &HostBuf<f32>,
+        b: &HostBuf<f32>,
+        c: &mut HostBuf<f32>,
+    ) -> Result<()> {
+        // cuBLAS's definition, column-major, with every index checked.
+        let (a, b) = (a.data(), b.data());
+        let n_c = c.len;
+        let at = |i: usize, p: usize| {
+            let idx = if g.trans_a {
+                p + i * g.lda
+            } else {
+                i + p * g.lda
+            };
+            a.get(idx).copied()
+        };
+        let bt = |p: usize, j: usize| {
+            let idx = if g.trans_b {
+                j + p * g.ldb
+            } else {
+                p + j * g.ldb
+            };
+            b.get(idx).copied()
+        };
+        for j in 0..g.n {
+            for i in 0..g.m {
+                let (mut acc, mut block) = (0f32, 0f32);
+                for p in 0..g.k {
+                    let (Some(x), Some(y)) = (at(i, p), bt(p, j)) else {
+                        return Err(Error::Device(format!("GEMM {g:?} reads out of bounds")));
+                    };
+                    block += x * y;
+                    if self.gemm_block == 0 || (p + 1) % self.gemm_block == 0 {
+                        acc += block;
+                        block = 0.0;
+                    }
+                }
+                acc += block;
+                let idx = i + j * g.ldc;
+                if idx >= n_c {
+                    return Err(Error::Device(format!("GEMM {g:?} writes out of bounds")));
+                }
+                let old = if g.beta == 0.0 {
+                    0.0
+                } else {
+                    g.beta * c.v[idx]
+                };
+                c.v[idx] = g.alpha * acc + old;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parity::{self, GRAD_TOLERANCE};
+    use super::super::runner;
+    use super::super::Products;
+    use super::*;
+    use crate::backend::{Backend, BatchResult, CpuBackend, Sample};
+    use crate::loss::Loss;
+    use crate::network::Network;
+    use crate::spikes::SpikeRaster;
+
+    /// The emulated CUDA backend behind the [`Backend`] trait.
+    struct Emulated {
+        exec: EmuExec,
+        products: Products,
+    }
+
+    impl Backend for Emulated {
+        fn name(&self) -> String {
+            format!(
+                "emulated cuda ({:?}, gemm {}, gemm blocks {})",
+                self.products, self.exec.gemm, self.exec.gemm_block
+            )
+        }
+        fn infer(&self, net: &Network, inputs: &[&SpikeRaster]) -> Result<Vec<SpikeRaster>> {
+            runner::infer(&self.exec, net, inputs, self.products)
+        }
+        fn train_batch(
+            &self,
+            net: &Network,
+            batch: &[Sample<'_>],
+            loss: &Loss,
+            seed: u64,
+        ) -> Result<BatchResult> {
+            runner::train_batch(&self.exec, net, batch, loss, seed, self.products)
+        }
+    }
+
+    /// The ways the GPU computes dense products: cuBLAS (summing in the
+    /// CPU's order, and in blocks of 16 terms like a tiled GEMM), the gather
+    /// kernels by choice, and the gather kernels because cuBLAS is missing.
+    fn emulators() -> Option<Vec<Emulated>> {
+        let make = |gemm, products| EmuExec::new(gemm).map(|exec| Emulated { exec, products });
+        let Some(a) = make(true, Products::Auto) else {
+            assert!(
+                std::env::var("SLAYER_REQUIRE_EMULATOR").map_or(true, |v| v.is_empty() || v == "0"),
+                "SLAYER_REQUIRE_EMULATOR is set but there is no C++ compiler (c++, or $CXX)"
+            );
+            eprintln!("skipped: no C++ compiler for the CUDA kernel emulator");
+            return None;
+        };
+        let mut tiled = make(true, Products::Auto)?;
+        tiled.exec.gemm_block = 16;
+        Some(vec![
+            a,
+            tiled,
+            make(true, Products::Gather)?,
+            make(false, Products::Auto)?,
+        ])
+    }
+
+    fn gold_dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/slayer-reference/snnData")
+    }
+
+    #[test]
+    fn emulated_cuda_matches_cpu_on_random_dense_delay_networks() {
+        let Some(emus) = emulators() else { return };
+        let cpu = CpuBackend::new();
+        for case in parity::random_cases() {
+            for emu in &emus {
+                let r = parity::check(&case, &cpu, emu, GRAD_TOLERANCE)
+                    .unwrap_or_else(|e| panic!("{}: {e}", emu.name()));
+                eprintln!("{} / {}: {r:?}", case.name, emu.name());
+                assert!(r.spikes.0 > 0, "{}: silent output tests little", case.name);
+            }
+        }
+    }
+
+    #[test]
+    fn emulated_cuda_matches_cpu_on_the_gold_network() {
+        let Some(emus) = emulators() else { return };
+        let dir = gold_dir();
+        if !dir.is_dir() {
+            eprintln!("skipped: {} not found", dir.display());
+            return;
+        }
+        let cpu = CpuBackend::new();
+        for case in parity::gold_cases(&dir).unwrap() {
+            for emu in &emus {
+                let r = parity::check(&case, &cpu, emu, GRAD_TOLERANCE)
+                    .unwrap_or_else(|e| panic!("{}: {e}", emu.name()));
+                eprintln!("{} / {}: {r:?}", case.name, emu.name());
+            }
+        }
+    }
+
+    /// The gather kernels sum in the CPU's order: membrane potentials, and
+    /// so everything downstream of the forward pass, are bit-identical.
+    #[test]
+    fn gather_forward_is_bit_identical_to_cpu() {
+        let Some(exec) = EmuExec::new(false) else {
+            eprintln!("skipped: no C++ compiler for the CUDA kernel emulator");
+            return;
+        };
+        let cpu = CpuBackend::new();
+        let case = &parity::random_cases()[0];
+        let batch = case.batch();
+        let a = cpu
+            .train_batch(&case.net, &batch, &case.loss, case.seed)
+            .unwrap();
+        let b = runner::train_batch(
+            &exec,
+            &case.net,
+            &batch,
+            &case.loss,
+            case.seed,
+            Products::Gather,
+        )
+        .unwrap();
+        assert_eq!(a.outputs, b.outputs);
+        // The loss depends on the forward pass only: equal up to the order
+        // of the final f64 sum.
+        assert!(
+            (a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(),
+            "{} vs {}",
+            a.loss,
+            b.loss
+        );
+    }
+
+    #[test]
+    fn conv_and_pool_layers_are_a_clear_error() {
+        let Some(exec) = EmuExec::new(true) else {
+            return;
+        };
+        let case = &parity::random_cases()[0];
+        let mut net = case.net.clone();
+        net.inputs = 32;
+        net.layers = vec![crate::network::Layer::Pool(
+            crate::layers::SumPool::new((2, 4, 4), 2, 11.0).unwrap(),
+        )];
+        let x = SpikeRaster::new(10, 32);
+        let err = runner::infer(&exec, &net, &[&x], Products::Auto).unwrap_err();
+        assert!(
+            matches!(&err, Error::Device(m) if m.contains("not supported on cuda")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_kernel_writing_out_of_bounds_is_caught() {
+        let Some(exec) = EmuExec::new(true) else {
+            return;
+        };
+        let mut x = exec.alloc::<f32>(4).unwrap();
+        let idx = exec.upload(&[0i32, 6]).unwrap();
+        let err = super::super::exec::launch(
+            &exec,
+            Kernel::ScatterOnes,
+            Grid::elements(2).unwrap(),
+            &mut [Arg::F32Mut(&mut x), Arg::I32(&idx), Arg::Int(2)],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("past the end"), "{err}");
+    }
+
+    #[test]
+    fn launches_with_wrong_arguments_are_errors() {
+        let Some(exec) = EmuExec::new(true) else {
+            return;
+        };
+        let mut x = exec.alloc::<f32>(4).unwrap();
+        let err = super::super::exec::launch(
+            &exec,
+            Kernel::ScatterOnes,
+            Grid::elements(2).unwrap(),
+            &mut [Arg::F32Mut(&mut x), Arg::Int(2)],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("scatter_ones"), "{err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! The CUDA-versus-CPU parity cases and their comparison, shared by
+//! `tests/cuda_parity.rs` (on a GPU) and the host-emulator tests (anywhere).
+//!
+//! The checks: identical output spikes, the same loss, and every parameter
+//! gradient within `1e-4` relative (Frobenius norm of the difference over the
+//! norm of the CPU gradient).
+
+use std::path::Path;
+
+use slayer_core::NeuronParams;
+
+use crate::backend::{Backend, BatchResult, Sample};
+use crate::data;
+use crate::layers::{Delay, Dense, Dropout};
+use crate::loss::{Loss, Target};
+use crate::network::{Layer, Network};
+use crate::neuron::{KernelMode, RhoParams};
+use crate::spikes::SpikeRaster;
+
+/// Relative gradient error the parity tests accept (f32 sums in another order).
+pub const GRAD_TOLERANCE: f64 = 1e-4;
+
+/// One parity case: a network, a batch and a loss.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Short name for messages.
+    pub name: String,
+    /// The network.
+    pub net: Network,
+    /// Inputs and targets.
+    pub samples: Vec<(SpikeRaster, Target)>,
+    /// The loss.
+    pub loss: Loss,
+    /// Batch seed (dropout masks).
+    pub seed: u64,
+}
+
+impl Case {
+    /// The batch as [`Sample`]s.
+    pub fn batch(&self) -> Vec<Sample<'_>> {
+        self.samples
+            .iter()
+            .map(|(x, t)| Sample {
+                input: x,
+                target: t,
+            })
+            .collect()
+    }
+
+    /// The inputs alone.
+    pub fn inputs(&self) -> Vec<&SpikeRaster> {
+        self.samples.iter().map(|(x, _)| x).collect()
+    }
+}
+
+fn neuron(tau_s: f32) -> NeuronParams {
+    NeuronParams {
+        theta: 10.0,
+        tau_s,
+        tau_r: 1.0,
+        scale_ref: 2.0,
+    }
+}
+
+/// Random dense + delay (+ dropout) networks with Poisson inputs: both
+/// kernel modes, both losses, batches wider than one thread block.
+pub fn random_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (i, (mode, loss_kind)) in [
+        (KernelMode::Exact, 0),
+        (KernelMode::Truncated, 0),
+        (KernelMode::Exact, 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut rng = data::seeded_rng(100 + i as u64);
+        let (bins, n_in, hidden, out, batch) = (150, 30, 12, 3, 5);
+        let net = Network {
+            inputs: n_in,
+            layers: vec![
+                Layer::Dense(Dense::init(n_in, hidden, 40.0, &mut rng)),
+                Layer::Delay(Delay::init(hidden, 62.0, 6.0, &mut rng)),
+                Layer::Dropout(Dropout { p: 0.25 }),
+                Layer::Dense(Dense::init(hidden, out, 60.0, &mut rng)),
+            ],
+            neuron: neuron(5.0),
+            rho: RhoParams::default(),
+            kernel: mode,
+            ts: 1.0,
+        };
+        let loss = if loss_kind == 0 {
+            Loss::SpikeTime
+        } else {
+            Loss::NumSpikes {
+                start: 20,
+                stop: 130,
+                true_count: 12.0,
+                false_count: 2.0,
+            }
+        };
+        let samples = (0..batch)
+            .map(|b| {
+                let x = data::poisson_raster(&mut rng, n_in, bins, 1.0, 80.0);
+                let t = if loss_kind == 0 {
+                    Target::Spikes(data::poisson_raster(&mut rng, out, bins, 1.0, 30.0))
+                } else {
+                    Target::Class(b % out)
+                };
+                (x, t)
+            })
+            .collect();
+        cases.push(Case {
+            name: format!("dense-delay-dropout-dense {mode:?} {loss:?}"),
+            net,
+            samples,
+            loss,
+            seed: 7 + i as u64,
+        });
+    }
+    // Wider: 200 → 64 → delay → 10, batch 6 (384 columns: several blocks),
+    // delay first so the input gradient of a delay layer is exercised too.
+    let mut rng = data::seeded_rng(200);
+    let (bins, n_in, hidden, out) = (300, 200, 64, 10);
+    let net = Network {
+        inputs: n_in,
+        layers: vec![
+            Layer::Delay(Delay::init(n_in, 62.0, 4.0, &mut rng)),
+            Layer::Dense(Dense::init(n_in, hidden, 30.0, &mut rng)),
+            Layer::Delay(Delay::init(hidden, 62.0, 8.0, &mut rng)),
+            Layer::Dense(Dense::init(hidden, out, 40.0, &mut rng)),
+        ],
+        neuron: neuron(10.0),
+        rho: RhoParams::default(),
+        kernel: KernelMode::Exact,
+        ts: 1.0,
+    };
+    let samples = (0..6)
+        .map(|b| {
+            (
+                data::poisson_raster(&mut rng, n_in, bins, 1.0, 20.0),
+                Target::Class(b % out),
+            )
+        })
+        .collect();
+    cases.push(Case {
+        name: "delay-dense-delay-dense NumSpikes".into(),
+        net,
+        samples,
+        loss: Loss::NumSpikes {
+            start: 0,
+            stop: 300,
+            true_count: 30.0,
+            false_count: 5.0,
+        },
+        seed: 3,
+    });
+    cases
+}
+
+/// Reads a whitespace-separated text matrix, skipping `#` lines.
+fn read_matrix(path: &Path) -> Result<Vec<Vec<f64>>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|v| {
+                    v.parse::<f64>()
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn gold_dense(rows: &[Vec<f64>]) -> Dense {
+    let rows: Vec<Vec<f32>> = rows
+        .iter()
+        .map(|r| r.iter().map(|&v| v as f32).collect())
+        .collect();
+    Dense::from_rows(&rows)
+}
+
+/// The gold network of SLAYER.md §5 (`snnData/` of the data kit) in the
+/// conformance setting, with `w1`/`w2` weights, on `bins` bins of its input,
+/// SpikeTime loss against `spikeOut.txt` shifted by `shift` bins (the learned
+/// weights reproduce the unshifted target exactly, so their gradient is 0).
+pub fn gold_case(
+    dir: &Path,
+    weights: (&str, &str),
+    bins: usize,
+    shift: usize,
+) -> Result<Case, String> {
+    let ts = 0.1f32;
+    let net = Network {
+        inputs: 250,
+        layers: vec![
+            Layer::Dense(gold_dense(&read_matrix(&dir.join(weights.0))?)),
+            Layer::Dense(gold_dense(&read_matrix(&dir.join(weights.1))?)),
+        ],
+        neuron: neuron(1.0),
+        rho: RhoParams {
+            tau_rho: 0.1,
+            scale_rho: 1.0,
+        },
+        kernel: KernelMode::Truncated,
+        ts,
+    };
+    let m = read_matrix(&dir.join("spikeInMat.txt"))?;
+    let mut x = SpikeRaster::new(bins, 250);
+    for (n, row) in m.iter().enumerate() {
+        for (k, &v) in row.iter().enumerate().take(bins) {
+            if v != 0.0 {
+                x.set(k, n);
+            }
+        }
+    }
+    let mut target = SpikeRaster::new(bins, 1);
+    for row in read_matrix(&dir.join("spikeOut.txt"))? {
+        target.set((row[0] / f64::from(ts)).round() as usize + shift, 0);
+    }
+    Ok(Case {
+        name: format!("gold {} {}", weights.0, weights.1),
+        net,
+        samples: vec![(x, Target::Spikes(target))],
+        loss: Loss::SpikeTime,
+        seed: 0,
+    })
+}
+
+/// The gold cases when the data kit is at `dir` (`…/slayer-reference/snnData`):
+/// initial weights over 500 bins (the gold gradients' setting) and the
+/// learned weights over 501 bins (one hidden neuron within 1.6e-4 of θ), with
+/// the target 2 ms late.
+pub fn gold_cases(dir: &Path) -> Result<Vec<Case>, String> {
+    Ok(vec![
+        gold_case(dir, ("w1Initial.txt", "w2Initial.txt"), 500, 0)?,
+        gold_case(dir, ("w1learned.txt", "w2learned.txt"), 501, 20)?,
+    ])
+}
+
+/// How far a device's batch result is from the CPU's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Output spikes identical in every sample.
+    pub outputs_equal: bool,
+    /// Output spikes of the CPU and the device (for messages).
+    pub spikes: (usize, usize),
+    /// `|Δloss| / max(|loss|, 1e-12)`.
+    pub loss_rel: f64,
+    /// Per gradient tensor, `‖Δ‖ / ‖g_cpu‖` (0 when both are zero).
+    pub grad_rel: Vec<f64>,
+}
+
+impl Report {
+    /// Whether the result passes: identical spikes, loss and gradients within tolerance.
+    pub fn passes(&self, tolerance: f64) -> bool {
+        self.outputs_equal
+            && self.loss_rel <= tolerance
+            && self.grad_rel.iter().all(|&r| r <= tolerance)
+    }
+}
+
+/// Compares a device's result with the CPU's.
+pub fn compare(cpu: &BatchResult, dev: &BatchResult) -> Report {
+    let count = |r: &BatchResult| r.outputs.iter().map(SpikeRaster::count).sum();
+    let grad_rel = cpu
+        .grads
+        .iter()
+        .zip(&dev.grads)
+        .map(|(a, b)| {
+            if a.len() != b.len() {
+                return f64::INFINITY;
+            }
+            let norm = a.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            if norm == 0.0 {
+                if diff == 0.0 {
+                    0.0
+                } else {
+                    f64::INFINITY
+                }
+            } else {
+                diff / norm
+            }
+        })
+        .collect::<Vec<_>>();
+    let grad_rel = if cpu.grads.len() == dev.grads.len() {
+        grad_rel
+    } else {
+        vec![f64::INFINITY]
+    };
+    Report {
+        outputs_equal: cpu.outputs == dev.outputs,
+        spikes: (count(cpu), count(dev)),
+        loss_rel: (cpu.loss - dev.loss).abs() / cpu.loss.abs().max(1e-12),
+        grad_rel,
+    }
+}
+
+/// Runs `case` on both backends (training and inference) and compares.
+/// Errors describe the first mismatch.
+pub fn check(
+    case: &Case,
+    cpu: &dyn Backend,
+    dev: &dyn Backend,
+    tolerance: f64,
+) -> Result<Report, String> {
+    let batch = case.batch();
+    let a = cpu
+        .train_batch(&case.net, &batch, &case.loss, case.seed)
+        .map_err(|e| format!("{}: cpu: {e}", case.name))?;
+    let b = dev
+        .train_batch(&case.net, &batch, &case.loss, case.seed)
+        .map_err(|e| format!("{}: {}: {e}", case.name, dev.name()))?;
+    let r = compare(&a, &b);
+    if a.grads.iter().flatten().all(|&g| g == 0.0) {
+        return Err(format!(
+            "{}: the CPU gradient is zero: nothing tested",
+            case.name
+        ));
+    }
+    if !r.passes(tolerance) {
+        return Err(format!("{}: {r:?}", case.name));
+    }
+    let inputs = case.inputs();
+    let ia = cpu
+        .infer(&case.net, &inputs)
+        .map_err(|e| format!("{}: cpu infer: {e}", case.name))?;
+    let ib = dev
+        .infer(&case.net, &inputs)
+        .map_err(|e| format!("{}: {} infer: {e}", case.name, dev.name()))?;
+    if ia != ib {
+        return Err(format!("{}: inference spikes differ", case.name));
+    }
+    Ok(r)
+}
