@@ -31,7 +31,7 @@ pub mod params;
 pub mod samples;
 
 pub use crc32::checksum as crc32;
-pub use engine::{state_words, Engine, EngineError, StepStats};
+pub use engine::{scratch_words, state_words, Engine, EngineError, Phase, StepStats};
 pub use event::{Event1d, Event2d};
 pub use fixed::{pool_tap_weight, ConstsError, NeuronConsts};
 pub use model::{DecodeError, Layer, Model, Shape, WeightBits};

@@ -24,6 +24,7 @@ pub mod optim;
 pub mod plot;
 pub mod reference;
 pub mod spikes;
+pub mod stream;
 pub mod train;
 
 pub use error::{Error, Result};

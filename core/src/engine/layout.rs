@@ -3,15 +3,19 @@
 //! Layers own consecutive regions, in layer order:
 //!
 //! * a neuron population of `n` neurons (dense, conv, pool):
-//!   `[p1 p2 r1 r2]×n acc[n] spikes[⌈n/32⌉]` — per neuron, the last two
-//!   values of the `ε` (PSP) and `ν` (refractory) filters (interleaved, so
-//!   the update walks one pointer), then the synaptic input summed for the
-//!   next bin (contiguous, so a dense input spike adds one contiguous run),
-//!   and the bit-packed spikes of the last bin (both the refractory input of
-//!   the next bin and the next layer's input);
+//!   `p0[n] p1[n] r0[n] r1[n] acc[n] spikes[⌈n/32⌉] busy[⌈n/32⌉]` — the last two values
+//!   of the `ε` (PSP) and `ν` (refractory) filters of every neuron, as two
+//!   arrays per filter that swap roles every bin (contiguous runs the
+//!   compiler vectorises; nothing is copied), then the synaptic input summed
+//!   for the next bin (contiguous, so a dense input spike adds one
+//!   contiguous run; channel-last for a convolution run with scratch), and
+//!   the bit-packed spikes of the last bin (both the refractory input of the
+//!   next bin and the next layer's input), then one bit per neuron whose
+//!   `ν` state is not 0 (kept by the 32-bit Arm path, `lean.rs`, which runs
+//!   the `ν` filter only there);
 //! * a delay layer of `n` neurons and `D = max_delay`: `pos`, a ring of
-//!   `D + 1` bit-packed input spike vectors (`D + 1` bits of history per
-//!   neuron), and the bit-packed delayed output `out[⌈n/32⌉]`;
+//!   `D + 1` bit-packed spike vectors, the spikes due in each of the next
+//!   `D + 1` bins, and the bit-packed delayed output `out[⌈n/32⌉]`;
 //! * flatten: nothing.
 
 use crate::model::{Layer, Model};
@@ -21,9 +25,9 @@ pub(crate) fn bit_words(n: u32) -> u64 {
     u64::from(n).div_ceil(32)
 }
 
-/// Words of a population of `n` neurons: `5n + ⌈n/32⌉`.
+/// Words of a population of `n` neurons: `5n + 2⌈n/32⌉`.
 pub(crate) fn population_words(n: u32) -> Option<u64> {
-    u64::from(n).checked_mul(5)?.checked_add(bit_words(n))
+    u64::from(n).checked_mul(5)?.checked_add(2 * bit_words(n))
 }
 
 /// Words of a delay layer: `1 + (max_delay + 2)·⌈n/32⌉`.

@@ -1,23 +1,38 @@
 //! One bin of a population of SRM neurons, integer only (the update is
 //! documented in [`crate::fixed`]).
+//!
+//! Neurons are updated in blocks (256 on hosts, 32 on 32-bit Arm). A block
+//! whose every neuron is *at rest* is skipped: no input this bin, no spike
+//! last bin, and both filters sitting on a fixed point of their own update
+//! (`y1 = y2 = v` with `v` inside the dead band where rounding keeps the
+//! decay from moving it, which includes 0). The full update of such a
+//! neuron would leave every word of its state unchanged and emit no spike,
+//! so skipping it is exact.
 
 use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
 
 /// Rounding constant of the Q2.30 products (round half up).
 const HALF: i64 = 1 << (COEF_FRAC_BITS - 1);
 
-/// `sat(acc >> 30)`: the Q2.30 sum narrowed to `i32`, saturating. The
-/// shift fits `i32` exactly when the high word of `acc` lies in
-/// `[−2^29, 2^29)`; one cheap test of the high word replaces a 64-bit clamp.
+/// `sat(acc >> 30)`: the Q2.30 sum narrowed to `i32`, saturating. On
+/// 32-bit Arm one cheap test of the high word replaces a 64-bit clamp; on
+/// hosts the clamp vectorises (vector min/max). Both give the same value.
 #[inline(always)]
 fn narrow(acc: i64) -> i32 {
-    let hi = (acc >> 32) as i32;
-    if (hi.wrapping_add(1 << 29) as u32) < (1 << 30) {
-        (acc >> COEF_FRAC_BITS) as i32
-    } else if hi < 0 {
-        i32::MIN
-    } else {
-        i32::MAX
+    #[cfg(target_arch = "arm")]
+    {
+        let hi = (acc >> 32) as i32;
+        if (hi.wrapping_add(1 << 29) as u32) < (1 << 30) {
+            (acc >> COEF_FRAC_BITS) as i32
+        } else if hi < 0 {
+            i32::MIN
+        } else {
+            i32::MAX
+        }
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        (acc >> COEF_FRAC_BITS).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 }
 
@@ -34,85 +49,334 @@ pub(crate) fn pole(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 
     narrow(acc)
 }
 
-/// Words of filter state per neuron: `p1, p2, r1, r2`.
-pub(crate) const FILTER_WORDS: usize = 4;
+/// The dead band `[lo, hi]` of an undriven double pole: the values `v` with
+/// `pole(a2, −a², v, v, ½) = v`. With `e = 2^30 − (2a − a²)` (in Q2.30) the
+/// update is `v + ⌊(2^29 − e·v) / 2^30⌋`, which equals `v` exactly when
+/// `−2^29 < e·v ≤ 2^29`. `None` when the filter does not decay (`e ≤ 0`).
+fn dead_band(a2: i32, a_sq: i32) -> Option<(i32, i32)> {
+    let e = (1i64 << COEF_FRAC_BITS) - i64::from(a2) + i64::from(a_sq);
+    if e <= 0 {
+        return None;
+    }
+    let hi = HALF / e;
+    let lo = 1 - (HALF + e - 1) / e;
+    let (lo, hi) = (i32::try_from(lo).ok()?, i32::try_from(hi).ok()?);
+    // Belt and braces: the ends are fixed points and the next values out are not.
+    let fixed = |v: i32| pole(a2, -a_sq, v, v, HALF) == v;
+    (fixed(lo) && fixed(hi) && !fixed(hi.checked_add(1)?) && !fixed(lo.checked_sub(1)?))
+        .then_some((lo, hi))
+}
+
+/// When a neuron of a layer is at rest (see the module documentation).
+#[derive(Debug, Clone, Copy)]
+struct Rest {
+    p_lo: i32,
+    p_span: u32,
+    r_lo: i32,
+    r_span: u32,
+}
+
+impl Rest {
+    /// The resting bands of a layer, `None` when its filters have none or
+    /// a resting neuron could reach `θ` (then nothing is skipped).
+    fn of(k: &NeuronConsts) -> Option<Self> {
+        let (p_lo, p_hi) = dead_band(k.eps_a2, k.eps_a_sq)?;
+        let (r_lo, r_hi) = dead_band(k.nu_a2, k.nu_a_sq)?;
+        if p_hi.saturating_add(r_hi) >= k.theta {
+            return None;
+        }
+        Some(Self {
+            p_lo,
+            p_span: p_hi.wrapping_sub(p_lo) as u32,
+            r_lo,
+            r_span: r_hi.wrapping_sub(r_lo) as u32,
+        })
+    }
+
+    /// True when every `ε` filter of the block rests (`y1 = y2` in the
+    /// band) and has no input.
+    #[inline]
+    fn p_block(&self, y1: &[i32], y2: &[i32], a: &[i32]) -> bool {
+        let mut busy = 0u32;
+        for ((&p1, &p2), &x) in y1.iter().zip(y2).zip(a) {
+            busy |= u32::from(x != 0)
+                | u32::from(p1 != p2)
+                | u32::from(p1.wrapping_sub(self.p_lo) as u32 > self.p_span);
+        }
+        busy == 0
+    }
+
+    /// True when every `ν` filter of the block rests (the caller checks
+    /// that no neuron spiked).
+    #[inline]
+    fn r_block(&self, y1: &[i32], y2: &[i32]) -> bool {
+        let mut busy = 0u32;
+        for (&r1, &r2) in y1.iter().zip(y2) {
+            busy |=
+                u32::from(r1 != r2) | u32::from(r1.wrapping_sub(self.r_lo) as u32 > self.r_span);
+        }
+        busy == 0
+    }
+}
+
+/// Neurons updated together (and skipped together when all rest): eight
+/// words of spike bits on hosts (longer vector loops), one word on 32-bit
+/// Arm (a small stack frame, finer skipping).
+#[cfg(not(target_arch = "arm"))]
+const CHUNK: usize = 256;
+#[cfg(target_arch = "arm")]
+const CHUNK: usize = 32;
+
+/// How a population's accumulators are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccOrder {
+    /// Accumulator `j` belongs to neuron `j`.
+    Linear,
+    /// Channel-last: neuron `c·plane + p` (channel `c` of `channels`,
+    /// position `p` of `plane`) uses accumulator `p·channels + c` (the
+    /// layout of the fast convolution scatter).
+    ChannelLast {
+        /// Positions per channel.
+        plane: usize,
+        /// Channels.
+        channels: usize,
+    },
+}
 
 /// The region of a population in the state arena, split into its arrays.
+///
+/// Each filter keeps its last two values in two arrays that swap roles
+/// every bin (the engine's `parity` says which holds the newest): the new
+/// value overwrites the older one, so nothing is copied.
 pub(crate) struct Population<'s> {
-    /// `[p1, p2, r1, r2]` per neuron (interleaved: one pointer in the update).
-    pub filters: &'s mut [i32],
+    /// `ε` filter values, arrays 0 and 1.
+    pub p: [&'s mut [i32]; 2],
+    /// `ν` filter values, arrays 0 and 1.
+    pub r: [&'s mut [i32]; 2],
     /// Synaptic input summed for the next bin, weight LSB.
     pub acc: &'s mut [i32],
     /// Spikes of the last bin, bit-packed.
     pub spikes: &'s mut [i32],
+    /// Neurons whose `ν` state is not 0, bit-packed (kept by the 32-bit Arm
+    /// path, `lean.rs`; unused elsewhere).
+    pub busy: &'s mut [i32],
+}
+
+/// Offsets (in a population region of `n` neurons) of the newest `p` and
+/// `r` after a bin run with `parity` (see [`Population::update`]).
+pub(crate) fn newest(n: usize, parity: bool) -> (usize, usize) {
+    // A bin run at parity `q` writes into array `1 − q`.
+    let i = usize::from(!parity);
+    (i * n, (2 + i) * n)
 }
 
 impl<'s> Population<'s> {
-    /// Splits a region of `5n + ⌈n/32⌉` words (shorter regions give
+    /// Splits a region of `5n + 2⌈n/32⌉` words: `p0 p1 r0 r1 acc` (`n`
+    /// each), then the spike words and the busy words (shorter regions give
     /// shorter arrays; the update then covers fewer neurons, never panics).
     pub(crate) fn split(region: &'s mut [i32], n: usize) -> Self {
-        let (filters, rest) = region.split_at_mut((FILTER_WORDS * n).min(region.len()));
+        let (p0, rest) = region.split_at_mut(n.min(region.len()));
+        let (p1, rest) = rest.split_at_mut(n.min(rest.len()));
+        let (r0, rest) = rest.split_at_mut(n.min(rest.len()));
+        let (r1, rest) = rest.split_at_mut(n.min(rest.len()));
         let (acc, rest) = rest.split_at_mut(n.min(rest.len()));
         let w = n.div_ceil(32).min(rest.len());
+        let (spikes, rest) = rest.split_at_mut(w);
+        let b = w.min(rest.len());
         Self {
-            filters,
+            p: [p0, p1],
+            r: [r0, r1],
             acc,
-            spikes: &mut rest[..w],
+            spikes,
+            busy: &mut rest[..b],
         }
     }
 
     /// Advances every neuron by one bin: the PSP takes the input summed in
     /// `acc` during the previous bin (and clears it), the refractory filter
     /// the neuron's spike of the previous bin; then `u ≥ θ` gives the new
-    /// spike bits.
-    pub(crate) fn update(&mut self, k: &NeuronConsts) {
-        self.psp(k);
-        self.fire(k);
-    }
-
-    /// Pass 1: the `ε` filter of every neuron takes (and clears) its input.
-    /// Two passes instead of one keep the constants of each in registers.
-    fn psp(&mut self, k: &NeuronConsts) {
-        let f = u32::from(k.frac_bits);
-        // `a` in [lo, hi] ⇒ `a << f` fits i32 exactly; beyond, it saturates.
-        let hi = i32::MAX >> f;
-        let lo = -hi - 1;
-        let (a2, neg_a_sq, c) = (k.eps_a2, -k.eps_a_sq, i64::from(k.eps_c));
-        let cells = self
-            .filters
-            .chunks_exact_mut(FILTER_WORDS)
-            .zip(self.acc.iter_mut());
-        for (cell, a) in cells {
-            let x = core::mem::take(a).clamp(lo, hi) << f;
-            let p = pole(a2, neg_a_sq, cell[0], cell[1], c * i64::from(x) + HALF);
-            cell[1] = cell[0];
-            cell[0] = p;
+    /// spike bits. `parity` names the arrays holding the newest values
+    /// (array `parity` before the bin, array `1 − parity` after). Blocks of
+    /// 32 neurons at rest are skipped (exactly).
+    ///
+    /// With `look` false no block is checked for rest (everything is
+    /// updated, which gives the same result). Returns true when some block
+    /// was found (partly) at rest.
+    ///
+    /// On 32-bit Arm (or with the `lean` feature) a population with linear
+    /// accumulators takes `lean::update` instead: the same result, neuron
+    /// by neuron, leaving `acc` to the scatter (see `lean.rs`).
+    pub(crate) fn update(
+        &mut self,
+        k: &NeuronConsts,
+        order: AccOrder,
+        parity: bool,
+        look: bool,
+    ) -> bool {
+        if super::lean::LEAN && order == AccOrder::Linear {
+            super::lean::update(self, k, parity);
+            return false;
         }
-    }
-
-    /// Pass 2: the `ν` filter of every neuron takes its last spike; then
-    /// `u = p + r ≥ θ` gives the new spike bits.
-    fn fire(&mut self, k: &NeuronConsts) {
-        let (a2, neg_a_sq, theta) = (k.nu_a2, -k.nu_a_sq, k.theta);
-        let quiet = HALF;
-        let spiked = (i64::from(k.nu_1) << COEF_FRAC_BITS) + HALF;
-        let lanes = self
-            .filters
-            .chunks_mut(32 * FILTER_WORDS)
-            .zip(self.spikes.iter_mut());
-        for (filters, word) in lanes {
-            let old = *word as u32;
-            let mut new = 0u32;
-            for (b, cell) in filters.chunks_exact_mut(FILTER_WORDS).enumerate() {
-                let start = if (old >> b) & 1 != 0 { spiked } else { quiet };
-                let r = pole(a2, neg_a_sq, cell[2], cell[3], start);
-                cell[3] = cell[2];
-                cell[2] = r;
-                if cell[0].saturating_add(r) >= theta {
-                    new |= 1 << b;
+        let rest = if look { Rest::of(k) } else { None };
+        let mut found = false;
+        let n = [
+            self.acc.len(),
+            self.p[0].len(),
+            self.p[1].len(),
+            self.r[0].len(),
+            self.r[1].len(),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0);
+        let new = usize::from(parity);
+        let [p0, p1] = &mut self.p;
+        let (py1, py2): (&[i32], &mut [i32]) = if new == 0 {
+            (&**p0, &mut **p1)
+        } else {
+            (&**p1, &mut **p0)
+        };
+        let [r0, r1] = &mut self.r;
+        let (ry1, ry2): (&[i32], &mut [i32]) = if new == 0 {
+            (&**r0, &mut **r1)
+        } else {
+            (&**r1, &mut **r0)
+        };
+        let mut a = [0i32; CHUNK];
+        for (ch, words) in self.spikes.chunks_mut(CHUNK / 32).enumerate() {
+            let j0 = CHUNK * ch;
+            if j0 >= n {
+                break;
+            }
+            let m = (n - j0).min(CHUNK);
+            let a = &mut a[..m];
+            match order {
+                AccOrder::Linear => {
+                    let acc = &mut self.acc[j0..j0 + m];
+                    a.copy_from_slice(acc);
+                    acc.fill(0);
+                }
+                AccOrder::ChannelLast { plane, channels } => {
+                    // Read strided here, cleared in one sweep below.
+                    let plane = plane.max(1);
+                    let (mut c, mut p) = (j0 / plane, j0 % plane);
+                    for x in a.iter_mut() {
+                        *x = self.acc.get(p * channels + c).copied().unwrap_or(0);
+                        p += 1;
+                        if p == plane {
+                            p = 0;
+                            c += 1;
+                        }
+                    }
                 }
             }
-            *word = new as i32;
+            let (p1, p2) = (&py1[j0..j0 + m], &mut py2[j0..j0 + m]);
+            let (r1, r2) = (&ry1[j0..j0 + m], &mut ry2[j0..j0 + m]);
+            let quiet = words.iter().all(|&w| w == 0);
+            let (p_rest, r_rest) = match rest {
+                Some(q) => (q.p_block(p1, p2, a), quiet && q.r_block(r1, r2)),
+                None => (false, false),
+            };
+            found |= p_rest || r_rest;
+            // A resting filter's new value is its old one (y1 = y2): the
+            // arrays already hold it whichever is read as newest.
+            if !p_rest {
+                psp(p1, p2, a, k);
+            }
+            if p_rest && r_rest {
+                continue; // no change, no spike
+            }
+            let p = if p_rest { p1 } else { &*p2 };
+            for (w, word) in words.iter_mut().enumerate() {
+                let (lo, hi) = ((32 * w).min(m), (32 * w + 32).min(m));
+                let (p, r1, r2) = (&p[lo..hi], &r1[lo..hi], &mut r2[lo..hi]);
+                *word = if r_rest {
+                    threshold(p, r1, k) as i32
+                } else {
+                    fire(p, r1, r2, *word as u32, k) as i32
+                };
+            }
         }
+        if matches!(order, AccOrder::ChannelLast { .. }) {
+            self.acc.fill(0);
+        }
+        found
+    }
+}
+
+/// The `ε` filters of a block take their input: `y2 ← pole(y1, y2, c·x)`
+/// (`y2` becomes the newest value).
+#[inline]
+fn psp(y1: &[i32], y2: &mut [i32], a: &[i32], k: &NeuronConsts) {
+    let f = u32::from(k.frac_bits);
+    // `a` in [lo, hi] ⇒ `a << f` fits i32 exactly; beyond, it saturates.
+    let hi = i32::MAX >> f;
+    let lo = -hi - 1;
+    let (a2, neg_a_sq, c) = (k.eps_a2, -k.eps_a_sq, i64::from(k.eps_c));
+    for ((&p1, p2), &x) in y1.iter().zip(y2.iter_mut()).zip(a) {
+        let x = x.clamp(lo, hi) << f;
+        *p2 = pole(a2, neg_a_sq, p1, *p2, c * i64::from(x) + HALF);
+    }
+}
+
+/// The `ν` filters of a block take their last spikes (bits of `old`):
+/// `y2 ← pole(y1, y2, ν1·s)`; then `u = p + r ≥ θ` gives the new spike bits.
+#[inline]
+fn fire(p: &[i32], y1: &[i32], y2: &mut [i32], old: u32, k: &NeuronConsts) -> u32 {
+    let (a2, neg_a_sq, theta) = (k.nu_a2, -k.nu_a_sq, i64::from(k.theta));
+    let kick = i64::from(k.nu_1) << COEF_FRAC_BITS;
+    let mut new = 0u32;
+    for (b, ((&r1, r2), &p)) in y1.iter().zip(y2.iter_mut()).zip(p).enumerate() {
+        let start = if (old >> b) & 1 != 0 {
+            kick + HALF
+        } else {
+            HALF
+        };
+        let r = pole(a2, neg_a_sq, r1, *r2, start);
+        *r2 = r;
+        // `sat(p + r) ≥ θ` (θ ≥ 1) is `p + r ≥ θ` in i64.
+        new |= u32::from(i64::from(p) + i64::from(r) >= theta) << b;
+    }
+    new
+}
+
+/// The spike test alone, for a block whose `ν` filters rest.
+#[inline]
+fn threshold(p: &[i32], r: &[i32], k: &NeuronConsts) -> u32 {
+    let theta = i64::from(k.theta);
+    let mut new = 0u32;
+    for (b, (&p, &r)) in p.iter().zip(r).enumerate() {
+        new |= u32::from(i64::from(p) + i64::from(r) >= theta) << b;
+    }
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_bands_are_exactly_the_fixed_points() {
+        for (tau, ts) in [
+            (10.0f64, 1.0f64),
+            (1.0, 1.0),
+            (5.0, 0.5),
+            (100.0, 1.0),
+            (1.2, 1.0),
+        ] {
+            let a = (-ts / tau).exp();
+            let q = |v: f64| (v * f64::from(1u32 << 30)).round() as i32;
+            let (a2, a_sq) = (q(2.0 * a), q(a * a));
+            let (lo, hi) = dead_band(a2, a_sq).unwrap();
+            assert!(lo <= 0 && hi >= 0, "{tau}: [{lo}, {hi}]");
+            let span = i64::from(hi - lo) + 40;
+            for v in i64::from(lo) - 20..=i64::from(lo) + span {
+                let v = v as i32;
+                let fixed = pole(a2, -a_sq, v, v, HALF) == v;
+                assert_eq!(fixed, (lo..=hi).contains(&v), "tau {tau}, v {v}");
+            }
+        }
+        // A filter that does not decay (2a − a² = 1) has no band.
+        assert_eq!(dead_band(1 << 30, 0), None);
     }
 }

@@ -1,8 +1,48 @@
 //! Event-driven synaptic input: each input spike adds its weights to the
 //! accumulators of the neurons it reaches (saturating, never wrapping).
+//!
+//! Every accumulator starts the scatter at 0 and takes at most one weight
+//! per input spike. When the number of spikes that can reach one neuron in
+//! a bin times the largest weight magnitude fits `i32`, no partial sum can
+//! saturate, and plain additions (which the compiler vectorises) give the
+//! same sums as saturating ones; otherwise the additions saturate, in input
+//! order per accumulator, exactly as a neuron-by-neuron scatter would.
 
+use super::lean;
 use super::spikes::Spikes;
 use crate::model::{Conv2d, Dense, SumPool, WeightBits};
+
+/// How two partial sums are added.
+pub(crate) trait Add {
+    /// `a + w`.
+    fn add(a: i32, w: i32) -> i32;
+}
+
+/// Saturating addition (always correct).
+pub(crate) struct Sat;
+/// Plain addition, for when no sum can leave `i32` (then equal to [`Sat`]).
+pub(crate) struct Plain;
+
+impl Add for Sat {
+    #[inline(always)]
+    fn add(a: i32, w: i32) -> i32 {
+        a.saturating_add(w)
+    }
+}
+
+impl Add for Plain {
+    #[inline(always)]
+    fn add(a: i32, w: i32) -> i32 {
+        a.wrapping_add(w)
+    }
+}
+
+/// True when `count` additions of magnitude at most `max` onto 0 cannot
+/// leave `i32` (so [`Plain`] equals [`Sat`]).
+#[inline]
+pub(crate) fn no_overflow(count: u64, max: u64) -> bool {
+    count.saturating_mul(max) <= i32::MAX as u64
+}
 
 /// Reads weights of one width from a blob.
 trait Read {
@@ -11,7 +51,7 @@ trait Read {
     /// Weight `i` (caller guarantees `i` is in range).
     fn at(blob: &[u8], i: usize) -> i32;
     /// Adds a contiguous run of weights to `acc`.
-    fn add_run(acc: &mut [i32], blob: &[u8]);
+    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]);
 }
 
 struct I8;
@@ -24,9 +64,9 @@ impl Read for I8 {
         i32::from(blob[i] as i8)
     }
     #[inline(always)]
-    fn add_run(acc: &mut [i32], blob: &[u8]) {
+    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]) {
         for (a, &w) in acc.iter_mut().zip(blob) {
-            *a = a.saturating_add(i32::from(w as i8));
+            *a = A::add(*a, i32::from(w as i8));
         }
     }
 }
@@ -38,28 +78,161 @@ impl Read for I16 {
         i32::from(i16::from_le_bytes([blob[2 * i], blob[2 * i + 1]]))
     }
     #[inline(always)]
-    fn add_run(acc: &mut [i32], blob: &[u8]) {
+    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]) {
         for (a, w) in acc.iter_mut().zip(blob.chunks_exact(2)) {
-            *a = a.saturating_add(i32::from(i16::from_le_bytes([w[0], w[1]])));
+            *a = A::add(*a, i32::from(i16::from_le_bytes([w[0], w[1]])));
         }
     }
 }
 
-/// Dense: every spike `i` adds weight column `w[i·outputs ..][.. outputs]`.
-pub(crate) fn dense(acc: &mut [i32], d: &Dense<'_>, bits: WeightBits, spikes: Spikes<'_>) {
-    match bits {
-        WeightBits::I8 => dense_with::<I8>(acc, d, spikes),
-        WeightBits::I16 => dense_with::<I16>(acc, d, spikes),
+/// Adds `w` to `acc` element-wise.
+#[inline(always)]
+fn add_i32<A: Add>(acc: &mut [i32], w: &[i32]) {
+    for (a, &w) in acc.iter_mut().zip(w) {
+        *a = A::add(*a, w);
     }
 }
 
-fn dense_with<R: Read>(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
+/// Largest weight magnitude of a width.
+fn max_weight(bits: WeightBits) -> u64 {
+    bits.max() as u64 + 1
+}
+
+/// Dense: every spike `i` adds weight column `w[i·outputs ..][.. outputs]`.
+/// `reach` bounds the spikes that can reach one neuron.
+pub(crate) fn dense(
+    acc: &mut [i32],
+    d: &Dense<'_>,
+    bits: WeightBits,
+    spikes: Spikes<'_>,
+    reach: u64,
+) {
+    let plain = no_overflow(reach, max_weight(bits));
+    if lean::LEAN && !(plain && matches!(bits, WeightBits::I8)) {
+        acc.fill(0); // the lean update leaves the old sums
+    }
+    match (bits, plain) {
+        (WeightBits::I8, true) if lean::LEAN => {
+            lean::dense_i8(acc, d.weights, d.outputs as usize, spikes);
+        }
+        (WeightBits::I8, true) => dense_i8_grouped(acc, d, spikes),
+        (WeightBits::I8, false) => dense_with::<I8, Sat>(acc, d, spikes),
+        (WeightBits::I16, true) => dense_with::<I16, Plain>(acc, d, spikes),
+        (WeightBits::I16, false) => dense_with::<I16, Sat>(acc, d, spikes),
+    }
+    if lean::LEAN {
+        lean::fit(acc, &d.neuron, reach.saturating_mul(max_weight(bits)));
+    }
+}
+
+/// Dense int8 scatter with plain additions (no sum can overflow), four
+/// columns at a time: the four weights of an output are summed in 16 bits
+/// (at most 4 · 128 in magnitude) and added to the accumulator once, so
+/// the accumulators are read and written a quarter as often. Exact: with
+/// no overflow the order of the additions does not matter.
+fn dense_i8_grouped(acc: &mut [i32], d: &Dense<'_>, mut spikes: Spikes<'_>) {
+    let n = d.outputs as usize;
+    let col = |i: u32| d.weights.get(i as usize * n..(i as usize + 1) * n);
+    loop {
+        let mut g = [0u32; 4];
+        let mut k = 0;
+        while k < 4 {
+            match spikes.next() {
+                Some(i) => {
+                    g[k] = i;
+                    k += 1;
+                }
+                None => break,
+            }
+        }
+        if k < 4 {
+            for &i in &g[..k] {
+                if let Some(c) = col(i) {
+                    I8::add_run::<Plain>(acc, c);
+                }
+            }
+            return;
+        }
+        if let (Some(c0), Some(c1), Some(c2), Some(c3)) =
+            (col(g[0]), col(g[1]), col(g[2]), col(g[3]))
+        {
+            for ((((a, &w0), &w1), &w2), &w3) in acc.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
+                let s = i16::from(w0 as i8)
+                    + i16::from(w1 as i8)
+                    + i16::from(w2 as i8)
+                    + i16::from(w3 as i8);
+                *a = a.wrapping_add(i32::from(s));
+            }
+        } else {
+            // Only for a model whose weights are too short (validation
+            // rejects those): add whatever columns exist.
+            for &i in &g {
+                if let Some(c) = col(i) {
+                    I8::add_run::<Plain>(acc, c);
+                }
+            }
+        }
+    }
+}
+
+fn dense_with<R: Read, A: Add>(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
     let col = d.outputs as usize * R::BYTES;
     for i in spikes {
         let at = i as usize * col;
         if let Some(w) = d.weights.get(at..at + col) {
-            R::add_run(acc, w);
+            R::add_run::<A>(acc, w);
         }
+    }
+}
+
+/// Channel, row and column of ascending neuron indices of a `(c, h, w)`
+/// tensor, tracked from one index to the next without dividing when the
+/// step is shorter than a row (spikes of a bin come in ascending order).
+struct Coords {
+    hw: usize,
+    h: usize,
+    w: usize,
+    n: usize,
+    c: usize,
+    y: usize,
+    x: usize,
+}
+
+impl Coords {
+    fn new(h: usize, w: usize) -> Self {
+        Self {
+            hw: h * w,
+            h,
+            w,
+            n: 0,
+            c: 0,
+            y: 0,
+            x: 0,
+        }
+    }
+
+    /// `(c, y, x)` of index `n` (`h·w > 0`).
+    #[inline(always)]
+    fn of(&mut self, n: usize) -> (usize, usize, usize) {
+        let step = n.wrapping_sub(self.n);
+        if step < self.w {
+            self.x += step;
+            if self.x >= self.w {
+                self.x -= self.w;
+                self.y += 1;
+                if self.y == self.h {
+                    self.y = 0;
+                    self.c += 1;
+                }
+            }
+        } else {
+            self.c = n / self.hw;
+            let r = n - self.c * self.hw;
+            self.y = r / self.w;
+            self.x = r - self.y * self.w;
+        }
+        self.n = n;
+        (self.c, self.y, self.x)
     }
 }
 
@@ -73,67 +246,248 @@ fn reach(i: usize, k: usize, s: usize, p: usize, out: usize) -> (usize, usize) {
     (lo, hi.max(lo))
 }
 
-/// Convolution: every spike at `(c, y, x)` adds, for each output channel,
-/// the kernel taps that cover it to the outputs whose windows contain it.
-pub(crate) fn conv(acc: &mut [i32], c: &Conv2d<'_>, bits: WeightBits, spikes: Spikes<'_>) {
-    match bits {
-        WeightBits::I8 => conv_with::<I8>(acc, c, spikes),
-        WeightBits::I16 => conv_with::<I16>(acc, c, spikes),
+/// The sizes of a convolution, as `usize`.
+#[derive(Clone, Copy)]
+struct Geo {
+    ic: usize,
+    ih: usize,
+    iw: usize,
+    oc: usize,
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    sy: usize,
+    sx: usize,
+    py: usize,
+    px: usize,
+}
+
+impl Geo {
+    fn of(c: &Conv2d<'_>) -> Option<Self> {
+        let g = &c.geometry;
+        let out = g.output()?;
+        let geo = Self {
+            ic: g.input.c as usize,
+            ih: g.input.h as usize,
+            iw: g.input.w as usize,
+            oc: out.c as usize,
+            oh: out.h as usize,
+            ow: out.w as usize,
+            kh: g.kernel.0 as usize,
+            kw: g.kernel.1 as usize,
+            sy: g.stride.0 as usize,
+            sx: g.stride.1 as usize,
+            py: g.padding.0 as usize,
+            px: g.padding.1 as usize,
+        };
+        // Only an invalid geometry, which validation rejects, fails this.
+        (geo.ih * geo.iw > 0 && geo.oh * geo.ow > 0 && geo.sy > 0 && geo.sx > 0).then_some(geo)
+    }
+
+    /// Input spikes that can reach one output: `in_c · kh · kw`.
+    fn fan_in(&self) -> u64 {
+        (self.ic * self.kh * self.kw) as u64
     }
 }
 
-fn conv_with<R: Read>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes<'_>) {
-    let g = &conv.geometry;
-    let Some(out) = g.output() else { return };
-    let (ic, ih, iw) = (g.input.c as usize, g.input.h as usize, g.input.w as usize);
-    let (oh, ow) = (out.h as usize, out.w as usize);
-    let (kh, kw) = (g.kernel.0 as usize, g.kernel.1 as usize);
-    let (sy, sx) = (g.stride.0 as usize, g.stride.1 as usize);
-    let (py, px) = (g.padding.0 as usize, g.padding.1 as usize);
-    let (ihw, ohw, khw) = (ih * iw, oh * ow, kh * kw);
-    if ihw == 0 || ohw == 0 || sy == 0 || sx == 0 {
-        return; // only for an invalid geometry, which validation rejects
+/// The spikes that can reach one neuron of a convolution in a bin, for
+/// input bits (`None`) or a caller's list of `len` entries.
+pub(crate) fn conv_reach(c: &Conv2d<'_>, list: Option<usize>) -> u64 {
+    match list {
+        Some(n) => n as u64,
+        None => Geo::of(c).map_or(u64::MAX, |g| g.fan_in()),
     }
+}
+
+/// Convolution: every spike at `(c, y, x)` adds, for each output channel,
+/// the kernel taps that cover it to the outputs whose windows contain it.
+/// Accumulators in neuron order (channel-major).
+pub(crate) fn conv(
+    acc: &mut [i32],
+    c: &Conv2d<'_>,
+    bits: WeightBits,
+    spikes: Spikes<'_>,
+    reach: u64,
+) {
+    let plain = no_overflow(reach, max_weight(bits));
+    if lean::LEAN {
+        acc.fill(0); // the lean update leaves the old sums
+    }
+    match (bits, plain) {
+        (WeightBits::I8, true) => conv_with::<I8, Plain>(acc, c, spikes),
+        (WeightBits::I8, false) => conv_with::<I8, Sat>(acc, c, spikes),
+        (WeightBits::I16, true) => conv_with::<I16, Plain>(acc, c, spikes),
+        (WeightBits::I16, false) => conv_with::<I16, Sat>(acc, c, spikes),
+    }
+    if lean::LEAN {
+        lean::fit(acc, &c.neuron, reach.saturating_mul(max_weight(bits)));
+    }
+}
+
+fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes<'_>) {
+    let Some(g) = Geo::of(conv) else { return };
+    let (ohw, khw) = (g.oh * g.ow, g.kh * g.kw);
+    let mut at = Coords::new(g.ih, g.iw);
     for n in spikes {
-        let n = n as usize;
-        let (ch, iy, ix) = (n / ihw, n % ihw / iw, n % iw);
-        let (y0, y1) = reach(iy, kh, sy, py, oh);
-        let (x0, x1) = reach(ix, kw, sx, px, ow);
+        let (ch, iy, ix) = at.of(n as usize);
+        let (y0, y1) = reach(iy, g.kh, g.sy, g.py, g.oh);
+        let (x0, x1) = reach(ix, g.kw, g.sx, g.px, g.ow);
         if y0 == y1 || x0 == x1 {
             continue;
         }
         for (o, ao) in acc.chunks_exact_mut(ohw).enumerate() {
-            let base = (o * ic + ch) * khw;
+            let base = (o * g.ic + ch) * khw;
             let Some(wk) = conv.weights.get(base * R::BYTES..(base + khw) * R::BYTES) else {
                 continue;
             };
             for oy in y0..y1 {
-                let krow = (iy + py - oy * sy) * kw;
-                let arow = &mut ao[oy * ow + x0..oy * ow + x1];
+                let krow = (iy + g.py - oy * g.sy) * g.kw;
+                let arow = &mut ao[oy * g.ow + x0..oy * g.ow + x1];
                 for (ox, a) in (x0..x1).zip(arow) {
-                    *a = a.saturating_add(R::at(wk, krow + ix + px - ox * sx));
+                    *a = A::add(*a, R::at(wk, krow + ix + g.px - ox * g.sx));
                 }
             }
         }
     }
 }
 
+/// Words of the channel-last weight copy of a convolution (see
+/// [`conv_prepare`]): one `i32` per weight.
+pub(crate) fn conv_scratch_words(c: &Conv2d<'_>) -> usize {
+    c.geometry.weight_count().map_or(0, |n| n as usize)
+}
+
+/// Writes the weights of `c`, widened to `i32`, in the order
+/// `[in_c][ky][kw − 1 − kx][out_c]` into `out`: for one input spike and one
+/// output row, the weights of all output channels and all covered output
+/// columns then form one contiguous run, matching channel-last
+/// accumulators. False when `out` is too short.
+pub(crate) fn conv_prepare(c: &Conv2d<'_>, bits: WeightBits, out: &mut [i32]) -> bool {
+    let Some(g) = Geo::of(c) else { return false };
+    if out.len() < conv_scratch_words(c) {
+        return false;
+    }
+    for o in 0..g.oc {
+        for ch in 0..g.ic {
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let src = ((o * g.ic + ch) * g.kh + ky) * g.kw + kx;
+                    let dst = ((ch * g.kh + ky) * g.kw + (g.kw - 1 - kx)) * g.oc + o;
+                    if let (Some(w), Some(d)) = (bits.get(c.weights, src), out.get_mut(dst)) {
+                        *d = w;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Convolution into channel-last accumulators (accumulator `p·out_c + o`
+/// for output channel `o` at position `p = y·W + x`) with the weight copy
+/// made by [`conv_prepare`]: per spike and output row, one contiguous run
+/// of additions. Each accumulator still takes its weights in input order,
+/// so saturating sums equal those of [`conv`].
+pub(crate) fn conv_channel_last(
+    acc: &mut [i32],
+    c: &Conv2d<'_>,
+    bits: WeightBits,
+    wt: &[i32],
+    spikes: Spikes<'_>,
+    reach: u64,
+) {
+    if no_overflow(reach, max_weight(bits)) {
+        conv_cl::<Plain>(acc, c, wt, spikes);
+    } else {
+        conv_cl::<Sat>(acc, c, wt, spikes);
+    }
+}
+
+fn conv_cl<A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, wt: &[i32], spikes: Spikes<'_>) {
+    let Some(g) = Geo::of(conv) else { return };
+    let oc = g.oc;
+    let mut at = Coords::new(g.ih, g.iw);
+    for n in spikes {
+        let (ch, iy, ix) = at.of(n as usize);
+        let (y0, y1) = reach(iy, g.kh, g.sy, g.py, g.oh);
+        let (x0, x1) = reach(ix, g.kw, g.sx, g.px, g.ow);
+        if y0 == y1 || x0 == x1 {
+            continue;
+        }
+        for oy in y0..y1 {
+            let ky = iy + g.py - oy * g.sy;
+            let row = (ch * g.kh + ky) * g.kw;
+            if g.sx == 1 {
+                // Columns x0..x1 take taps kx = ix + px − ox, i.e. reversed
+                // taps kw − 1 − kx ascending with ox: one run.
+                let r0 = row + g.kw - 1 - (ix + g.px - x0);
+                let len = (x1 - x0) * oc;
+                let a0 = (oy * g.ow + x0) * oc;
+                if let (Some(a), Some(w)) =
+                    (acc.get_mut(a0..a0 + len), wt.get(r0 * oc..r0 * oc + len))
+                {
+                    add_i32::<A>(a, w);
+                }
+            } else {
+                for ox in x0..x1 {
+                    let r = row + g.kw - 1 - (ix + g.px - ox * g.sx);
+                    let a0 = (oy * g.ow + ox) * oc;
+                    if let (Some(a), Some(w)) =
+                        (acc.get_mut(a0..a0 + oc), wt.get(r * oc..r * oc + oc))
+                    {
+                        add_i32::<A>(a, w);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The spikes that can reach one neuron of a pooling layer in a bin.
+pub(crate) fn pool_reach(p: &SumPool, list: Option<usize>) -> u64 {
+    match list {
+        Some(n) => n as u64,
+        None => u64::from(p.size).saturating_mul(u64::from(p.size)),
+    }
+}
+
 /// Sum pooling: every spike adds the tap weight to the one output whose
 /// window holds it (none for cells of the cropped remainder).
-pub(crate) fn pool(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {
+pub(crate) fn pool(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>, reach: u64) {
+    let tap = u64::from(p.tap.unsigned_abs());
+    if lean::LEAN {
+        acc.fill(0); // the lean update leaves the old sums
+    }
+    if no_overflow(reach, tap) {
+        pool_with::<Plain>(acc, p, spikes);
+    } else {
+        pool_with::<Sat>(acc, p, spikes);
+    }
+    if lean::LEAN {
+        lean::fit(acc, &p.neuron, reach.saturating_mul(tap));
+    }
+}
+
+fn pool_with<A: Add>(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {
     let Some(out) = p.output() else { return };
     let (ih, iw) = (p.input.h as usize, p.input.w as usize);
     let (oh, ow, s) = (out.h as usize, out.w as usize, p.size as usize);
     if ih * iw == 0 || s == 0 {
         return; // only for an invalid geometry, which validation rejects
     }
+    let mut at = Coords::new(ih, iw);
+    // Pool sizes are usually powers of two: shift instead of dividing.
+    let shift = s.is_power_of_two().then(|| s.trailing_zeros());
     for n in spikes {
-        let n = n as usize;
-        let (ch, iy, ix) = (n / (ih * iw), n % (ih * iw) / iw, n % iw);
-        let (oy, ox) = (iy / s, ix / s);
+        let (ch, iy, ix) = at.of(n as usize);
+        let (oy, ox) = match shift {
+            Some(k) => (iy >> k, ix >> k),
+            None => (iy / s, ix / s),
+        };
         if oy < oh && ox < ow {
             if let Some(a) = acc.get_mut((ch * oh + oy) * ow + ox) {
-                *a = a.saturating_add(p.tap);
+                *a = A::add(*a, p.tap);
             }
         }
     }

@@ -80,11 +80,3 @@ pub(crate) fn set(words: &mut [i32], j: usize) {
         *w |= (1u32 << (j % 32)) as i32;
     }
 }
-
-/// Bit `j` of a bit-packed vector (false past its end).
-#[inline]
-pub(crate) fn get(words: &[i32], j: usize) -> bool {
-    words
-        .get(j / 32)
-        .is_some_and(|&w| (w as u32 >> (j % 32)) & 1 != 0)
-}

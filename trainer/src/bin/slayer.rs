@@ -58,6 +58,88 @@ enum Cmd {
     /// (.bs2, N-MNIST .bin, .bs1, AEDAT 3.1 .aedat, AEDAT 4.0 .aedat4) and
     /// print each sample's output spike counts and predicted class.
     Infer(InferArgs),
+    /// Classify a live event stream with an exported model on the
+    /// fixed-point core: events are read incrementally (constant memory),
+    /// binned into the model's Ts bins as they arrive, pushed through the
+    /// engine one bin at a time, and the running class decision (argmax of
+    /// the output spike counts over a sliding window) is printed with its
+    /// stream time.
+    ///
+    /// SOURCE is an AEDAT 3.1 file (.aedat), an AEDAT 4.0 file (.aedat4), a
+    /// .bs2 file, or - for an AEDAT 3.1 byte stream on standard input (several
+    /// files concatenated are fine). Bad packet headers, truncated packets
+    /// and out-of-range events are counted and skipped (the parser
+    /// resynchronises on the next valid packet header); the first few are
+    /// reported on stderr. Late events are dropped and counted. Live
+    /// statistics go to stderr once a second.
+    Stream(StreamArgs),
+}
+
+#[derive(Args, Debug)]
+struct StreamArgs {
+    /// A model written by `slayer export`.
+    model: PathBuf,
+    /// The event source: .aedat (AEDAT 3.1), .aedat4, .bs2 / .bin, or - (AEDAT 3.1 on stdin).
+    #[arg(long, short, value_name = "SOURCE")]
+    input: PathBuf,
+    /// Replay a file at recording speed (bin k is released (k + 1/2)·Ts after the first event).
+    #[arg(long)]
+    realtime: bool,
+    /// Replay F times faster than recorded (paced as --realtime, at t/F).
+    #[arg(long, value_name = "F", conflicts_with = "realtime")]
+    speed: Option<f64>,
+    /// When paced, busy-wait for each bin instead of sleeping: steadier
+    /// latency on an idle core, at the cost of that core at 100 % (do not
+    /// combine with real-time scheduling such as `chrt -f`: the kernel
+    /// throttles a spinning real-time task).
+    #[arg(long)]
+    spin: bool,
+    /// Decision window in ms [default: the model's bins × Ts].
+    #[arg(long, value_name = "MS")]
+    window_ms: Option<f64>,
+    /// Print the decision every this many ms of stream time (0: only on changes).
+    #[arg(long, value_name = "MS", default_value_t = 500.0)]
+    report_ms: f64,
+    /// Do not print a line when the decision changes (only every --report-ms).
+    #[arg(long)]
+    no_changes: bool,
+    /// DvsGesture labels (`class,startTime_usec,endTime_usec`): print each
+    /// window's majority decision against its label, and a summary.
+    #[arg(long, value_name = "CSV")]
+    labels: Option<PathBuf>,
+    /// Sensor size WxH [default: from the stream header (DVS128: 128x128), else the model's input].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    sensor: Option<(u32, u32)>,
+    /// Gaps without events longer than this are cut to it (ms).
+    #[arg(long, value_name = "MS", default_value_t = 10_000.0)]
+    max_gap_ms: f64,
+    /// Time each part of a bin (reading, binning, each layer's neuron
+    /// updates, synaptic scatter, delays) and print the breakdown.
+    #[arg(long)]
+    profile: bool,
+    /// How many fault messages to print (the rest are counted).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    show_faults: usize,
+    /// No decision lines and no live statistics (only the summary).
+    #[arg(long, short)]
+    quiet: bool,
+    /// End with one line of JSON: counters, rates, latency, lag, activity, labels, profile.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WxH, e.g. 128x128"))?;
+    let n = |v: &str| {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| (1..=32768).contains(&n))
+            .ok_or_else(|| format!("{s:?}: sizes must be whole numbers in 1..=32768"))
+    };
+    Ok((n(w)?, n(h)?))
 }
 
 #[derive(Args, Debug)]
@@ -214,6 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Eval(a) => cmd_eval(a),
         Cmd::Export(a) => cmd_export(a),
         Cmd::Infer(a) => cmd_infer(a),
+        Cmd::Stream(a) => cmd_stream(a),
     }
 }
 
@@ -603,6 +686,244 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
     if a.json {
         let headline = rows.first().map(|r| r.train_samples_per_s);
         let v = serde_json::json!({ "train_samples_per_s": headline, "device": device, "rows": rows, "fwd_bwd": fb_rows });
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+/// Prints what a stream produces: decisions and label windows on stdout,
+/// faults and live statistics on stderr.
+struct StreamPrinter {
+    out: std::io::StdoutLock<'static>,
+    quiet: bool,
+    err: Option<std::io::Error>,
+}
+
+impl StreamPrinter {
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        if self.err.is_none() {
+            if let Err(e) = self.out.write_fmt(text) {
+                self.err = Some(e);
+            }
+        }
+    }
+}
+
+fn class_name(c: Option<usize>) -> String {
+    c.map_or_else(|| "-".to_string(), |c| c.to_string())
+}
+
+impl slayer_trainer::stream::Sink for StreamPrinter {
+    fn on_decision(&mut self, d: &slayer_trainer::stream::Decision<'_>) {
+        if self.quiet {
+            return;
+        }
+        let label = match d.label {
+            Some(l) => format!("  label {l}{}", if d.class == Some(l) { " ok" } else { "" }),
+            None => String::new(),
+        };
+        self.line(format_args!(
+            "{:>10.1} ms  class {:>2}{}  counts {:?}{label}\n",
+            d.t_ms,
+            class_name(d.class),
+            if d.changed { "*" } else { " " },
+            d.counts
+        ));
+    }
+
+    fn on_window(&mut self, w: &slayer_trainer::stream::WindowResult) {
+        if self.quiet {
+            return;
+        }
+        self.line(format_args!(
+            "window {} [{:.3} s, {:.3} s): label {}, majority decision {}{} ({:.0} % of {} bins agree)\n",
+            w.index,
+            w.start_us as f64 * 1e-6,
+            w.end_us as f64 * 1e-6,
+            w.label,
+            class_name(w.majority),
+            if w.majority == Some(w.label) { " ok" } else { "" },
+            100.0 * w.agreement,
+            w.bins
+        ));
+    }
+
+    fn on_fault(&mut self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+
+    fn on_progress(&mut self, p: &slayer_trainer::stream::Progress) {
+        if self.quiet {
+            return;
+        }
+        let lag = p
+            .lag_us
+            .map(|l| format!(", lag {l:.0} µs"))
+            .unwrap_or_default();
+        eprintln!(
+            "[{:>6.1} s wall, {:>7.2} s stream] {:.0} ev/s in, {:.0} ev/s processed, bin latency p50 {:.1} µs p99 {:.1} µs max {:.1} µs{lag}, dropped {}, malformed {}",
+            p.wall_s,
+            p.stream_s,
+            p.events_per_s_in,
+            p.events_per_s_processed,
+            p.latency.p50_us,
+            p.latency.p99_us,
+            p.latency.max_us,
+            p.counters.dropped(),
+            p.counters.malformed()
+        );
+    }
+}
+
+fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
+    use slayer_trainer::stream::{self, Source, StreamOptions};
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let model = infer::decode_model(&bytes, &a.model)?;
+    let ts = f64::from(model.ts());
+    let positive = |v: f64, what: &str| {
+        anyhow::ensure!(
+            v.is_finite() && v > 0.0,
+            "{what} must be a positive number of ms"
+        );
+        Ok(())
+    };
+    let window_ms = a.window_ms.unwrap_or(ts * f64::from(model.bins()));
+    positive(window_ms, "--window-ms")?;
+    positive(a.max_gap_ms, "--max-gap-ms")?;
+    anyhow::ensure!(
+        a.report_ms.is_finite() && a.report_ms >= 0.0,
+        "--report-ms must be 0 or a positive number of ms"
+    );
+    let speed = match (a.realtime, a.speed) {
+        (true, _) => Some(1.0),
+        (false, Some(f)) => {
+            anyhow::ensure!(
+                f.is_finite() && f > 0.0,
+                "--speed must be a positive factor"
+            );
+            Some(f)
+        }
+        (false, None) => None,
+    };
+    let labels = match &a.labels {
+        Some(p) => slayer_trainer::data::read_labels_csv(p)?,
+        None => Vec::new(),
+    };
+    let opts = StreamOptions {
+        window_bins: ((window_ms / ts).round() as usize).max(1),
+        report_bins: (a.report_ms / ts).round() as u64,
+        on_change: !a.no_changes,
+        speed,
+        max_gap_ms: a.max_gap_ms,
+        sensor: a.sensor,
+        labels,
+        profile: a.profile,
+        max_fault_reports: a.show_faults,
+        spin: a.spin,
+    };
+    let mut source = Source::open(&a.input)?;
+    let mut printer = StreamPrinter {
+        out: std::io::stdout().lock(),
+        quiet: a.quiet,
+        err: None,
+    };
+    let s = model.input_shape();
+    if !a.quiet {
+        printer.line(format_args!(
+            "streaming {} through {} ({}x{}x{} -> {}, {} bins of {} ms), decision window {} ms{}\n",
+            a.input.display(),
+            a.model.display(),
+            s.c,
+            s.h,
+            s.w,
+            model.outputs(),
+            model.bins(),
+            ts,
+            window_ms,
+            match speed {
+                Some(1.0) => ", paced at recording speed".to_string(),
+                Some(f) => format!(", paced at {f}x recording speed"),
+                None => ", as fast as possible".to_string(),
+            }
+        ));
+    }
+    let r = stream::run(&model, &mut source, &opts, &mut printer)?;
+    if let Some(e) = printer.err.take() {
+        return Err(e.into());
+    }
+    let c = &r.counters;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", r.input_map)?;
+    writeln!(
+        out,
+        "{} events in ({} packets, {} bytes), {} binned ({} merged), dropped {} (late {}, cropped {}, out of range {}, invalid {}, timestamp outliers {}), malformed {}: {} bad packet headers, {} resyncs, {} events lost, {} bytes skipped",
+        c.events_in, c.packets, c.bytes, c.binned, c.merged, r.dropped, c.late, c.cropped,
+        c.out_of_range, c.invalid, c.time_outliers, r.malformed, c.bad_packets, c.desyncs,
+        c.lost_events, c.skipped_bytes
+    )?;
+    writeln!(
+        out,
+        "{} bins ({:.3} s of stream, {} segment(s)) in {:.3} s: {:.1}x real time, {:.0} events/s in, {:.0} processed",
+        c.bins, r.stream_s, c.segments, r.wall_s, r.realtime_factor, r.events_per_s_in, r.events_per_s_processed
+    )?;
+    writeln!(
+        out,
+        "per-bin latency: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (mean {:.1} µs)",
+        r.latency.p50_us, r.latency.p99_us, r.latency.max_us, r.latency.mean_us
+    )?;
+    if let Some(p) = &r.paced {
+        writeln!(
+            out,
+            "paced at {}x ({:.0} events/s arriving): lag p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs, final {:.1} µs (mean of first/last {} bins {:.1} / {:.1} µs); end-to-end p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+            p.speed, p.arrival_events_per_s, p.lag.p50_us, p.lag.p99_us, p.lag.max_us, p.final_lag_us,
+            stream::LAG_EDGE_BINS, p.lag_first_bins_mean_us, p.lag_last_bins_mean_us,
+            p.end_to_end.p50_us, p.end_to_end.p99_us, p.end_to_end.max_us
+        )?;
+    }
+    let act: Vec<String> = r
+        .activity
+        .iter()
+        .map(|l| format!("{}:{} {:.2}", l.layer, l.kind, l.spikes_per_bin))
+        .collect();
+    writeln!(out, "spikes per bin by layer: {}", act.join(", "))?;
+    writeln!(
+        out,
+        "output spikes {:?}; final decision {}, {} changes",
+        r.output_counts,
+        class_name(r.final_class),
+        r.decision_changes
+    )?;
+    if let Some(l) = &r.labels {
+        writeln!(
+            out,
+            "label windows: majority decision equals the label in {}/{} ({:.1} %)",
+            l.majority_correct,
+            l.windows,
+            100.0 * l.fraction
+        )?;
+    }
+    if let Some(p) = &r.profile {
+        writeln!(
+            out,
+            "profile (µs per bin): read {:.2}, binning {:.2}, engine io {:.2}, neuron updates {:.2}, synaptic scatter {:.2}, delays {:.2}, decision {:.2}",
+            p.read_us, p.bin_us, p.engine_io_us, p.update_us, p.scatter_us, p.delay_us, p.decide_us
+        )?;
+        for (l, a) in p.layers.iter().zip(&r.activity_by_layer()) {
+            writeln!(
+                out,
+                "  {:>2} {:<9} update {:>8.2}  scatter {:>8.2}  delay {:>8.2}  spikes/bin {:>8.2}",
+                l.layer, l.kind, l.update_us, l.scatter_us, l.delay_us, a
+            )?;
+        }
+    }
+    if let Some(kib) = r.max_rss_kib {
+        writeln!(out, "max RSS {kib} KiB")?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&r).context("encoding the report")?;
+        v["model"] = serde_json::json!(a.model);
+        v["input"] = serde_json::json!(a.input);
         writeln!(out, "{v}")?;
     }
     Ok(())

@@ -1,0 +1,398 @@
+//! The engine's path for 32-bit Arm (Cortex-M): scalar loops shaped for
+//! an in-order core without SIMD, where the host path's block-vectorised
+//! loops cost more than they save. Same arithmetic, bit for bit: the unit
+//! tests below compare the two paths, `cargo test -p slayer-core --features
+//! lean` runs every core test through this one on a host, and the firmware
+//! parity test compares a Cortex-M4 in QEMU with the host engine.
+//!
+//! * **Neuron update** ([`update`]): one pass per block of 32 neurons runs
+//!   every `ε` filter straight from the accumulators (no copy, no clamp:
+//!   [`fit`] keeps the input in range after the scatter) and tests `p ≥ θ`;
+//!   the `ν` filter then runs only for the neurons flagged in the
+//!   population's `busy` bits (`ν` state not 0) or that spiked in the last
+//!   bin, and their test is redone with `r`. Every other neuron has
+//!   `r1 = r2 = 0` and no kick, so its filter would compute 0 and leave
+//!   its state as it is: skipping it is exact. The saturation of the `ε`
+//!   sum is a branch to a cold function (taken only when the state reaches
+//!   `±2^31`) instead of a select. The accumulators are not cleared: every
+//!   scatter of a population on this path overwrites them ([`dense_i8`]) or
+//!   clears them first (`scatter.rs`).
+//! * **Dense int8 scatter** ([`dense_i8`], when no partial sum can overflow
+//!   `i32`): the input spikes are added eight at a time, a word of four
+//!   weights per column and load, in 16-bit lanes (SWAR: `UXTB16` splits a
+//!   word into two pairs of lanes; each weight is offset by 128 so the lanes
+//!   stay non-negative, and the offsets are subtracted once per group). The
+//!   sums are exact: a lane holds at most 8 · 255 < 2^16, and the
+//!   plain-addition condition bounds every accumulator (wrapping adds then
+//!   give the exact sum).
+//!
+//! On a Cortex-M4 (QEMU, N-MNIST MLP 2312-128-10 int8) this halves the
+//! instructions per time step; see `docs/benchmarks.md`.
+
+use super::population::{pole, Population};
+use super::spikes::Spikes;
+use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
+
+/// Whether the engine takes this path: 32-bit Arm targets, or any target
+/// with the `lean` feature (to test this path on a host).
+pub(crate) const LEAN: bool = cfg!(any(target_arch = "arm", feature = "lean"));
+
+/// Rounding constant of the Q2.30 products (round half up).
+const HALF: i64 = 1 << (COEF_FRAC_BITS - 1);
+
+/// `sat(acc >> 30)` (as `population::narrow`), with the saturation out
+/// of line: one compare and a branch that is never taken in practice.
+#[inline(always)]
+fn narrow(acc: i64) -> i32 {
+    let hi = (acc >> 32) as i32;
+    if (hi.wrapping_add(1 << 29) as u32) < (1 << 30) {
+        (acc >> COEF_FRAC_BITS) as i32
+    } else {
+        saturated(hi)
+    }
+}
+
+/// The saturated value for a sum whose high word is `hi` (out of range).
+#[cold]
+#[inline(never)]
+fn saturated(hi: i32) -> i32 {
+    if hi < 0 {
+        i32::MIN
+    } else {
+        i32::MAX
+    }
+}
+
+/// [`pole`] with [`narrow`].
+#[inline(always)]
+fn pole_lean(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 {
+    let mut acc = start;
+    acc += i64::from(a2) * i64::from(y1);
+    acc += i64::from(neg_a_sq) * i64::from(y2);
+    narrow(acc)
+}
+
+/// Clamps a population's summed input to what the `ε` update can shift
+/// into state units exactly (`|a| ≤ i32::MAX >> frac_bits`), unless
+/// `bound` (on every `|a|`, from the scatter) shows that it already fits.
+/// The host path clamps in its `ε` loop; the same clamp here, once after
+/// the scatter, gives the same values.
+pub(crate) fn fit(acc: &mut [i32], k: &NeuronConsts, bound: u64) {
+    let hi = i32::MAX >> u32::from(k.frac_bits);
+    if bound > hi as u64 {
+        for a in acc.iter_mut() {
+            *a = (*a).clamp(-hi - 1, hi);
+        }
+    }
+}
+
+/// One bin of a population with linear accumulators (see the module
+/// documentation). `parity` as for [`Population::update`].
+pub(crate) fn update(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
+    let [p0, p1] = &mut pop.p;
+    let (py1, py2): (&[i32], &mut [i32]) = if parity {
+        (&**p1, &mut **p0)
+    } else {
+        (&**p0, &mut **p1)
+    };
+    let [r0, r1] = &mut pop.r;
+    let (ry1, ry2): (&[i32], &mut [i32]) = if parity {
+        (&**r1, &mut **r0)
+    } else {
+        (&**r0, &mut **r1)
+    };
+    let (nu_a2, nu_neg_a_sq, theta) = (k.nu_a2, -k.nu_a_sq, k.theta);
+    let kick = (i64::from(k.nu_1) << COEF_FRAC_BITS) + HALF;
+    let blocks = py1
+        .chunks(32)
+        .zip(py2.chunks_mut(32))
+        .zip(pop.acc.chunks(32))
+        .zip(pop.spikes.iter_mut().zip(pop.busy.iter_mut()));
+    for (b, (((p1, p2), acc), (word, busy))) in blocks.enumerate() {
+        // ε, and the spike test for r = 0. `acc` is left as it is: the
+        // scatter overwrites it (`dense_i8`) or clears it first.
+        let mut new = eps(p1, p2, acc, k);
+        // ν for the neurons with a ν state or a kick; their test again.
+        let old = *word as u32;
+        let mut todo = old | *busy as u32;
+        let mut still = 0u32;
+        let j0 = 32 * b;
+        while todo != 0 {
+            let i = todo.trailing_zeros();
+            todo &= todo - 1;
+            let j = j0 + i as usize;
+            let (Some(&p), Some(&r1), Some(r2)) = (p2.get(i as usize), ry1.get(j), ry2.get_mut(j))
+            else {
+                break;
+            };
+            let start = if old >> i & 1 != 0 { kick } else { HALF };
+            let r = pole(nu_a2, nu_neg_a_sq, r1, *r2, start);
+            *r2 = r;
+            if p.saturating_add(r) >= theta {
+                new |= 1 << i;
+            } else {
+                new &= !(1 << i);
+            }
+            if r | r1 != 0 {
+                still |= 1 << i;
+            }
+        }
+        *word = new as i32;
+        *busy = still as i32;
+    }
+}
+
+/// The `ε` filters of a block (at most 32 neurons) take their input
+/// `acc`: `p2 ← pole(p1, p2, c·(acc << f))`; returns the bits of
+/// `p2 ≥ θ`. Not inlined: the loop gets the registers to itself.
+#[inline(never)]
+fn eps(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts) -> u32 {
+    let f = u32::from(k.frac_bits);
+    let (a2, neg_a_sq, c, theta) = (k.eps_a2, -k.eps_a_sq, i64::from(k.eps_c), k.theta);
+    let mut new = 0u32;
+    let mut bit = 1u32;
+    for ((&p1, p2), &a) in p1.iter().zip(p2.iter_mut()).zip(acc) {
+        // `fit` kept `a << f` within i32.
+        let x = a << f;
+        let p = pole_lean(a2, neg_a_sq, p1, *p2, c * i64::from(x) + HALF);
+        *p2 = p;
+        if p >= theta {
+            new |= bit;
+        }
+        bit <<= 1;
+        // Keeps LLVM from unrolling the loop (the unrolled body spills).
+        core::hint::black_box(());
+    }
+    new
+}
+
+/// The 16-bit lanes of bytes 0 and 2 and of bytes 1 and 3 of the four
+/// int8 weights `w` (a word, read unaligned), each offset by 128.
+#[inline(always)]
+fn lanes(w: &[u8]) -> (u32, u32) {
+    const LOW: u32 = 0x00FF_00FF;
+    let x = u32::from_le_bytes(w.try_into().unwrap_or([0; 4])) ^ 0x8080_8080;
+    (x & LOW, (x >> 8) & LOW)
+}
+
+/// Adds `(e, o)`, the lane sums of `k` columns, less the offset of 128
+/// per column, to four accumulators (`SET`: stores them instead).
+#[inline(always)]
+fn put<const SET: bool>(a: &mut [i32], e: u32, o: u32, k: i32) {
+    let off = 128 * k;
+    let v = [e & 0xFFFF, o & 0xFFFF, e >> 16, o >> 16].map(|v| v as i32 - off);
+    if SET {
+        a.copy_from_slice(&v);
+    } else {
+        for (a, v) in a.iter_mut().zip(v) {
+            *a = a.wrapping_add(v);
+        }
+    }
+    // Keeps LLVM from unrolling the loop (the unrolled body spills).
+    core::hint::black_box(());
+}
+
+/// `add_k!(name, k, c0, …)`: `fn name::<SET>(acc, cols)` adds the first
+/// `k` columns of `cols` to `acc` (`SET`: stores their sum), four
+/// accumulators at a time (nothing when `cols` is shorter). Not inlined:
+/// each gets its own registers.
+macro_rules! add_k {
+    ($name:ident, $k:literal, $($c:ident),+) => {
+        #[inline(never)]
+        fn $name<const SET: bool>(acc: &mut [i32], cols: &[&[u8]]) {
+            let [$($c,)+ ..] = cols else { return };
+            let it = acc.chunks_exact_mut(4)$(.zip($c.chunks_exact(4)))+;
+            for add_k!(@pat (a) $($c),+) in it {
+                let (mut e, mut o) = (0u32, 0u32);
+                $(
+                    let (x, y) = lanes($c);
+                    e += x;
+                    o += y;
+                )+
+                put::<SET>(a, e, o, $k);
+            }
+        }
+    };
+    (@pat ($($acc:tt)*) $c:ident) => { ($($acc)*, $c) };
+    (@pat ($($acc:tt)*) $c:ident, $($rest:ident),+) => {
+        add_k!(@pat (($($acc)*, $c)) $($rest),+)
+    };
+}
+
+add_k!(add1, 1, c0);
+add_k!(add2, 2, c0, c1);
+add_k!(add3, 3, c0, c1, c2);
+add_k!(add4, 4, c0, c1, c2, c3);
+add_k!(add5, 5, c0, c1, c2, c3, c4);
+add_k!(add6, 6, c0, c1, c2, c3, c4, c5);
+add_k!(add7, 7, c0, c1, c2, c3, c4, c5, c6);
+add_k!(add8, 8, c0, c1, c2, c3, c4, c5, c6, c7);
+
+/// Dense int8 scatter with plain additions: `acc` becomes the sum of the
+/// weight columns `i` (`col` weights each) of the spikes `i`; its old
+/// values are ignored (the lean update leaves them). Only for when no
+/// partial sum can leave `i32` (the caller checks), as the host's plain
+/// path.
+pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>) {
+    let len = col.min(acc.len());
+    let (acc, tail) = acc[..len].split_at_mut(len & !3);
+    tail.fill(0);
+    let wide = acc.len();
+    let mut group: [&[u8]; 8] = [&[]; 8];
+    let mut n = 0usize;
+    let mut fresh = true;
+    for i in spikes {
+        let at = i as usize * col;
+        let Some(w) = weights.get(at..at + col) else {
+            continue;
+        };
+        if !tail.is_empty() {
+            add_i8(tail, w.get(wide..).unwrap_or(&[]));
+        }
+        group[n] = w;
+        n += 1;
+        if n == group.len() {
+            columns(acc, &group, fresh);
+            fresh = false;
+            n = 0;
+        }
+    }
+    if n > 0 {
+        columns(acc, &group[..n], fresh);
+    } else if fresh {
+        acc.fill(0);
+    }
+}
+
+/// Adds (`fresh`: stores) the sum of up to 8 columns.
+fn columns(acc: &mut [i32], cols: &[&[u8]], fresh: bool) {
+    macro_rules! pick {
+        ($($k:literal => $f:ident),+) => {
+            match (cols.len(), fresh) {
+                $(($k, true) => $f::<true>(acc, cols), ($k, false) => $f::<false>(acc, cols),)+
+                _ => {}
+            }
+        };
+    }
+    pick!(
+        1 => add1, 2 => add2, 3 => add3, 4 => add4, 5 => add5, 6 => add6, 7 => add7, 8 => add8
+    );
+}
+
+/// Adds int8 weights to `acc` one by one (the last `col % 4` outputs).
+fn add_i8(acc: &mut [i32], w: &[u8]) {
+    for (a, &w) in acc.iter_mut().zip(w) {
+        *a = a.wrapping_add(i32::from(w as i8));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::NeuronConsts;
+
+    /// A small deterministic generator (xorshift32).
+    struct Rng(u32);
+
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 17;
+            self.0 ^= self.0 << 5;
+            self.0
+        }
+    }
+
+    #[test]
+    fn dense_i8_gives_the_plain_sums() {
+        let mut rng = Rng(0x1234_5678);
+        for col in [1usize, 3, 4, 5, 8, 10, 13, 128, 131] {
+            let inputs = 40usize;
+            let weights: Vec<u8> = (0..col * inputs).map(|_| rng.next() as u8).collect();
+            for spikes in 0..=20usize {
+                let list: Vec<u32> = (0..spikes)
+                    .map(|_| rng.next() % (inputs as u32 + 2)) // some out of range
+                    .collect();
+                let start: Vec<i32> = (0..col)
+                    .map(|_| (rng.next() % 2001) as i32 - 1000)
+                    .collect();
+                // `dense_i8` overwrites whatever `acc` held.
+                let mut want = vec![0i32; col];
+                for &i in &list {
+                    if let Some(w) = weights.get(i as usize * col..(i as usize + 1) * col) {
+                        for (a, &w) in want.iter_mut().zip(w) {
+                            *a += i32::from(w as i8);
+                        }
+                    }
+                }
+                let mut got = start.clone();
+                dense_i8(&mut got, &weights, col, Spikes::list(&list, u32::MAX));
+                assert_eq!(got, want, "col {col}, spikes {list:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn update_matches_the_host_path() {
+        use super::super::population::AccOrder;
+        if LEAN {
+            return; // `Population::update` is this path: nothing to compare
+        }
+        let mut rng = Rng(0x9E37_79B9);
+        let (mut spikes, mut busy, mut saturated) = (0u32, 0u32, 0u32);
+        let cases = [
+            (10.0f32, 1.0f32, 2.0f32, 1200u32),
+            (5.0, 3.0, 1.0, 1200),
+            (2.0, 10.0, 0.5, 1200),
+            // Inputs past what `a << frac_bits` holds: the clamp, and
+            // potentials that saturate.
+            (10.0, 1.0, 2.0, 3_000_000),
+        ];
+        for (tau_s, tau_r, scale_ref, big) in cases {
+            let k = NeuronConsts::derive(500.0, tau_s, tau_r, scale_ref, 1.0).unwrap();
+            for n in [1usize, 10, 31, 32, 33, 100] {
+                let words = 5 * n + 2 * n.div_ceil(32);
+                let (mut host, mut lean) = (vec![0i32; words], vec![0i32; words]);
+                for step in 0..200 {
+                    let parity = step % 2 == 1;
+                    // Bursts of input, with quiet stretches for the filters to settle.
+                    let burst = (step / 25) % 2 == 0;
+                    let input: Vec<i32> = (0..n)
+                        .map(|_| {
+                            if burst && rng.next() % 3 == 0 {
+                                (rng.next() % (2 * big + 1)) as i32 - big as i32 / 4
+                            } else {
+                                0
+                            }
+                        })
+                        .collect();
+                    for (state, run_lean) in [(&mut host, false), (&mut lean, true)] {
+                        let mut pop = Population::split(state, n);
+                        pop.acc.copy_from_slice(&input);
+                        if run_lean {
+                            fit(pop.acc, &k, u64::from(2 * big));
+                            update(&mut pop, &k, parity);
+                            busy += pop.busy.iter().map(|w| w.count_ones()).sum::<u32>();
+                        } else {
+                            pop.update(&k, AccOrder::Linear, parity, step % 3 == 0);
+                        }
+                    }
+                    // The filters and spikes must agree (the host path clears
+                    // `acc`, the lean one leaves it to the scatter).
+                    let used = 5 * n + n.div_ceil(32);
+                    assert_eq!(host[..4 * n], lean[..4 * n], "n {n}, step {step}");
+                    assert_eq!(host[5 * n..used], lean[5 * n..used], "n {n}, step {step}");
+                    spikes += lean[5 * n..used]
+                        .iter()
+                        .map(|w| w.count_ones())
+                        .sum::<u32>();
+                    saturated += lean[..4 * n].iter().filter(|&&v| v == i32::MAX).count() as u32;
+                }
+            }
+        }
+        assert!(
+            spikes > 1000 && busy > 1000 && saturated > 0,
+            "{spikes} {busy} {saturated}"
+        );
+    }
+}

@@ -1,0 +1,1106 @@
+//! Real-time inference on an event-camera stream with the fixed-point core
+//! engine (`slayer stream`).
+//!
+//! ```text
+//! bytes ──► Source ──► clock check ──► InputMap ──► bin (OR) ──► Engine::step ──► Decider ──► Sink
+//!          (AEDAT 3.1 resync,   (outlier /       (sensor →     (one call per      (sliding-window
+//!           AEDAT 4.0, .bs2)     late events)     model input)  Ts bin)            argmax)
+//! ```
+//!
+//! Everything runs in constant memory, whatever the stream's length: the
+//! source parses through a fixed buffer, a bin is a bitset plus the list of
+//! its active inputs, the engine state is allocated once, the decision
+//! window is a ring of `window × outputs` bits, latencies go into a
+//! fixed-size histogram and only the first few fault messages are kept.
+//!
+//! # Time
+//!
+//! Stream time starts at the first event (AEDAT; `.bs2` samples keep their
+//! own time, which starts near 0), and bin `k = round_half_even(t_ms / Ts)`
+//! exactly as offline binning does (SLAYER.md §6), so a time-sorted file
+//! gives bin-for-bin the same input, and the same output spikes, as
+//! [`crate::infer::CoreRunner`] on the whole file. A bin is processed as
+//! soon as an event of a later bin arrives (and the last one at the end of
+//! the stream); empty bins in between are processed too, since the network
+//! evolves in every bin. Choices for imperfect streams:
+//!
+//! * **Late events** (whose bin was already processed) are **dropped and
+//!   counted** (`late`), never merged into the current bin: every processed
+//!   bin stays a function of its own events.
+//! * **Timestamp outliers**: each event is held until the next one arrives.
+//!   An event that lies more than one bin ahead of its successor, while the
+//!   successor agrees with the events before, is a corrupt timestamp and is
+//!   dropped (`time_outliers`); a single bad timestamp never drags the
+//!   stream's clock forward.
+//! * **Clock resets**: [`RESET_RUN`] events in a row that are more than a
+//!   second late re-anchor the stream time (a new segment), as does a file
+//!   header in mid-stream (files concatenated on a pipe). The network is
+//!   not reset; stream time continues with the next bin.
+//! * **Gaps** longer than `max_gap_ms` are cut to that length (the network
+//!   has long settled by then).
+//!
+//! # Pacing
+//!
+//! With a speed `F` (`--realtime` is `F = 1`, `--speed F`), bin `k` is
+//! released when the wall clock reaches its end, `(k + ½)·Ts / F` after the
+//! first event, as if the events arrived at `t / F`; the lag of each bin
+//! (how late its processing starts) and its end-to-end latency are
+//! recorded. Without pacing, bins are processed as fast as they can be.
+
+mod bytes;
+pub mod map;
+pub mod source;
+pub mod stats;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use slayer_core::{scratch_words, state_words, Engine, Event2d, Layer, Model, Phase};
+
+pub use map::{InputMap, Mapped};
+pub use source::{Chunk, Faults, Format, Origin, Source};
+pub use stats::{Counters, Histogram, Quantiles};
+
+use crate::data::{round_half_even, LabelWindow};
+use crate::error::{Error, Result};
+use crate::infer::MAX_STATE_WORDS;
+
+/// Events in a row more than [`RESET_LATE_MS`] late that re-anchor the
+/// stream's clock.
+pub const RESET_RUN: u32 = 64;
+
+/// How late (stream time, ms) an event must be to count towards a clock reset.
+pub const RESET_LATE_MS: f64 = 1000.0;
+
+/// Bins at the start and at the end of a paced stream whose mean lags are
+/// compared (a growing backlog).
+pub const LAG_EDGE_BINS: usize = 1000;
+
+/// How to run a stream.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Bins of the sliding decision window (at least 1).
+    pub window_bins: usize,
+    /// Report the decision every this many bins (0: never).
+    pub report_bins: u64,
+    /// Also report whenever the decision changes.
+    pub on_change: bool,
+    /// Replay speed: `Some(1.0)` paces at recording speed, `Some(F)` `F`
+    /// times faster; `None` runs as fast as possible.
+    pub speed: Option<f64>,
+    /// Longest gap between events kept as is, ms.
+    pub max_gap_ms: f64,
+    /// Sensor size; the stream's header (or the model's input) when `None`.
+    pub sensor: Option<(u32, u32)>,
+    /// Label windows (recording time) to score decisions against.
+    pub labels: Vec<LabelWindow>,
+    /// Time the parts of each bin (reading, binning, each layer's update,
+    /// scatter and delay).
+    pub profile: bool,
+    /// Fault messages to pass on (the rest are only counted).
+    pub max_fault_reports: usize,
+    /// When paced, busy-wait for each bin's end instead of sleeping (lower
+    /// and steadier latency; one core at 100 %).
+    pub spin: bool,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            window_bins: 1,
+            report_bins: 0,
+            on_change: false,
+            speed: None,
+            max_gap_ms: 10_000.0,
+            sensor: None,
+            labels: Vec::new(),
+            profile: false,
+            max_fault_reports: source::DEFAULT_FAULT_REPORTS,
+            spin: false,
+        }
+    }
+}
+
+/// The running decision after a bin.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision<'a> {
+    /// The bin just processed.
+    pub bin: u64,
+    /// Stream time of the bin's centre, ms (`bin · Ts`).
+    pub t_ms: f64,
+    /// Argmax of the output spike counts over the window (lowest index on
+    /// ties); `None` while the window holds no output spike.
+    pub class: Option<usize>,
+    /// Output spike counts over the window.
+    pub counts: &'a [u32],
+    /// True when the class differs from the previous bin's.
+    pub changed: bool,
+    /// The label window the bin falls in, if labels were given.
+    pub label: Option<usize>,
+}
+
+/// How the decisions went during one label window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WindowResult {
+    /// Index of the window in the label file.
+    pub index: usize,
+    /// Its class (0-based).
+    pub label: usize,
+    /// Window start and end, recording time in µs.
+    pub start_us: u64,
+    /// End (exclusive).
+    pub end_us: u64,
+    /// The most frequent per-bin decision in the window (`None`: no output
+    /// spikes for most of it).
+    pub majority: Option<usize>,
+    /// Fraction of the window's bins whose decision equals the label.
+    pub agreement: f64,
+    /// Bins of the window that were processed.
+    pub bins: u64,
+}
+
+/// Receives what a stream produces, as it happens.
+pub trait Sink {
+    /// The output spikes of one bin (ascending output indices).
+    fn on_bin(&mut self, _bin: u64, _outputs: &[u32]) {}
+    /// A decision to report (every `report_bins`, or on change).
+    fn on_decision(&mut self, _d: &Decision<'_>) {}
+    /// A label window has ended.
+    fn on_window(&mut self, _w: &WindowResult) {}
+    /// One of the first few faults (bad packets, resynchronisation, ...).
+    fn on_fault(&mut self, _msg: &str) {}
+    /// Live statistics, about once per second of wall time.
+    fn on_progress(&mut self, _p: &Progress) {}
+}
+
+/// A snapshot of the live statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Progress {
+    /// Wall time since the start, seconds.
+    pub wall_s: f64,
+    /// Stream time processed, seconds.
+    pub stream_s: f64,
+    /// The counters so far.
+    pub counters: Counters,
+    /// Events decoded per second since the last snapshot.
+    pub events_per_s_in: f64,
+    /// Events binned per second since the last snapshot.
+    pub events_per_s_processed: f64,
+    /// Per-bin processing latency so far, µs.
+    pub latency: Quantiles,
+    /// Lag of the last bin (paced runs), µs.
+    pub lag_us: Option<f64>,
+}
+
+/// Wall time between two [`Progress`] snapshots.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// A sink that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullSink;
+
+impl Sink for NullSink {}
+
+/// Lag and latency of a paced run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Paced {
+    /// Replay speed (1 = recording speed).
+    pub speed: f64,
+    /// Events per second of wall time at which the events arrived.
+    pub arrival_events_per_s: f64,
+    /// How late each bin's processing started after its end, µs: the
+    /// backlog (0 while the stream keeps up).
+    pub lag: Quantiles,
+    /// Lag of the last bin, µs.
+    pub final_lag_us: f64,
+    /// Mean lag over the first [`LAG_EDGE_BINS`] bins, µs.
+    pub lag_first_bins_mean_us: f64,
+    /// Mean lag over the last [`LAG_EDGE_BINS`] bins, µs (a growing
+    /// backlog shows as a last mean well above the first).
+    pub lag_last_bins_mean_us: f64,
+    /// From a bin's end (wall clock) to its decision, µs.
+    pub end_to_end: Quantiles,
+}
+
+/// Spikes of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerActivity {
+    /// Layer index.
+    pub layer: usize,
+    /// Layer kind.
+    pub kind: &'static str,
+    /// Its neurons (its width for delay layers).
+    pub neurons: u64,
+    /// Mean spikes per bin.
+    pub spikes_per_bin: f64,
+}
+
+/// Where the time of a bin goes (mean µs per bin).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Profile {
+    /// Reading and parsing the source.
+    pub read_us: f64,
+    /// Clock checks, mapping and binning of the events.
+    pub bin_us: f64,
+    /// The engine's input checks and output reporting.
+    pub engine_io_us: f64,
+    /// Neuron updates (all populations).
+    pub update_us: f64,
+    /// Synaptic input (scatter of spikes into accumulators).
+    pub scatter_us: f64,
+    /// Delay layers.
+    pub delay_us: f64,
+    /// Decisions, labels, sink.
+    pub decide_us: f64,
+    /// Per layer: update, scatter, delay µs per bin.
+    pub layers: Vec<LayerProfile>,
+}
+
+/// One layer's share of [`Profile`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerProfile {
+    /// Layer index.
+    pub layer: usize,
+    /// Layer kind.
+    pub kind: &'static str,
+    /// Neuron updates, µs per bin.
+    pub update_us: f64,
+    /// Scatter, µs per bin.
+    pub scatter_us: f64,
+    /// Delay, µs per bin.
+    pub delay_us: f64,
+}
+
+/// Score of the decisions against the label windows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LabelSummary {
+    /// Windows scored.
+    pub windows: u64,
+    /// Windows whose majority decision equals the label.
+    pub majority_correct: u64,
+    /// `majority_correct / windows`.
+    pub fraction: f64,
+}
+
+/// Everything a finished stream measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    /// Event, packet and fault counters.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Events dropped (see [`Counters::dropped`]).
+    pub dropped: u64,
+    /// Malformed data (see [`Counters::malformed`]).
+    pub malformed: u64,
+    /// Faults seen (each bad header, resync, truncation, ...).
+    pub faults: u64,
+    /// The first fault messages.
+    pub first_faults: Vec<String>,
+    /// The sensor → input mapping.
+    pub input_map: String,
+    /// Stream time covered (bins × Ts), seconds.
+    pub stream_s: f64,
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// Stream time / wall time.
+    pub realtime_factor: f64,
+    /// Events decoded per second of wall time.
+    pub events_per_s_in: f64,
+    /// Events binned per second of wall time.
+    pub events_per_s_processed: f64,
+    /// Per-bin processing time (engine step, decision), µs.
+    pub latency: Quantiles,
+    /// Lag and end-to-end latency when paced.
+    pub paced: Option<Paced>,
+    /// Spikes per bin of every layer.
+    pub activity: Vec<LayerActivity>,
+    /// How often the decision changed.
+    pub decision_changes: u64,
+    /// The decision after the last bin.
+    pub final_class: Option<usize>,
+    /// Output spike counts over the whole stream.
+    pub output_counts: Vec<u64>,
+    /// Score against the label windows.
+    pub labels: Option<LabelSummary>,
+    /// Time per part of a bin (with `profile`).
+    pub profile: Option<Profile>,
+    /// Peak resident memory of the process (Linux `VmHWM`), KiB.
+    pub max_rss_kib: Option<u64>,
+}
+
+/// Peak resident set size of this process, KiB (Linux only).
+pub fn max_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Sliding-window decision: output spike counts of the last `window` bins.
+#[derive(Debug)]
+struct Decider {
+    outputs: usize,
+    window: usize,
+    ring: Vec<u8>,
+    pos: usize,
+    counts: Vec<u32>,
+    class: Option<usize>,
+    changes: u64,
+}
+
+impl Decider {
+    fn new(outputs: usize, window: usize) -> Self {
+        let window = window.max(1);
+        Self {
+            outputs,
+            window,
+            ring: vec![0; outputs * window],
+            pos: 0,
+            counts: vec![0; outputs],
+            class: None,
+            changes: 0,
+        }
+    }
+
+    /// Adds a bin's output spikes; true when the decision changed.
+    fn push(&mut self, outs: &[u32]) -> bool {
+        let n = self.outputs;
+        let row = &mut self.ring[self.pos * n..(self.pos + 1) * n];
+        for (c, r) in self.counts.iter_mut().zip(row.iter_mut()) {
+            *c -= u32::from(*r);
+            *r = 0;
+        }
+        for &o in outs {
+            if let (Some(r), Some(c)) = (row.get_mut(o as usize), self.counts.get_mut(o as usize)) {
+                *r = r.saturating_add(1);
+                *c += 1;
+            }
+        }
+        self.pos = (self.pos + 1) % self.window;
+        let mut best: Option<usize> = None;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 && best.is_none_or(|b| c > self.counts[b]) {
+                best = Some(i);
+            }
+        }
+        let changed = best != self.class;
+        self.class = best;
+        self.changes += u64::from(changed);
+        changed
+    }
+}
+
+/// Decisions tallied per label window.
+#[derive(Debug)]
+struct Labels {
+    windows: Vec<LabelWindow>,
+    cur: Option<usize>,
+    votes: Vec<u64>,
+    bins: u64,
+    agree: u64,
+    scored: u64,
+    correct: u64,
+}
+
+impl Labels {
+    fn new(windows: Vec<LabelWindow>, outputs: usize) -> Self {
+        Self {
+            windows,
+            cur: None,
+            votes: vec![0; outputs + 1],
+            bins: 0,
+            agree: 0,
+            scored: 0,
+            correct: 0,
+        }
+    }
+
+    fn window_of(&self, abs_us: i64) -> Option<usize> {
+        self.windows
+            .iter()
+            .position(|w| (w.start_us as i64) <= abs_us && abs_us < w.end_us as i64)
+    }
+
+    /// Tallies one bin (recording time `abs_us`); returns its label.
+    fn bin(&mut self, abs_us: i64, class: Option<usize>, sink: &mut dyn Sink) -> Option<usize> {
+        let w = self.window_of(abs_us);
+        if w != self.cur {
+            self.finish(sink);
+            self.cur = w;
+        }
+        let label = self.windows.get(w?)?.class;
+        let none = self.votes.len() - 1;
+        self.votes[class.map_or(none, |c| c.min(none))] += 1;
+        self.bins += 1;
+        self.agree += u64::from(class == Some(label));
+        Some(label)
+    }
+
+    /// Closes the current window (if any bins fell in it).
+    fn finish(&mut self, sink: &mut dyn Sink) {
+        if let Some(w) = self.cur.take() {
+            if self.bins > 0 {
+                let none = self.votes.len() - 1;
+                let mut best = none;
+                for (i, &v) in self.votes.iter().enumerate() {
+                    if v > self.votes[best] {
+                        best = i;
+                    }
+                }
+                let majority = (best != none).then_some(best);
+                let lw = self.windows[w];
+                self.scored += 1;
+                self.correct += u64::from(majority == Some(lw.class));
+                sink.on_window(&WindowResult {
+                    index: w,
+                    label: lw.class,
+                    start_us: lw.start_us,
+                    end_us: lw.end_us,
+                    majority,
+                    agreement: self.agree as f64 / self.bins as f64,
+                    bins: self.bins,
+                });
+            }
+        }
+        self.votes.fill(0);
+        self.bins = 0;
+        self.agree = 0;
+    }
+}
+
+/// The bin of stream time `t_us` (µs): `round_half_even(t_ms / Ts)`, as
+/// offline binning computes it (SLAYER.md §6); `None` before 0.
+fn bin_of_us(t_us: i64, ts_us: f64) -> Option<u64> {
+    if t_us < 0 {
+        return None;
+    }
+    let k = round_half_even(t_us as f64 / 1000.0 / (ts_us / 1000.0));
+    (k.is_finite() && k >= 0.0).then_some(k as u64)
+}
+
+/// The first stream time (µs, ≥ 0) whose bin is at least `k`.
+fn first_us_of_bin(k: u64, ts_us: f64) -> i64 {
+    if k == 0 {
+        return 0;
+    }
+    let mut t = (((k as f64 - 0.5) * ts_us).floor() as i64 - 2).max(0);
+    while bin_of_us(t, ts_us).is_some_and(|b| b < k) {
+        t += 1;
+    }
+    // Step back if the estimate overshot.
+    while t > 0 && bin_of_us(t - 1, ts_us).is_some_and(|b| b >= k) {
+        t -= 1;
+    }
+    t
+}
+
+/// Sleeps, then spins, until `deadline` (only spins with `spin`).
+fn wait_until(deadline: Instant, spin: bool) {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        let rem = deadline - now;
+        if !spin && rem > Duration::from_micros(400) {
+            std::thread::sleep(rem - Duration::from_micros(250));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Accumulated profile times, ns.
+#[derive(Debug, Default)]
+struct ProfileNs {
+    read: u64,
+    bin: u64,
+    io: u64,
+    decide: u64,
+    /// Per layer: update, scatter, delay.
+    layers: Vec<[u64; 3]>,
+}
+
+/// The running pipeline (everything but the source).
+struct Pipeline<'e, 'm, 'a, 's> {
+    engine: Engine<'m, 'a, 's>,
+    model: &'e Model<'a>,
+    map: InputMap,
+    origin: Origin,
+    ts_us: f64,
+    tol_us: u64,
+    max_gap_bins: u64,
+    // clock
+    pending: Option<(Event2d, Mapped)>,
+    last: Option<u64>,
+    seg_origin: Option<u64>,
+    seg_base_us: i64,
+    k_cur: u64,
+    started: bool,
+    late_run: u32,
+    // bin
+    seen: Vec<u64>,
+    active: Vec<u32>,
+    outs: Vec<u32>,
+    // results
+    decider: Decider,
+    labels: Option<Labels>,
+    report_bins: u64,
+    on_change: bool,
+    latency: Histogram,
+    lag: Histogram,
+    e2e: Histogram,
+    lag_first: Vec<u64>,
+    lag_last: std::collections::VecDeque<u64>,
+    final_lag_ns: u64,
+    speed: Option<f64>,
+    spin: bool,
+    wall_zero: Option<Instant>,
+    output_counts: Vec<u64>,
+    layer_spikes: Vec<u64>,
+    profile: Option<ProfileNs>,
+    engine_ns: u64,
+    /// Stream times `[lo, hi)` that fall in bin `k_cur`.
+    cur_edges: (i64, i64),
+    t_run: Instant,
+    last_progress: (Instant, u64, u64),
+}
+
+impl Pipeline<'_, '_, '_, '_> {
+    /// Handles one decoded event (held one event back for the clock check).
+    fn event(&mut self, e: Event2d, f: &mut Faults, sink: &mut dyn Sink) {
+        let m = self.map.map(&e);
+        if m == Mapped::OutOfRange {
+            f.counters.out_of_range += 1;
+            return;
+        }
+        let Some((p, pm)) = self.pending.replace((e, m)) else {
+            return;
+        };
+        let accept = if e.t_us.saturating_add(self.tol_us) >= p.t_us {
+            true
+        } else {
+            // A descent: either `p` jumped ahead (`e` agrees with the events
+            // before it) or `e` fell behind (then `p` is kept).
+            self.last
+                .is_some_and(|l| e.t_us.saturating_add(self.tol_us) < l)
+        };
+        if accept {
+            self.accept(p, pm, f, sink);
+        } else {
+            f.counters.time_outliers += 1;
+            let (t, next) = (p.t_us, e.t_us);
+            f.report(|| {
+                format!("event at t = {t} µs lies ahead of its successor (t = {next} µs): dropped as a corrupt timestamp")
+            });
+        }
+    }
+
+    /// Accepts the held event (end of stream or segment).
+    fn flush_pending(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
+        if let Some((p, pm)) = self.pending.take() {
+            self.accept(p, pm, f, sink);
+        }
+    }
+
+    /// Starts a new segment: the next event's time base begins one bin
+    /// after the current one.
+    fn new_segment(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
+        self.flush_pending(f, sink);
+        if self.started {
+            f.counters.segments += 1;
+            // The open bin ends with its recording.
+            self.step(f, sink);
+            self.anchor(None);
+            self.last = None;
+        }
+    }
+
+    /// Starts a new time base: the event at recording time `origin` (or
+    /// the next accepted one) falls in the open bin `k_cur`.
+    fn anchor(&mut self, origin: Option<u64>) {
+        self.seg_origin = origin;
+        self.seg_base_us = (self.k_cur as f64 * self.ts_us).round() as i64;
+    }
+
+    /// The bin of stream time `stream_us` (`None` before 0): the offline
+    /// rule `round_half_even(t_ms / Ts)`, with the current bin's edges
+    /// cached so most events need no division.
+    fn bin_of(&self, stream_us: i64) -> Option<u64> {
+        if (self.cur_edges.0..self.cur_edges.1).contains(&stream_us) {
+            return Some(self.k_cur);
+        }
+        bin_of_us(stream_us, self.ts_us)
+    }
+
+    /// Recomputes the cached edges of bin `k_cur`.
+    fn set_edges(&mut self) {
+        self.cur_edges = (
+            first_us_of_bin(self.k_cur, self.ts_us),
+            first_us_of_bin(self.k_cur + 1, self.ts_us),
+        );
+    }
+
+    fn accept(&mut self, p: Event2d, pm: Mapped, f: &mut Faults, sink: &mut dyn Sink) {
+        if !self.started {
+            self.started = true;
+            f.counters.segments = f.counters.segments.max(1);
+        }
+        let origin = *self.seg_origin.get_or_insert(match self.origin {
+            Origin::Zero if f.counters.segments <= 1 => 0,
+            _ => p.t_us,
+        });
+        self.last = Some(p.t_us);
+        let stream_us = |o: u64, base: i64| p.t_us as i64 - o as i64 + base;
+        let mut bin = self.bin_of(stream_us(origin, self.seg_base_us));
+        if self.wall_zero.is_none() {
+            if let Some(speed) = self.speed {
+                let lead = stream_us(origin, self.seg_base_us).max(0) as f64 / speed;
+                self.wall_zero = Some(Instant::now() - Duration::from_secs_f64(lead * 1e-6));
+            }
+        }
+        match bin {
+            Some(b) if b >= self.k_cur => self.late_run = 0,
+            _ => {
+                f.counters.late += 1;
+                let lateness_ms = (self.k_cur as f64 * self.ts_us
+                    - stream_us(origin, self.seg_base_us) as f64)
+                    / 1000.0;
+                if lateness_ms > RESET_LATE_MS {
+                    self.late_run += 1;
+                } else {
+                    self.late_run = 0;
+                }
+                if self.late_run < RESET_RUN {
+                    return;
+                }
+                // The clock went back for good: a new segment from here,
+                // after the open bin (which ends with the old one).
+                self.late_run = 0;
+                f.counters.segments += 1;
+                let t = p.t_us;
+                f.report(|| format!("timestamps went back to {t} µs for {RESET_RUN} events: clock reset, stream time re-anchored"));
+                f.counters.late -= 1;
+                self.step(f, sink);
+                self.anchor(Some(p.t_us));
+                bin = Some(self.k_cur);
+            }
+        }
+        let mut b = bin.unwrap_or(self.k_cur);
+        if b > self.k_cur + self.max_gap_bins {
+            // A long silence: `max_gap` of it in the old time base, then
+            // this event opens the next bin.
+            f.counters.gaps_cut += 1;
+            let end = self.k_cur + self.max_gap_bins;
+            while self.k_cur < end {
+                self.step(f, sink);
+            }
+            self.anchor(Some(p.t_us));
+            b = self.k_cur;
+        }
+        while self.k_cur < b {
+            self.step(f, sink);
+        }
+        match pm {
+            Mapped::Input(i) => {
+                f.counters.binned += 1;
+                let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+                if let Some(word) = self.seen.get_mut(w) {
+                    if *word & bit == 0 {
+                        *word |= bit;
+                        self.active.push(i);
+                    } else {
+                        f.counters.merged += 1;
+                    }
+                }
+            }
+            Mapped::Cropped => f.counters.cropped += 1,
+            Mapped::OutOfRange => f.counters.out_of_range += 1,
+        }
+    }
+
+    /// Processes the open bin `k_cur` and opens the next.
+    fn step(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
+        let k = self.k_cur;
+        let deadline = match (self.speed, self.wall_zero) {
+            (Some(speed), Some(z)) => {
+                let end_us = (k as f64 + 0.5) * self.ts_us / speed;
+                let d = z + Duration::from_secs_f64(end_us.max(0.0) * 1e-6);
+                wait_until(d, self.spin);
+                Some(d)
+            }
+            _ => None,
+        };
+        let start = Instant::now();
+        if let Some(d) = deadline {
+            let lag = ns(start.saturating_duration_since(d));
+            self.lag.record(lag);
+            self.final_lag_ns = lag;
+            if self.lag_first.len() < LAG_EDGE_BINS {
+                self.lag_first.push(lag);
+            }
+            if self.lag_last.len() == LAG_EDGE_BINS {
+                self.lag_last.pop_front();
+            }
+            self.lag_last.push_back(lag);
+        }
+        self.outs.clear();
+        let outs = &mut self.outs;
+        let stats = match self.profile.as_mut() {
+            None => self.engine.step(&self.active, |j| outs.push(j)),
+            Some(prof) => {
+                let mut t = start;
+                let layers = &mut prof.layers;
+                let io = &mut prof.io;
+                self.engine.step_observed(
+                    &self.active,
+                    |j| outs.push(j),
+                    |l, phase| {
+                        let now = Instant::now();
+                        let d = ns(now - t);
+                        t = now;
+                        let slot = match phase {
+                            Phase::Input | Phase::Output => None,
+                            Phase::Update => Some(0),
+                            Phase::Scatter => Some(1),
+                            Phase::Delay => Some(2),
+                        };
+                        match (slot, layers.get_mut(l)) {
+                            (Some(s), Some(row)) => row[s] += d,
+                            _ => *io += d,
+                        }
+                    },
+                )
+            }
+        };
+        let t_engine = Instant::now();
+        for &i in &self.active {
+            if let Some(w) = self.seen.get_mut((i / 64) as usize) {
+                *w = 0;
+            }
+        }
+        self.active.clear();
+        f.counters.bins += 1;
+        f.counters.output_spikes += u64::from(stats.outputs);
+        for &o in &self.outs {
+            if let Some(c) = self.output_counts.get_mut(o as usize) {
+                *c += 1;
+            }
+        }
+        let changed = self.decider.push(&self.outs);
+        let label = match (self.labels.as_mut(), self.seg_origin) {
+            (Some(l), Some(origin)) => {
+                let abs = origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us;
+                l.bin(abs, self.decider.class, sink)
+            }
+            _ => None,
+        };
+        sink.on_bin(k, &self.outs);
+        let report = self.report_bins > 0 && (k + 1) % self.report_bins == 0;
+        if report || (changed && self.on_change) {
+            sink.on_decision(&Decision {
+                bin: k,
+                t_ms: k as f64 * self.ts_us / 1000.0,
+                class: self.decider.class,
+                counts: &self.decider.counts,
+                changed,
+                label,
+            });
+        }
+        let end = Instant::now();
+        let took = ns(end - start);
+        self.engine_ns += ns(t_engine - start);
+        self.latency.record(took);
+        if let Some(prof) = self.profile.as_mut() {
+            prof.decide += ns(end - t_engine);
+        }
+        if let Some(d) = deadline {
+            self.e2e.record(ns(end.saturating_duration_since(d)));
+        }
+        // Activity (not part of the latency).
+        for (l, c) in self.layer_spikes.iter_mut().enumerate() {
+            *c += u64::from(self.engine.spike_count(l).unwrap_or(0));
+        }
+        self.k_cur += 1;
+        self.set_edges();
+        if k % 64 == 0 {
+            let (t, ev_in, ev_binned) = self.last_progress;
+            let dt = end.saturating_duration_since(t);
+            if dt >= PROGRESS_EVERY {
+                let c = f.counters;
+                let secs = dt.as_secs_f64();
+                sink.on_progress(&Progress {
+                    wall_s: (end - self.t_run).as_secs_f64(),
+                    stream_s: c.bins as f64 * self.ts_us * 1e-6,
+                    counters: c,
+                    events_per_s_in: (c.events_in - ev_in) as f64 / secs,
+                    events_per_s_processed: (c.binned - ev_binned) as f64 / secs,
+                    latency: self.latency.quantiles(),
+                    lag_us: deadline.map(|_| self.final_lag_ns as f64 / 1000.0),
+                });
+                self.last_progress = (end, c.events_in, c.binned);
+            }
+        }
+    }
+}
+
+/// Streams `source` through `model` until the source ends, reporting to
+/// `sink` as it goes.
+pub fn run(
+    model: &Model<'_>,
+    source: &mut Source,
+    opts: &StreamOptions,
+    sink: &mut dyn Sink,
+) -> Result<StreamReport> {
+    let t_run = Instant::now();
+    let shape = model.input_shape();
+    let sensor = opts
+        .sensor
+        .or(source.sensor())
+        .unwrap_or((shape.w, shape.h));
+    source.set_sensor(sensor.0, sensor.1);
+    let map = InputMap::new(sensor, shape);
+    let words = state_words(model);
+    if words > MAX_STATE_WORDS {
+        return Err(Error::Config(format!(
+            "the model needs {words} state words, more than the host runner allows ({MAX_STATE_WORDS})"
+        )));
+    }
+    if let Some(s) = opts.speed {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(Error::Config(format!("speed {s} must be positive")));
+        }
+    }
+    let ts_us = f64::from(model.ts()) * 1000.0;
+    let mut state = vec![0i32; words];
+    let mut scratch = vec![0i32; scratch_words(model).min(MAX_STATE_WORDS)];
+    let engine = Engine::with_scratch(model, &mut state, &mut scratch)
+        .map_err(|e| Error::Config(format!("core engine: {e}")))?;
+    let outputs = model.outputs() as usize;
+    let n_layers = model.layers().len();
+    let mut f = Faults::new(opts.max_fault_reports);
+    let mut p = Pipeline {
+        engine,
+        model,
+        map,
+        origin: source.origin(),
+        ts_us,
+        tol_us: ts_us.ceil() as u64,
+        max_gap_bins: ((opts.max_gap_ms * 1000.0 / ts_us).ceil() as u64).max(1),
+        pending: None,
+        last: None,
+        seg_origin: None,
+        seg_base_us: 0,
+        k_cur: 0,
+        started: false,
+        late_run: 0,
+        seen: vec![0; (model.inputs() as usize).div_ceil(64)],
+        active: Vec::with_capacity(1024),
+        outs: Vec::with_capacity(outputs),
+        decider: Decider::new(outputs, opts.window_bins),
+        labels: (!opts.labels.is_empty()).then(|| Labels::new(opts.labels.clone(), outputs)),
+        report_bins: opts.report_bins,
+        on_change: opts.on_change,
+        latency: Histogram::new(),
+        lag: Histogram::new(),
+        e2e: Histogram::new(),
+        lag_first: Vec::with_capacity(LAG_EDGE_BINS),
+        lag_last: std::collections::VecDeque::with_capacity(LAG_EDGE_BINS),
+        final_lag_ns: 0,
+        speed: opts.speed,
+        spin: opts.spin,
+        wall_zero: None,
+        output_counts: vec![0; outputs],
+        layer_spikes: vec![0; n_layers],
+        profile: opts.profile.then(|| ProfileNs {
+            layers: vec![[0; 3]; n_layers],
+            ..ProfileNs::default()
+        }),
+        engine_ns: 0,
+        cur_edges: (0, 0),
+        t_run,
+        last_progress: (t_run, 0, 0),
+    };
+    p.set_edges();
+    let mut events = Vec::with_capacity(source::CHUNK_EVENTS);
+    let mut first_faults = Vec::new();
+    loop {
+        let t0 = Instant::now();
+        events.clear();
+        let chunk = source
+            .next(&mut events, &mut f)
+            .map_err(|e| Error::Config(format!("reading the stream: {e}")))?;
+        let t1 = Instant::now();
+        let engine_before = p.engine_ns;
+        match chunk {
+            Chunk::End => break,
+            Chunk::NewSegment => p.new_segment(&mut f, sink),
+            Chunk::Events => {
+                for &e in &events {
+                    p.event(e, &mut f, sink);
+                }
+            }
+        }
+        for m in f.take_messages() {
+            sink.on_fault(&m);
+            first_faults.push(m);
+        }
+        if let Some(prof) = p.profile.as_mut() {
+            let t2 = Instant::now();
+            prof.read += ns(t1 - t0);
+            let engine = p.engine_ns - engine_before;
+            prof.bin += ns(t2 - t1).saturating_sub(engine);
+        }
+    }
+    p.flush_pending(&mut f, sink);
+    if p.started {
+        p.step(&mut f, sink);
+    }
+    if let Some(l) = p.labels.as_mut() {
+        l.finish(sink);
+    }
+    for m in f.take_messages() {
+        sink.on_fault(&m);
+        first_faults.push(m);
+    }
+    let wall_s = t_run.elapsed().as_secs_f64().max(1e-9);
+    let c = f.counters;
+    let stream_s = c.bins as f64 * ts_us * 1e-6;
+    let bins = c.bins.max(1) as f64;
+    let mean = |v: &[u64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<u64>() as f64 / v.len() as f64 / 1000.0
+        }
+    };
+    let lag_last: Vec<u64> = p.lag_last.iter().copied().collect();
+    let paced = opts.speed.map(|speed| Paced {
+        speed,
+        arrival_events_per_s: c.events_in as f64 / (stream_s / speed).max(1e-9),
+        lag: p.lag.quantiles(),
+        final_lag_us: p.final_lag_ns as f64 / 1000.0,
+        lag_first_bins_mean_us: mean(&p.lag_first),
+        lag_last_bins_mean_us: mean(&lag_last),
+        end_to_end: p.e2e.quantiles(),
+    });
+    let activity = model
+        .layers()
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !matches!(l, Layer::Flatten))
+        .map(|(i, l)| LayerActivity {
+            layer: i,
+            kind: l.kind(),
+            neurons: u64::from(p.model.width_after(i).unwrap_or(0)),
+            spikes_per_bin: p.layer_spikes[i] as f64 / bins,
+        })
+        .collect();
+    let profile = p.profile.as_ref().map(|prof| {
+        let us = |v: u64| v as f64 / 1000.0 / bins;
+        let layers: Vec<LayerProfile> = model
+            .layers()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LayerProfile {
+                layer: i,
+                kind: l.kind(),
+                update_us: us(prof.layers[i][0]),
+                scatter_us: us(prof.layers[i][1]),
+                delay_us: us(prof.layers[i][2]),
+            })
+            .collect();
+        let sum = |s: usize| us(prof.layers.iter().map(|r| r[s]).sum());
+        Profile {
+            read_us: us(prof.read),
+            bin_us: us(prof.bin),
+            engine_io_us: us(prof.io),
+            update_us: sum(0),
+            scatter_us: sum(1),
+            delay_us: sum(2),
+            decide_us: us(prof.decide),
+            layers,
+        }
+    });
+    let labels = p.labels.as_ref().map(|l| LabelSummary {
+        windows: l.scored,
+        majority_correct: l.correct,
+        fraction: if l.scored == 0 {
+            0.0
+        } else {
+            l.correct as f64 / l.scored as f64
+        },
+    });
+    Ok(StreamReport {
+        counters: c,
+        dropped: c.dropped(),
+        malformed: c.malformed(),
+        faults: f.total,
+        first_faults,
+        input_map: p.map.describe(),
+        stream_s,
+        wall_s,
+        realtime_factor: stream_s / wall_s,
+        events_per_s_in: c.events_in as f64 / wall_s,
+        events_per_s_processed: c.binned as f64 / wall_s,
+        latency: p.latency.quantiles(),
+        paced,
+        activity,
+        decision_changes: p.decider.changes,
+        final_class: p.decider.class,
+        output_counts: p.output_counts.clone(),
+        labels,
+        profile,
+        max_rss_kib: max_rss_kib(),
+    })
+}
+
+impl StreamReport {
+    /// Spikes per bin of every layer, flatten layers included (as 0).
+    pub fn activity_by_layer(&self) -> Vec<f64> {
+        let n = self.activity.iter().map(|a| a.layer + 1).max().unwrap_or(0);
+        let mut v = vec![0.0; n.max(self.profile.as_ref().map_or(0, |p| p.layers.len()))];
+        for a in &self.activity {
+            v[a.layer] = a.spikes_per_bin;
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_edges_follow_round_half_even() {
+        for ts_us in [1000.0, 500.0, 333.3, 1500.0, 100_000.0] {
+            for k in 0..200u64 {
+                let lo = first_us_of_bin(k, ts_us);
+                assert_eq!(bin_of_us(lo, ts_us), Some(k), "ts {ts_us} k {k}");
+                if lo > 0 {
+                    assert!(bin_of_us(lo - 1, ts_us).unwrap() < k, "ts {ts_us} k {k}");
+                }
+            }
+        }
+        // 1 ms bins: 500 µs → bin 0 (even), 1500 µs → bin 2 (even).
+        assert_eq!(first_us_of_bin(1, 1000.0), 501);
+        assert_eq!(first_us_of_bin(2, 1000.0), 1500);
+    }
+
+    #[test]
+    fn decisions_use_a_sliding_window() {
+        let mut d = Decider::new(3, 2);
+        assert!(!d.push(&[]));
+        assert_eq!(d.class, None);
+        assert!(d.push(&[1]));
+        assert_eq!(d.class, Some(1));
+        assert!(!d.push(&[1, 2]));
+        assert_eq!(d.counts, vec![0, 2, 1]);
+        assert!(d.push(&[2])); // the first [1] leaves the window: 1 vs 2
+        assert_eq!((d.counts.clone(), d.class), (vec![0, 1, 2], Some(2)));
+        assert_eq!(d.changes, 2);
+    }
+}
