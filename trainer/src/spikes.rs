@@ -221,6 +221,22 @@ impl SpikeTrain {
 }
 
 #[cfg(test)]
+impl SpikeTrain {
+    /// The train as a dense `bins × neurons` f64 tensor, gain applied (for
+    /// comparisons with slow reference implementations in tests).
+    pub(crate) fn to_dense_f64(&self) -> Vec<f64> {
+        let n = self.neurons();
+        let mut d = vec![0.0; self.bins() * n];
+        for k in 0..self.bins() {
+            for &i in self.active(k) {
+                d[k * n + i as usize] = f64::from(self.gain());
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -577,18 +577,6 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
-    /// The train as a dense `bins × neurons` f64 tensor, gain applied.
-    fn dense(x: &SpikeTrain) -> Vec<f64> {
-        let n = x.neurons();
-        let mut d = vec![0.0; x.bins() * n];
-        for k in 0..x.bins() {
-            for &i in x.active(k) {
-                d[k * n + i as usize] = f64::from(x.gain());
-            }
-        }
-        d
-    }
-
     /// The weight `w[o, c, ky, kx]`, PyTorch layout written out by hand.
     fn w_at(l: &Conv2d, o: usize, c: usize, ky: usize, kx: usize) -> f64 {
         let (ic, (kh, kw)) = (l.in_shape.0, l.kernel);
@@ -767,7 +755,7 @@ mod tests {
         for (t, l) in all_layers(&mut rng).iter().enumerate() {
             let bins = 5;
             let x = random_train(&mut rng, l.inputs(), bins, t % 2 == 1);
-            let want = direct_forward(l, &dense(&x), bins);
+            let want = direct_forward(l, &x.to_dense_f64(), bins);
             let mut a = vec![f32::NAN; bins * l.outputs()];
             l.forward(&x, &mut a);
             assert_close(&format!("{l:?}"), &a, &want);
@@ -787,7 +775,7 @@ mod tests {
             let x = SpikeTrain::from_raster(&poisson_raster(&mut rng, l.inputs(), 2, 1.0, 1000.0))
                 .masked(&vec![true; l.inputs()], 0.5);
             assert_eq!(x.count(), 2 * l.inputs());
-            let want = direct_forward(&l, &dense(&x), 2);
+            let want = direct_forward(&l, &x.to_dense_f64(), 2);
             for how in [Scatter::Auto, Scatter::Direct, Scatter::ChannelLast] {
                 let mut a = vec![0f32; 2 * l.outputs()];
                 l.forward_with(&x, &mut a, how);
@@ -804,7 +792,7 @@ mod tests {
             let x = random_train(&mut rng, l.inputs(), bins, t % 2 == 0);
             let ga = random_g(&mut rng, bins * l.outputs());
             let ga64: Vec<f64> = ga.iter().map(|&v| f64::from(v)).collect();
-            let want: Vec<f64> = direct_grad(l, &dense(&x), &ga64, bins)
+            let want: Vec<f64> = direct_grad(l, &x.to_dense_f64(), &ga64, bins)
                 .iter()
                 .map(|v| v + 0.25)
                 .collect();

@@ -186,18 +186,6 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The train as a dense `bins × neurons` f64 tensor, gain applied.
-    fn dense(x: &SpikeTrain) -> Vec<f64> {
-        let n = x.neurons();
-        let mut d = vec![0.0; x.bins() * n];
-        for k in 0..x.bins() {
-            for &i in x.active(k) {
-                d[k * n + i as usize] = f64::from(x.gain());
-            }
-        }
-        d
-    }
-
     /// Output size by padding with `H % size` zero cells and counting whole windows.
     fn count_windows(h: usize, size: usize) -> usize {
         let padded = h + h % size;
@@ -311,7 +299,7 @@ mod tests {
         for (t, l) in layers(&mut rng).iter().enumerate() {
             let bins = 4;
             let x = train(&mut rng, l.inputs(), bins, t % 2 == 0);
-            let xd = dense(&x);
+            let xd = x.to_dense_f64();
             let w = f64::from(l.weight);
             let mut want = vec![0.0; bins * l.outputs()];
             taps(l, bins, |j, i| want[j] += w * xd[i]);
