@@ -37,6 +37,8 @@
 mod delay;
 pub(crate) mod layout;
 mod lean;
+#[cfg(not(target_arch = "arm"))]
+mod offset;
 mod population;
 mod scatter;
 mod spikes;
@@ -412,9 +414,26 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         }
         // `parity` has flipped since the last bin ran.
         let (p_at, r_at) = population::newest(st.n, !self.parity);
+        let j = self.order(layer).slot(j);
         let p = *self.state.get(st.at + p_at + j)?;
         let r = *self.state.get(st.at + r_at + j)?;
         Some((p, r))
+    }
+
+    /// The order layer `layer` keeps its neurons in: channel-last for a
+    /// convolution with a scratch copy of its weights.
+    fn order(&self, layer: usize) -> AccOrder {
+        let conv = match self.model.layers().get(layer) {
+            Some(Layer::Conv2d(c)) if self.conv_at.get(layer).is_some_and(|a| a.is_some()) => c,
+            _ => return AccOrder::Linear,
+        };
+        match conv.geometry.output() {
+            Some(out) => AccOrder::ChannelLast {
+                plane: (out.h * out.w) as usize,
+                channels: out.c as usize,
+            },
+            None => AccOrder::Linear,
+        }
     }
 
     /// The membrane potential `u = p + r` (saturating) of neuron `j` of

@@ -127,20 +127,35 @@ const CHUNK: usize = 256;
 #[cfg(target_arch = "arm")]
 const CHUNK: usize = 32;
 
-/// How a population's accumulators are ordered.
+/// The order in which a population keeps its neurons' state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AccOrder {
-    /// Accumulator `j` belongs to neuron `j`.
+    /// Accumulator, filter values and spike bit `j` belong to neuron `j`.
     Linear,
-    /// Channel-last: neuron `c·plane + p` (channel `c` of `channels`,
-    /// position `p` of `plane`) uses accumulator `p·channels + c` (the
-    /// layout of the fast convolution scatter).
+    /// Channel-last: neuron `c·plane + q` (channel `c` of `channels`,
+    /// position `q` of `plane`) keeps its accumulator, filter values and
+    /// own spike bit (in the `busy` words) at slot `q·channels + c`, the
+    /// layout of the fast convolution scatter. The `spikes` words, which
+    /// the next layer reads, stay in neuron order (see [`AccOrder::slot`]).
     ChannelLast {
         /// Positions per channel.
         plane: usize,
         /// Channels.
         channels: usize,
     },
+}
+
+impl AccOrder {
+    /// The slot of neuron `j`.
+    pub(crate) fn slot(self, j: usize) -> usize {
+        match self {
+            Self::Linear => j,
+            Self::ChannelLast { plane, channels } => {
+                let plane = plane.max(1);
+                (j % plane) * channels + j / plane
+            }
+        }
+    }
 }
 
 /// The region of a population in the state arena, split into its arrays.
@@ -158,7 +173,8 @@ pub(crate) struct Population<'s> {
     /// Spikes of the last bin, bit-packed.
     pub spikes: &'s mut [i32],
     /// Neurons whose `ν` state is not 0, bit-packed (kept by the 32-bit Arm
-    /// path, `lean.rs`; unused elsewhere).
+    /// path, `lean.rs`, for linear populations); a channel-last population
+    /// keeps its spike bits by slot here instead.
     pub busy: &'s mut [i32],
 }
 
@@ -243,6 +259,17 @@ impl<'s> Population<'s> {
             (&**r1, &mut **r0)
         };
         let mut a = [0i32; CHUNK];
+        // Results of the offset form, copied over when exact.
+        #[cfg(not(target_arch = "arm"))]
+        let (fast, mut t) = (super::offset::Offset::new(k), [0i32; CHUNK]);
+
+        // The loop below reads and writes spike bits in slot order: a
+        // channel-last population keeps those in its `busy` words (swapped
+        // in here and back after, then copied over to neuron order).
+        let channel_last = matches!(order, AccOrder::ChannelLast { .. });
+        if channel_last {
+            core::mem::swap(&mut self.spikes, &mut self.busy);
+        }
         for (ch, words) in self.spikes.chunks_mut(CHUNK / 32).enumerate() {
             let j0 = CHUNK * ch;
             if j0 >= n {
@@ -250,26 +277,9 @@ impl<'s> Population<'s> {
             }
             let m = (n - j0).min(CHUNK);
             let a = &mut a[..m];
-            match order {
-                AccOrder::Linear => {
-                    let acc = &mut self.acc[j0..j0 + m];
-                    a.copy_from_slice(acc);
-                    acc.fill(0);
-                }
-                AccOrder::ChannelLast { plane, channels } => {
-                    // Read strided here, cleared in one sweep below.
-                    let plane = plane.max(1);
-                    let (mut c, mut p) = (j0 / plane, j0 % plane);
-                    for x in a.iter_mut() {
-                        *x = self.acc.get(p * channels + c).copied().unwrap_or(0);
-                        p += 1;
-                        if p == plane {
-                            p = 0;
-                            c += 1;
-                        }
-                    }
-                }
-            }
+            let acc = &mut self.acc[j0..j0 + m];
+            a.copy_from_slice(acc);
+            acc.fill(0);
             let (p1, p2) = (&py1[j0..j0 + m], &mut py2[j0..j0 + m]);
             let (r1, r2) = (&ry1[j0..j0 + m], &mut ry2[j0..j0 + m]);
             let quiet = words.iter().all(|&w| w == 0);
@@ -281,12 +291,43 @@ impl<'s> Population<'s> {
             // A resting filter's new value is its old one (y1 = y2): the
             // arrays already hold it whichever is read as newest.
             if !p_rest {
+                #[cfg(not(target_arch = "arm"))]
+                if fast.psp(p1, p2, a, &mut t[..m]) == 0 {
+                    p2.copy_from_slice(&t[..m]);
+                } else {
+                    psp(p1, p2, a, k);
+                }
+                #[cfg(target_arch = "arm")]
                 psp(p1, p2, a, k);
             }
             if p_rest && r_rest {
                 continue; // no change, no spike
             }
             let p = if p_rest { p1 } else { &*p2 };
+            #[cfg(not(target_arch = "arm"))]
+            if !r_rest {
+                let mut flag = 0u32;
+                let mut bits = [0u32; CHUNK / 32];
+                for (w, (word, bits)) in words.iter().zip(&mut bits).enumerate() {
+                    let (lo, hi) = ((32 * w).min(m), (32 * w + 32).min(m));
+                    let r = (&r1[lo..hi], &r2[lo..hi]);
+                    *bits = fast.fire(
+                        &p[lo..hi],
+                        r.0,
+                        r.1,
+                        *word as u32,
+                        &mut t[lo..hi],
+                        &mut flag,
+                    );
+                }
+                if flag == 0 {
+                    r2.copy_from_slice(&t[..m]);
+                    for (word, &bits) in words.iter_mut().zip(&bits) {
+                        *word = bits as i32;
+                    }
+                    continue;
+                }
+            }
             for (w, word) in words.iter_mut().enumerate() {
                 let (lo, hi) = ((32 * w).min(m), (32 * w + 32).min(m));
                 let (p, r1, r2) = (&p[lo..hi], &r1[lo..hi], &mut r2[lo..hi]);
@@ -297,10 +338,38 @@ impl<'s> Population<'s> {
                 };
             }
         }
-        if matches!(order, AccOrder::ChannelLast { .. }) {
-            self.acc.fill(0);
+        if channel_last {
+            core::mem::swap(&mut self.spikes, &mut self.busy);
+        }
+        if let AccOrder::ChannelLast { plane, channels } = order {
+            to_neuron_order(self.busy, self.spikes, plane, channels);
         }
         found
+    }
+}
+
+/// Rewrites the spike bits of a channel-last population (`own`, by slot)
+/// in neuron order (`spikes`), one set bit at a time.
+fn to_neuron_order(own: &[i32], spikes: &mut [i32], plane: usize, channels: usize) {
+    spikes.fill(0);
+    let channels = channels.max(1);
+    let shift = channels
+        .is_power_of_two()
+        .then(|| channels.trailing_zeros());
+    for (w, &word) in own.iter().enumerate() {
+        let mut bits = word as u32;
+        while bits != 0 {
+            let i = 32 * w + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (q, c) = match shift {
+                Some(s) => (i >> s, i & (channels - 1)),
+                None => (i / channels, i % channels),
+            };
+            let j = c * plane + q;
+            if let Some(x) = spikes.get_mut(j / 32) {
+                *x |= 1 << (j % 32);
+            }
+        }
     }
 }
 
