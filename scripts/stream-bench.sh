@@ -10,12 +10,21 @@
 # Environment: DATA (folder of slayer10_concat.aedat, default
 # ../shared/data/dvs-gesture/aedat31), SLAYER (binary, default
 # target/release/slayer, built if missing), OUT (JSON results, default
-# target/stream-bench), SKIP_REALTIME=1 skips the 15 s real-time replay.
+# target/stream-bench), SKIP_REALTIME=1 skips the 15 s real-time replay,
+# NATIVE=1 builds and measures a binary for this machine's CPU instead
+# (`-C target-cpu=native` in target/native: AVX2/AVX-512 where present; the
+# build an edge box would run) with results in target/stream-bench-native.
 set -euo pipefail
 
 MODEL=${1:-runs/dvs8.slym}
 DATA=${DATA:-../shared/data/dvs-gesture/aedat31}
 FILE=$DATA/slayer10_concat.aedat
+if [ "${NATIVE:-0}" = 1 ]; then
+    RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native \
+        cargo build --release -p slayer-trainer
+    SLAYER=${SLAYER:-target/native/release/slayer}
+    OUT=${OUT:-target/stream-bench-native}
+fi
 SLAYER=${SLAYER:-target/release/slayer}
 OUT=${OUT:-target/stream-bench}
 mkdir -p "$OUT"
