@@ -340,6 +340,9 @@ pub struct TrainConfig {
     /// `slayer export`), apply the gradients to the float weights
     /// (straight-through). Validation uses the quantised weights too.
     pub quantise_bits: Option<u32>,
+    /// Learning-rate decay per epoch: epoch `e` (from 0) trains with
+    /// `lr · lr_decay^e` (1 = constant, the default).
+    pub lr_decay: f32,
 }
 
 impl Default for TrainConfig {
@@ -351,6 +354,7 @@ impl Default for TrainConfig {
             stop_when_matched: false,
             match_tolerance_bins: 1,
             quantise_bits: None,
+            lr_decay: 1.0,
         }
     }
 }
@@ -396,6 +400,12 @@ impl ExperimentConfig {
         }
         if !self.neuron.params().is_valid() {
             return bad("[neuron] theta, tau_s, tau_r must be positive and scale_ref ≥ 0".into());
+        }
+        if !(self.train.lr_decay > 0.0 && self.train.lr_decay <= 1.0) {
+            return bad(format!(
+                "[train] lr_decay must be in (0, 1] (got {})",
+                self.train.lr_decay
+            ));
         }
         if let Some(b) = self.train.quantise_bits {
             if b != 8 && b != 16 {
@@ -549,6 +559,19 @@ mod tests {
         assert!(e.contains("thetaa"), "{e}");
         let bad = DEFAULT_CONFIG.replace("bins = 500", "bins = 0");
         assert!(ExperimentConfig::from_toml(&bad).is_err());
+        for (decay, ok) in [
+            ("0.0", false),
+            ("1.5", false),
+            ("nan", false),
+            ("0.9", true),
+        ] {
+            let text = DEFAULT_CONFIG.replace("[train]", &format!("[train]\nlr_decay = {decay}"));
+            let got = ExperimentConfig::from_toml(&text);
+            assert_eq!(got.is_ok(), ok, "lr_decay {decay}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.to_string().contains("lr_decay"), "{e}");
+            }
+        }
     }
 
     #[test]

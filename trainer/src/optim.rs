@@ -111,6 +111,8 @@ pub struct OptimiserState {
 pub struct Optimiser {
     config: OptimiserConfig,
     st: OptimiserState,
+    /// Multiplies the configured learning rate (a schedule's factor).
+    lr_scale: f32,
 }
 
 impl Optimiser {
@@ -132,6 +134,7 @@ impl Optimiser {
                 mu_product: 1.0,
                 moments: state,
             },
+            lr_scale: 1.0,
         }
     }
 
@@ -150,6 +153,7 @@ impl Optimiser {
         fits.then_some(Self {
             config: fresh.config,
             st: state,
+            lr_scale: 1.0,
         })
     }
 
@@ -163,11 +167,18 @@ impl Optimiser {
         self.st.step
     }
 
-    /// The learning rate.
+    /// The learning rate in use (the configured one times the scale).
     pub fn lr(&self) -> f32 {
-        match self.config {
+        let lr = match self.config {
             OptimiserConfig::Adam { lr, .. } | OptimiserConfig::Nadam { lr, .. } => lr,
-        }
+        };
+        lr * self.lr_scale
+    }
+
+    /// Scales the configured learning rate by `scale` from the next step on
+    /// (a schedule sets it; it is not part of the saved state).
+    pub fn set_lr_scale(&mut self, scale: f32) {
+        self.lr_scale = scale;
     }
 
     /// Sizes of the parameter tensors this optimiser was made for.
@@ -187,6 +198,7 @@ impl Optimiser {
                 betas: (b1, b2),
                 eps,
             } => {
+                let lr = lr * self.lr_scale;
                 let bc1 = 1.0 - f64::from(b1).powf(t);
                 let bc2 = 1.0 - f64::from(b2).powf(t);
                 let step = (f64::from(lr) / bc1) as f32;
@@ -220,7 +232,7 @@ impl Optimiser {
                 let mu_next = b1d * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * psi));
                 self.st.mu_product *= mu;
                 let bc2 = 1.0 - f64::from(b2).powf(t);
-                let lr = f64::from(lr);
+                let lr = f64::from(lr * self.lr_scale);
                 let c_grad = (lr * (1.0 - mu) / (1.0 - self.st.mu_product)) as f32;
                 let c_mom = (lr * mu_next / (1.0 - self.st.mu_product * mu_next)) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
@@ -370,5 +382,36 @@ mod tests {
             eps: 1e-8,
         };
         assert!(bad.validate().is_err());
+    }
+
+    /// A learning-rate scale scales every update: the first Adam and NAdam
+    /// steps (sign-like, `lr` in size) shrink by exactly the scale.
+    #[test]
+    fn lr_scale_scales_the_step() {
+        for cfg in [
+            OptimiserConfig::default(),
+            OptimiserConfig::Nadam {
+                lr: 0.002,
+                betas: (0.9, 0.999),
+                eps: 1e-8,
+                momentum_decay: 4e-3,
+            },
+        ] {
+            let g = [0.5f32, -2.0, 1e-3];
+            let step = |scale: f32| {
+                let mut x = vec![1.0f32; 3];
+                let mut opt = Optimiser::new(cfg.clone(), &[3]);
+                opt.set_lr_scale(scale);
+                opt.step(&mut [&mut x], &[&g]);
+                (x.iter().map(|v| 1.0 - v).collect::<Vec<f32>>(), opt.lr())
+            };
+            let (full, lr) = step(1.0);
+            let (quarter, lr4) = step(0.25);
+            assert!((lr4 - lr / 4.0).abs() < 1e-9);
+            for (f, q) in full.iter().zip(&quarter) {
+                assert!(f.abs() > 1e-4, "{cfg:?}: step {f}");
+                assert!((q * 4.0 - f).abs() <= 1e-6 * f.abs().max(1.0), "{f} vs {q}");
+            }
+        }
     }
 }

@@ -640,6 +640,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     let ckpt = out_dir.join("checkpoint.slyc");
     for epoch in history.len()..cfg.train.epochs {
         let t0 = Instant::now();
+        opt.set_lr_scale(cfg.train.lr_decay.powi(epoch as i32));
         let mut order: Vec<usize> = (0..data.train.len()).collect();
         order.shuffle(&mut data::seeded_rng(stream(
             cfg.train.seed,
