@@ -88,6 +88,8 @@ pub(crate) struct Offset {
     nu_base: u64,
     /// `nu_base + (ν1 << 30)`: the same after a spike.
     nu_kicked: u64,
+    /// `|ν1| < 2^27` (see [`Offset::bounded`]).
+    nu_small: bool,
     frac_bits: u32,
     theta: i32,
 }
@@ -122,6 +124,7 @@ impl Offset {
             nu_neg_a_sq,
             nu_base,
             nu_kicked: nu_base.wrapping_add(kick),
+            nu_small: k.nu_1.unsigned_abs() < 1 << 27,
             frac_bits: u32::from(k.frac_bits),
             theta: k.theta,
         }
@@ -149,6 +152,82 @@ impl Offset {
             flag |= bad;
         }
         flag
+    }
+
+    /// True when a block can take [`Offset::step_word`]: every filter value
+    /// (`p1`, `p2`, `r1`, `r2`) and every input `a << frac_bits` lies in
+    /// `[−2^27, 2^27)` and so does `ν1`. Then each Q2.30 sum is below
+    /// `2^31·2^27 + 2·2^30·2^27 + 2^29 < 2^60` in magnitude, so every new
+    /// value lies in `[−2^30, 2^30)` (no saturation, no flag) and `p + r`
+    /// fits `i32`.
+    #[inline]
+    pub(crate) fn bounded(
+        &self,
+        p1: &[i32],
+        p2: &[i32],
+        r1: &[i32],
+        r2: &[i32],
+        a: &[i32],
+    ) -> bool {
+        if !self.nu_small {
+            return false;
+        }
+        const B: u32 = 1 << 27;
+        let out = |v: i32| (v as u32).wrapping_add(B) >> 28;
+        let ab = B >> self.frac_bits;
+        let mut bad = 0u32;
+        for ((((&p1, &p2), &r1), &r2), &a) in p1.iter().zip(p2).zip(r1).zip(r2).zip(a) {
+            bad |= out(p1)
+                | out(p2)
+                | out(r1)
+                | out(r2)
+                | u32::from((a as u32).wrapping_add(ab) >= 2 * ab);
+        }
+        bad == 0
+    }
+
+    /// Both filters and the threshold test of up to 32 neurons of a block
+    /// that is [`bounded`](Offset::bounded), in place: `p.1` and `r.1` (the
+    /// older values) become the newest; the new spike bits are returned.
+    /// Exactly `population::psp` then `population::fire`.
+    #[inline]
+    pub(crate) fn step_word(
+        &self,
+        p: (&[i32], &mut [i32]),
+        r: (&[i32], &mut [i32]),
+        a: &[i32],
+        old: u32,
+    ) -> u32 {
+        let f = self.frac_bits;
+        let mut new = 0u32;
+        let lanes =
+            p.0.iter()
+                .zip(p.1.iter_mut())
+                .zip(r.0.iter().zip(r.1.iter_mut()))
+                .zip(a);
+        for (b, (((&p1, p2), (&r1, r2)), &x)) in lanes.enumerate() {
+            // Bounded: `x << f` is exact (no clamp needed).
+            let x = x << f;
+            let ps = self
+                .eps_base
+                .wrapping_add(self.eps_a2.times(p1))
+                .wrapping_add(self.eps_neg_a_sq.times(*p2))
+                .wrapping_add(self.eps_c.times(x));
+            let p = ((ps >> COEF_FRAC_BITS) as u32).wrapping_sub(RESULT_OFFSET) as i32;
+            *p2 = p;
+            let start = if (old >> b) & 1 != 0 {
+                self.nu_kicked
+            } else {
+                self.nu_base
+            };
+            let rs = start
+                .wrapping_add(self.nu_a2.times(r1))
+                .wrapping_add(self.nu_neg_a_sq.times(*r2));
+            let r = ((rs >> COEF_FRAC_BITS) as u32).wrapping_sub(RESULT_OFFSET) as i32;
+            *r2 = r;
+            new |= u32::from(p + r >= self.theta) << b;
+        }
+        new
     }
 
     /// The `ν` update and threshold test of `population::fire` for up to 32
@@ -285,6 +364,78 @@ mod tests {
         }
         // Both outcomes were exercised, many times.
         assert!(checked[0] > 1000 && checked[1] > 1000, "{checked:?}");
+    }
+
+    /// The one-pass update of a bounded block equals `pole` for both filters
+    /// and the i64 threshold test, at the edges of the bound and inside it;
+    /// one value past the bound makes the block unbounded.
+    #[test]
+    fn bounded_words_match_the_exact_update() {
+        const B: i32 = 1 << 27;
+        for (eps_c, nu_1, f) in [
+            (1 << 30, -(B - 1), 4u8),
+            (-(1 << 30), B - 1, 0),
+            (77_777_777, -(1 << 21), 9),
+        ] {
+            let k = consts(eps_c, nu_1, f);
+            let fast = Offset::new(&k);
+            let ab = B >> f;
+            let edge = [-B, B - 1, 0, -1, 1, k.theta, -k.theta];
+            let mut rnd = randoms(u64::from(f) + 3, 4 * 32 * 40).map(|v| v >> 5);
+            for round in 0..40 {
+                let mut v = [[0i32; 32]; 4];
+                for (i, lane) in v.iter_mut().flatten().enumerate() {
+                    let r = rnd.next().unwrap_or(0);
+                    *lane = if (i + round) % 5 == 0 {
+                        edge[(i / 5) % edge.len()]
+                    } else {
+                        r
+                    };
+                }
+                let a: std::vec::Vec<i32> = (0..32)
+                    .map(|i| [-ab, ab - 1, 0, 3, -7][(i + round) % 5])
+                    .collect();
+                let [p1, p2, r1, r2] = v;
+                assert!(fast.bounded(&p1, &p2, &r1, &r2, &a));
+                let old = 0x9249_2492u32.rotate_left(round as u32);
+                let (mut q2, mut s2) = (p2, r2);
+                let bits = fast.step_word((&p1, &mut q2), (&r1, &mut s2), &a, old);
+                for b in 0..32 {
+                    let x = i64::from(a[b] << f);
+                    let want_p = pole(
+                        k.eps_a2,
+                        -k.eps_a_sq,
+                        p1[b],
+                        p2[b],
+                        i64::from(k.eps_c) * x + (1 << 29),
+                    );
+                    let kick = if (old >> b) & 1 != 0 {
+                        i64::from(k.nu_1) << 30
+                    } else {
+                        0
+                    };
+                    let want_r = pole(k.nu_a2, -k.nu_a_sq, r1[b], r2[b], kick + (1 << 29));
+                    assert_eq!((q2[b], s2[b]), (want_p, want_r), "lane {b} round {round}");
+                    let spike = i64::from(want_p) + i64::from(want_r) >= i64::from(k.theta);
+                    assert_eq!((bits >> b) & 1, u32::from(spike));
+                }
+                // One value out of bounds anywhere: not bounded.
+                for which in 0..5 {
+                    let mut w = [p1, p2, r1, r2];
+                    let mut a2 = a.clone();
+                    if which < 4 {
+                        w[which][7] = if round % 2 == 0 { B } else { -B - 1 };
+                    } else {
+                        a2[7] = if round % 2 == 0 { ab } else { -ab - 1 };
+                    }
+                    assert!(!fast.bounded(&w[0], &w[1], &w[2], &w[3], &a2), "{which}");
+                }
+            }
+        }
+        // A refractory step of 2^27 or more never takes the bounded path.
+        let k = consts(1 << 29, -(B), 4);
+        let z = [0i32; 8];
+        assert!(!Offset::new(&k).bounded(&z, &z, &z, &z, &z));
     }
 
     /// Bits land at their lane: 32 neurons, every other one kicked.

@@ -288,6 +288,23 @@ impl<'s> Population<'s> {
                 None => (false, false),
             };
             found |= p_rest || r_rest;
+            // The common case on hosts: both filters of every neuron move,
+            // and every value is small enough for the offset form to be
+            // exact without checks; one pass, in place.
+            #[cfg(not(target_arch = "arm"))]
+            if !p_rest && !r_rest && fast.bounded(p1, p2, r1, r2, a) {
+                for (w, word) in words.iter_mut().enumerate() {
+                    let (lo, hi) = ((32 * w).min(m), (32 * w + 32).min(m));
+                    let bits = fast.step_word(
+                        (&p1[lo..hi], &mut p2[lo..hi]),
+                        (&r1[lo..hi], &mut r2[lo..hi]),
+                        &a[lo..hi],
+                        *word as u32,
+                    );
+                    *word = bits as i32;
+                }
+                continue;
+            }
             // A resting filter's new value is its old one (y1 = y2): the
             // arrays already hold it whichever is read as newest.
             if !p_rest {
