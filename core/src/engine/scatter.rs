@@ -241,6 +241,13 @@ impl Coords {
 #[inline]
 fn reach(i: usize, k: usize, s: usize, p: usize, out: usize) -> (usize, usize) {
     let q = i + p;
+    if s == 1 {
+        // The usual stride, without the two divisions (a large share of
+        // the cost of a spike otherwise).
+        let lo = (q + 1).saturating_sub(k);
+        let hi = (q + 1).min(out);
+        return (lo, hi.max(lo));
+    }
     let lo = (q + 1).saturating_sub(k).div_ceil(s);
     let hi = (q / s + 1).min(out);
     (lo, hi.max(lo))
