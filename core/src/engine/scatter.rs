@@ -187,11 +187,14 @@ fn dense_with<R: Read, A: Add>(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_
 
 /// Channel, row and column of ascending neuron indices of a `(c, h, w)`
 /// tensor, tracked from one index to the next without dividing when the
-/// step is shorter than a row (spikes of a bin come in ascending order).
+/// step is shorter than a row (spikes of a bin come in ascending order);
+/// longer steps divide, or shift when `h` and `w` are powers of two.
 struct Coords {
     hw: usize,
     h: usize,
     w: usize,
+    /// `log2 w` and `log2 (h·w)` when both are powers of two.
+    shifts: Option<(u32, u32)>,
     n: usize,
     c: usize,
     y: usize,
@@ -200,10 +203,13 @@ struct Coords {
 
 impl Coords {
     fn new(h: usize, w: usize) -> Self {
+        let hw = h * w;
         Self {
-            hw: h * w,
+            hw,
             h,
             w,
+            shifts: (w.is_power_of_two() && hw.is_power_of_two())
+                .then(|| (w.trailing_zeros(), hw.trailing_zeros())),
             n: 0,
             c: 0,
             y: 0,
@@ -225,6 +231,11 @@ impl Coords {
                     self.c += 1;
                 }
             }
+        } else if let Some((sw, shw)) = self.shifts {
+            self.c = n >> shw;
+            let r = n & (self.hw - 1);
+            self.y = r >> sw;
+            self.x = r & (self.w - 1);
         } else {
             self.c = n / self.hw;
             let r = n - self.c * self.hw;
