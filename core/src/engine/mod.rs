@@ -157,6 +157,9 @@ pub struct Engine<'m, 'a, 's> {
     /// again (a layer where none rested is not searched every bin; whether
     /// it is searched never changes the result).
     rest_wait: [u8; MAX_LAYERS],
+    /// Per layer, whether the last scatter left its sums paired (see
+    /// `scatter::conv_channel_last`).
+    paired: [bool; MAX_LAYERS],
 }
 
 /// Bins a layer in which no block rested goes without looking for rest.
@@ -200,6 +203,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             conv_at: [None; MAX_LAYERS],
             parity: false,
             rest_wait: [0; MAX_LAYERS],
+            paired: [false; MAX_LAYERS],
         })
     }
 
@@ -248,6 +252,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         self.state.fill(0);
         self.parity = false;
         self.rest_wait = [0; MAX_LAYERS];
+        self.paired = [false; MAX_LAYERS];
     }
 
     /// Simulates one time bin. `input` holds the indices (flatten order) of
@@ -306,6 +311,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                             let order = AccOrder::ChannelLast {
                                 plane: (out.h * out.w) as usize,
                                 channels: out.c as usize,
+                                paired: self.paired[l],
                             };
                             update_population(
                                 &mut pop,
@@ -315,7 +321,8 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                                 &mut self.rest_wait[l],
                             );
                             mark(l, Phase::Update);
-                            scatter::conv_channel_last(pop.acc, c, bits, wt, src, reach);
+                            self.paired[l] =
+                                scatter::conv_channel_last(pop.acc, c, bits, wt, src, reach);
                         }
                         _ => {
                             update_population(
@@ -431,6 +438,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             Some(out) => AccOrder::ChannelLast {
                 plane: (out.h * out.w) as usize,
                 channels: out.c as usize,
+                paired: false, // (the slots do not depend on it)
             },
             None => AccOrder::Linear,
         }

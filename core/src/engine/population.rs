@@ -142,6 +142,9 @@ pub(crate) enum AccOrder {
         plane: usize,
         /// Channels.
         channels: usize,
+        /// The sums of slots `2i` and `2i + 1` share accumulator word `i`
+        /// (see `scatter::conv_channel_last`).
+        paired: bool,
     },
 }
 
@@ -150,7 +153,9 @@ impl AccOrder {
     pub(crate) fn slot(self, j: usize) -> usize {
         match self {
             Self::Linear => j,
-            Self::ChannelLast { plane, channels } => {
+            Self::ChannelLast {
+                plane, channels, ..
+            } => {
                 let plane = plane.max(1);
                 (j % plane) * channels + j / plane
             }
@@ -277,9 +282,24 @@ impl<'s> Population<'s> {
             }
             let m = (n - j0).min(CHUNK);
             let a = &mut a[..m];
-            let acc = &mut self.acc[j0..j0 + m];
-            a.copy_from_slice(acc);
-            acc.fill(0);
+            if matches!(order, AccOrder::ChannelLast { paired: true, .. }) {
+                // j0 is even (a multiple of CHUNK).
+                let words = self
+                    .acc
+                    .get_mut(j0 / 2..(j0 + m).div_ceil(2))
+                    .unwrap_or(&mut []);
+                if 2 * words.len() < m {
+                    a.fill(0); // (only for an accumulator array cut short)
+                }
+                for (pair, &w) in a.chunks_exact_mut(2).zip(words.iter()) {
+                    (pair[0], pair[1]) = super::scatter::unpair(w);
+                }
+                words.fill(0);
+            } else {
+                let acc = &mut self.acc[j0..j0 + m];
+                a.copy_from_slice(acc);
+                acc.fill(0);
+            }
             let (p1, p2) = (&py1[j0..j0 + m], &mut py2[j0..j0 + m]);
             let (r1, r2) = (&ry1[j0..j0 + m], &mut ry2[j0..j0 + m]);
             let quiet = words.iter().all(|&w| w == 0);
@@ -358,7 +378,10 @@ impl<'s> Population<'s> {
         if channel_last {
             core::mem::swap(&mut self.spikes, &mut self.busy);
         }
-        if let AccOrder::ChannelLast { plane, channels } = order {
+        if let AccOrder::ChannelLast {
+            plane, channels, ..
+        } = order
+        {
             to_neuron_order(self.busy, self.spikes, plane, channels);
         }
         found

@@ -370,43 +370,64 @@ fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes
     }
 }
 
-/// Words of the channel-last weight copy of a convolution (see
-/// [`conv_prepare`]): one `i32` per weight.
+/// Words of the channel-last weight copies of a convolution (see
+/// [`conv_prepare`]): one `i32` per weight, then one per pair of weights.
 pub(crate) fn conv_scratch_words(c: &Conv2d<'_>) -> usize {
-    c.geometry.weight_count().map_or(0, |n| n as usize)
+    c.geometry
+        .weight_count()
+        .map_or(0, |n| n as usize + (n as usize).div_ceil(2))
 }
 
-/// Writes the weights of `c`, widened to `i32`, in the order
-/// `[in_c][ky][kw − 1 − kx][out_c]` into `out`: for one input spike and one
-/// output row, the weights of all output channels and all covered output
-/// columns then form one contiguous run, matching channel-last
-/// accumulators. False when `out` is too short.
+/// Writes the weights of `c` in the order `[in_c][ky][kw − 1 − kx][out_c]`
+/// into `out`, twice: widened to `i32`, then (for an even number of output
+/// channels) *paired*, the weights of channels `2i` and `2i + 1` in one
+/// word as `w0 + 65536·w1` (see [`conv_channel_last`]). For one input
+/// spike and one output row, the weights of all output channels and all
+/// covered output columns then form one contiguous run, matching
+/// channel-last accumulators. False when `out` is too short.
 pub(crate) fn conv_prepare(c: &Conv2d<'_>, bits: WeightBits, out: &mut [i32]) -> bool {
     let Some(g) = Geo::of(c) else { return false };
     if out.len() < conv_scratch_words(c) {
         return false;
     }
+    let n = g.oc * g.ic * g.kh * g.kw;
+    let (wide, pairs) = out.split_at_mut(n);
     for o in 0..g.oc {
         for ch in 0..g.ic {
             for ky in 0..g.kh {
                 for kx in 0..g.kw {
                     let src = ((o * g.ic + ch) * g.kh + ky) * g.kw + kx;
                     let dst = ((ch * g.kh + ky) * g.kw + (g.kw - 1 - kx)) * g.oc + o;
-                    if let (Some(w), Some(d)) = (bits.get(c.weights, src), out.get_mut(dst)) {
+                    if let (Some(w), Some(d)) = (bits.get(c.weights, src), wide.get_mut(dst)) {
                         *d = w;
                     }
                 }
             }
         }
     }
+    if g.oc % 2 == 0 {
+        for (p, w) in pairs.iter_mut().zip(wide.chunks_exact(2)) {
+            *p = w[0].wrapping_add(w[1].wrapping_mul(1 << 16));
+        }
+    }
     true
 }
 
+/// Largest sum one 16-bit lane of a paired accumulator may reach.
+const LANE_MAX: u64 = i16::MAX as u64;
+
 /// Convolution into channel-last accumulators (accumulator `p·out_c + o`
-/// for output channel `o` at position `p = y·W + x`) with the weight copy
+/// for output channel `o` at position `p = y·W + x`) with the weight copies
 /// made by [`conv_prepare`]: per spike and output row, one contiguous run
 /// of additions. Each accumulator still takes its weights in input order,
 /// so saturating sums equal those of [`conv`].
+///
+/// When no sum of a bin can leave `i16` (the spikes that can reach a
+/// neuron times the largest weight, at most 32,767) and the channels pair
+/// up, the sums are kept *paired*: word `i` of `acc` holds the sums of
+/// slots `2i` and `2i + 1` as `s0 + 65536·s1` (exact in `i32`, and adding
+/// paired weights adds both), half the additions; [`unpair`] reads them.
+/// Returns whether the sums are paired.
 pub(crate) fn conv_channel_last(
     acc: &mut [i32],
     c: &Conv2d<'_>,
@@ -414,17 +435,33 @@ pub(crate) fn conv_channel_last(
     wt: &[i32],
     spikes: Spikes<'_>,
     reach: u64,
-) {
-    if no_overflow(reach, max_weight(bits)) {
-        conv_cl::<Plain>(acc, c, wt, spikes);
+) -> bool {
+    let Some(g) = Geo::of(c) else { return false };
+    let n = g.oc * g.ic * g.kh * g.kw;
+    let (wide, pairs) = wt.split_at(n.min(wt.len()));
+    if g.oc % 2 == 0 && reach.saturating_mul(max_weight(bits)) <= LANE_MAX {
+        conv_cl::<Plain>(acc, &g, g.oc / 2, pairs, spikes);
+        true
+    } else if no_overflow(reach, max_weight(bits)) {
+        conv_cl::<Plain>(acc, &g, g.oc, wide, spikes);
+        false
     } else {
-        conv_cl::<Sat>(acc, c, wt, spikes);
+        conv_cl::<Sat>(acc, &g, g.oc, wide, spikes);
+        false
     }
 }
 
-fn conv_cl<A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, wt: &[i32], spikes: Spikes<'_>) {
-    let Some(g) = Geo::of(conv) else { return };
-    let oc = g.oc;
+/// The sums of paired slots `2i` and `2i + 1` from word `i` (see
+/// [`conv_channel_last`]).
+#[inline(always)]
+pub(crate) fn unpair(word: i32) -> (i32, i32) {
+    let lo = (word << 16) >> 16;
+    (lo, (word.wrapping_sub(lo)) >> 16)
+}
+
+/// The scatter of [`conv_channel_last`] with `oc` words per position
+/// (channels, or channel pairs) and weight rows of `oc` words per tap.
+fn conv_cl<A: Add>(acc: &mut [i32], g: &Geo, oc: usize, wt: &[i32], spikes: Spikes<'_>) {
     let mut at = Coords::new(g.ih, g.iw);
     for n in spikes {
         let (ch, iy, ix) = at.of(n as usize);
@@ -508,5 +545,34 @@ fn pool_with<A: Add>(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {
                 *a = A::add(*a, p.tap);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paired sums: adding `w0 + 65536·w1` words adds both lanes exactly
+    /// while each lane stays within ±32,767, at the edges too.
+    #[test]
+    fn paired_lanes_add_and_unpair_exactly() {
+        let edges = [
+            -32_767i32, -32_766, -128, -1, 0, 1, 127, 255, 32_766, 32_767,
+        ];
+        for &s0 in &edges {
+            for &s1 in &edges {
+                assert_eq!(unpair(s0 + 65_536 * s1), (s0, s1));
+            }
+        }
+        // Sums built from int8 weight pairs, up to 255 spikes of 128.
+        let mut word = 0i32;
+        let (mut s0, mut s1) = (0i32, 0i32);
+        for i in 0..255i32 {
+            let (w0, w1) = (if i % 2 == 0 { -128 } else { 127 }, -128 + (i % 7));
+            word = word.wrapping_add(w0 + 65_536 * w1);
+            (s0, s1) = (s0 + w0, s1 + w1);
+            assert_eq!(unpair(word), (s0, s1), "after {i}");
+        }
+        assert!(s1.unsigned_abs() > 30_000);
     }
 }
