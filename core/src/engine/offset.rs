@@ -17,6 +17,11 @@
 //!
 //! With `p` and `r` both in `[−2^30, 2^30)`, `p + r` cannot overflow `i32`,
 //! so the threshold test is a 32-bit compare.
+//!
+//! Blocks whose values all lie in `[−2^27, 2^27)` (in practice: every block;
+//! `θ` sits near `2^20`) need no flag at all: [`Offset::bounded`] checks
+//! that in one cheap pass and [`Offset::step_word`] then updates both
+//! filters and tests the threshold in place, in one pass.
 
 use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
 
