@@ -191,7 +191,8 @@ fn le_i16(b: &[u8], at: usize) -> i16 {
     i16::from_le_bytes([b[at], b[at + 1]])
 }
 
-fn le_i32(b: &[u8], at: usize) -> i32 {
+/// The little-endian `i32` at byte `at` (the caller checks the length).
+pub(crate) fn le_i32(b: &[u8], at: usize) -> i32 {
     i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 

@@ -10,7 +10,7 @@ use slayer_core::Event2d;
 
 use super::bytes::ByteBuf;
 use super::stats::Counters;
-use crate::data::aedat::{Aedat4Reader, MAX_PACKET_BYTES, PACKET_HEADER_BYTES};
+use crate::data::aedat::{le_i32, Aedat4Reader, PacketHeader, PACKET_HEADER_BYTES};
 use crate::error::{Error, Result};
 
 /// Events a source hands out per call (at most).
@@ -237,13 +237,12 @@ impl Hdr {
     }
 }
 
-fn le_i32(b: &[u8], at: usize) -> i32 {
-    i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// Checks a 28-byte packet header. `strict` (used while searching for the
-/// next packet) admits only non-empty polarity and special-event packets;
-/// otherwise any event type up to 31 with a consistent size passes.
+/// Checks a 28-byte packet header: the offline reader's validation
+/// ([`PacketHeader::parse`]: consistent sizes and counts, bounded payload)
+/// plus what a live stream can demand. `strict` (used while searching for
+/// the next packet) admits only non-empty polarity and special-event
+/// packets; otherwise any event type up to 31 passes. Special events (type
+/// 0), like polarity events, must be 8 bytes with the timestamp at 4.
 /// `last_overflow`: the timestamp overflow of the previous packets, when two
 /// in a row agreed on it (it may then only stay or grow by one).
 fn plausible_header(
@@ -252,53 +251,39 @@ fn plausible_header(
     strict: bool,
     last_overflow: Option<u32>,
 ) -> std::result::Result<Hdr, String> {
-    let event_type = i16::from_le_bytes([b[0], b[1]]);
-    let source = i16::from_le_bytes([b[2], b[3]]);
-    let size = le_i32(b, 4);
-    let ts_offset = le_i32(b, 8);
-    let overflow = le_i32(b, 12);
-    let capacity = le_i32(b, 16);
-    let number = le_i32(b, 20);
-    let valid = le_i32(b, 24);
+    let raw: &[u8; PACKET_HEADER_BYTES] = b
+        .get(..PACKET_HEADER_BYTES)
+        .and_then(|h| h.try_into().ok())
+        .ok_or("short packet header")?;
+    let h = PacketHeader::parse(raw, offset).map_err(|e| e.msg)?;
+    let event_type = h.event_type;
     if !(0..=MAX_EVENT_TYPE).contains(&event_type) || (strict && event_type > 1) {
         return Err(format!("event type {event_type}"));
     }
-    if !(0..=255).contains(&source) {
-        return Err(format!("event source {source}"));
+    if !(0..=255).contains(&h.event_source) {
+        return Err(format!("event source {}", h.event_source));
     }
-    let eight = event_type <= 1;
-    if size <= 0 || (eight && size != 8) {
-        return Err(format!("event size {size} (type {event_type})"));
-    }
-    if ts_offset < 0 || i64::from(ts_offset) + 4 > i64::from(size) || (eight && ts_offset != 4) {
-        return Err(format!("timestamp offset {ts_offset}"));
-    }
-    if overflow < 0 {
-        return Err(format!("timestamp overflow {overflow}"));
-    }
-    if let Some(l) = last_overflow {
-        if overflow as u32 != l && overflow as u32 != l.wrapping_add(1) {
-            return Err(format!("timestamp overflow {overflow} after {l}"));
-        }
-    }
-    if capacity < 0 || number < 0 || number > capacity || valid < 0 || valid > number {
+    if event_type == 0 && (h.event_size != 8 || h.ts_offset != 4) {
         return Err(format!(
-            "event counts: capacity {capacity}, number {number}, valid {valid}"
+            "special events of {} bytes, timestamp at {}",
+            h.event_size, h.ts_offset
         ));
     }
-    if strict && number == 0 {
-        return Err("empty packet".into());
+    if let Some(l) = last_overflow {
+        if h.ts_overflow != l && h.ts_overflow != l.wrapping_add(1) {
+            return Err(format!("timestamp overflow {} after {l}", h.ts_overflow));
+        }
     }
-    if capacity as u64 * size as u64 > MAX_PACKET_BYTES {
-        return Err(format!("payload of {capacity} × {size} bytes"));
+    if strict && h.number == 0 {
+        return Err("empty packet".into());
     }
     Ok(Hdr {
         offset,
         event_type,
-        size: size as u32,
-        overflow: overflow as u32,
-        capacity: capacity as u32,
-        number: number as u32,
+        size: h.event_size,
+        overflow: h.ts_overflow,
+        capacity: h.capacity,
+        number: h.number,
     })
 }
 
