@@ -286,6 +286,12 @@ pub enum DataConfig {
         /// Use at most this many training images.
         #[serde(default)]
         limit: Option<usize>,
+        /// Draw fresh Poisson spikes for every training pass of an image
+        /// (seeded by the batch, so runs repeat); `false` (the default)
+        /// keeps one fixed draw per image. Validation always uses the
+        /// fixed draw.
+        #[serde(default)]
+        resample: bool,
     },
     /// DVS128 Gesture from `--data`: the original layout
     /// (`trials_to_train.txt`, AEDAT 3.1 + `_labels.csv`) or `.bs2` clips

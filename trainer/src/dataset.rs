@@ -108,12 +108,17 @@ pub struct Augment {
     pub jitter_ms: f64,
     /// Probability of dropping each event.
     pub drop: f64,
+    /// Poisson-encoded images: fresh spikes on every training pass instead
+    /// of the image's fixed draw (set by `[data] resample` of `mnist`, not
+    /// an `augment` key).
+    #[serde(skip)]
+    pub resample: bool,
 }
 
 impl Augment {
     /// True when it changes nothing.
     pub fn is_identity(&self) -> bool {
-        self.shift == 0 && self.jitter_ms == 0.0 && self.drop == 0.0
+        self.shift == 0 && self.jitter_ms == 0.0 && self.drop == 0.0 && !self.resample
     }
 
     /// The augmented copy of `events` on a `width × height` sensor.
@@ -198,7 +203,17 @@ impl Input {
                 pixels,
                 rate_per_bin,
                 seed,
-            } => data::poisson_encode(pixels, b.bins, *rate_per_bin, &mut data::seeded_rng(*seed)),
+            } => match augment {
+                Some((a, rng)) if a.resample => {
+                    data::poisson_encode(pixels, b.bins, *rate_per_bin, rng)
+                }
+                _ => data::poisson_encode(
+                    pixels,
+                    b.bins,
+                    *rate_per_bin,
+                    &mut data::seeded_rng(*seed),
+                ),
+            },
         }
     }
 }
@@ -528,6 +543,45 @@ mod tests {
             vec![0, 5]
         );
         let _ = std::fs::remove_dir_all(root);
+    }
+
+    /// A Poisson image keeps its fixed draw unless `resample` is set; then
+    /// each training pass draws anew, repeatably for the same seed.
+    #[test]
+    fn poisson_images_resample_only_when_asked() {
+        let img = Input::Image {
+            pixels: (0..64).map(|i| (i * 4) as u8).collect(),
+            rate_per_bin: 0.5,
+            seed: 9,
+        };
+        let b = Binning {
+            ts_ms: 1.0,
+            bins: 40,
+        };
+        let fixed = img.raster(&b, None);
+        let draw = |a: &Augment, seed: u64| img.raster(&b, Some((a, &mut data::seeded_rng(seed))));
+        let plain = Augment {
+            shift: 1,
+            ..Augment::default()
+        };
+        assert_eq!(
+            draw(&plain, 1),
+            fixed,
+            "other augmentation leaves images alone"
+        );
+        let fresh = Augment {
+            resample: true,
+            ..Augment::default()
+        };
+        assert!(!fresh.is_identity());
+        let (a, a2, c) = (draw(&fresh, 1), draw(&fresh, 1), draw(&fresh, 2));
+        assert_eq!(a, a2);
+        assert_ne!(a, fixed);
+        assert_ne!(a, c);
+        // Same rate, other spikes: the counts stay close.
+        let count = |r: &SpikeRaster| r.count();
+        let (n0, n1) = (count(&fixed) as f64, count(&a) as f64);
+        assert!(n0 > 500.0 && (n0 - n1).abs() < 0.1 * n0, "{n0} vs {n1}");
     }
 
     #[test]

@@ -225,6 +225,7 @@ pub fn build_dataset_with(
             validation,
             rate_hz,
             limit,
+            resample,
         } => {
             let dir = need_dir("MNIST-style IDX images")?;
             let rate = rate_hz * ts / 1000.0;
@@ -263,7 +264,10 @@ pub fn build_dataset_with(
                 classes: Some(10),
                 train: examples(train),
                 valid: examples(valid),
-                augment: Augment::default(),
+                augment: Augment {
+                    resample: *resample,
+                    ..Augment::default()
+                },
             })
         }
         DataConfig::DvsGesture {

@@ -149,7 +149,7 @@ pub fn poisson_encode(
     image: &[u8],
     bins: usize,
     max_rate_per_bin: f64,
-    rng: &mut impl Rng,
+    rng: &mut (impl Rng + ?Sized),
 ) -> SpikeRaster {
     let scale = if max_rate_per_bin.is_nan() {
         0.0
