@@ -16,7 +16,7 @@
 //! a model in flash is used in place. [`Model::decode`] checks magic,
 //! version and CRC before it parses the body, then validates every size the
 //! engine relies on ([`DecodeError`] lists what can go wrong); it never
-//! panics and never allocates. Encoding ([`ModelBuilder`], [`Model::encode`])
+//! panics and never allocates. Encoding (`ModelBuilder`, `Model::encode`)
 //! needs the `alloc` feature.
 
 #[cfg(feature = "alloc")]
@@ -40,7 +40,7 @@ use header::Header;
 
 /// A validated model whose weights borrow from the bytes it was decoded from.
 ///
-/// Only [`Model::decode`] and [`ModelBuilder::build`] make one, so every
+/// Only [`Model::decode`] and `ModelBuilder::build` (`alloc`) make one, so every
 /// model satisfies the invariants the engine indexes by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model<'a> {
