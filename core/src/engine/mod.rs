@@ -308,11 +308,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     });
                     match (wt, c.geometry.output()) {
                         (Some(wt), Some(out)) => {
-                            let order = AccOrder::ChannelLast {
-                                plane: (out.h * out.w) as usize,
-                                channels: out.c as usize,
-                                paired: self.paired[l],
-                            };
+                            let order = AccOrder::channel_last(out, self.paired[l]);
                             update_population(
                                 &mut pop,
                                 &c.neuron,
@@ -434,14 +430,10 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             Some(Layer::Conv2d(c)) if self.conv_at.get(layer).is_some_and(|a| a.is_some()) => c,
             _ => return AccOrder::Linear,
         };
-        match conv.geometry.output() {
-            Some(out) => AccOrder::ChannelLast {
-                plane: (out.h * out.w) as usize,
-                channels: out.c as usize,
-                paired: false, // (the slots do not depend on it)
-            },
-            None => AccOrder::Linear,
-        }
+        // (The slots do not depend on the pairing.)
+        conv.geometry
+            .output()
+            .map_or(AccOrder::Linear, |out| AccOrder::channel_last(out, false))
     }
 
     /// The membrane potential `u = p + r` (saturating) of neuron `j` of

@@ -135,6 +135,24 @@ impl Offset {
         }
     }
 
+    /// The biased `ε` sum of one neuron (`x`: its input in state units).
+    #[inline(always)]
+    fn eps_sum(&self, p1: i32, p2: i32, x: i32) -> u64 {
+        self.eps_base
+            .wrapping_add(self.eps_a2.times(p1))
+            .wrapping_add(self.eps_neg_a_sq.times(p2))
+            .wrapping_add(self.eps_c.times(x))
+    }
+
+    /// The biased `ν` sum of one neuron (`spiked`: in the last bin).
+    #[inline(always)]
+    fn nu_sum(&self, spiked: bool, r1: i32, r2: i32) -> u64 {
+        let start = if spiked { self.nu_kicked } else { self.nu_base };
+        start
+            .wrapping_add(self.nu_a2.times(r1))
+            .wrapping_add(self.nu_neg_a_sq.times(r2))
+    }
+
     /// The `ε` update of `population::psp` into `out` (`y1`, `y2`: the last
     /// two values, `a`: the input). Returns non-zero when some result left
     /// `[−2^30, 2^30)`; `out` is then not the exact update.
@@ -147,12 +165,7 @@ impl Offset {
         let mut flag = 0u32;
         for (((&p1, &p2), &x), o) in y1.iter().zip(y2).zip(a).zip(out) {
             let x = x.clamp(lo, hi) << f;
-            let sum = self
-                .eps_base
-                .wrapping_add(self.eps_a2.times(p1))
-                .wrapping_add(self.eps_neg_a_sq.times(p2))
-                .wrapping_add(self.eps_c.times(x));
-            let (v, bad) = read_off(sum);
+            let (v, bad) = read_off(self.eps_sum(p1, p2, x));
             *o = v;
             flag |= bad;
         }
@@ -213,22 +226,10 @@ impl Offset {
         for (b, (((&p1, p2), (&r1, r2)), &x)) in lanes.enumerate() {
             // Bounded: `x << f` is exact (no clamp needed).
             let x = x << f;
-            let ps = self
-                .eps_base
-                .wrapping_add(self.eps_a2.times(p1))
-                .wrapping_add(self.eps_neg_a_sq.times(*p2))
-                .wrapping_add(self.eps_c.times(x));
-            let p = ((ps >> COEF_FRAC_BITS) as u32).wrapping_sub(RESULT_OFFSET) as i32;
+            // Bounded: the sums stay in range, the flags are 0.
+            let (p, _) = read_off(self.eps_sum(p1, *p2, x));
             *p2 = p;
-            let start = if (old >> b) & 1 != 0 {
-                self.nu_kicked
-            } else {
-                self.nu_base
-            };
-            let rs = start
-                .wrapping_add(self.nu_a2.times(r1))
-                .wrapping_add(self.nu_neg_a_sq.times(*r2));
-            let r = ((rs >> COEF_FRAC_BITS) as u32).wrapping_sub(RESULT_OFFSET) as i32;
+            let (r, _) = read_off(self.nu_sum((old >> b) & 1 != 0, r1, *r2));
             *r2 = r;
             new |= u32::from(p + r >= self.theta) << b;
         }
@@ -252,15 +253,7 @@ impl Offset {
         let mut new = 0u32;
         let mut bad = 0u32;
         for (b, (((&r1, &r2), &p), o)) in y1.iter().zip(y2).zip(p).zip(out).enumerate() {
-            let start = if (old >> b) & 1 != 0 {
-                self.nu_kicked
-            } else {
-                self.nu_base
-            };
-            let sum = start
-                .wrapping_add(self.nu_a2.times(r1))
-                .wrapping_add(self.nu_neg_a_sq.times(r2));
-            let (r, f) = read_off(sum);
+            let (r, f) = read_off(self.nu_sum((old >> b) & 1 != 0, r1, r2));
             *o = r;
             bad |= f | ((p as u32).wrapping_add(RESULT_OFFSET) >> 31);
             // Exact when nothing is flagged (both in [−2^30, 2^30)).

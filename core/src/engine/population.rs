@@ -149,6 +149,15 @@ pub(crate) enum AccOrder {
 }
 
 impl AccOrder {
+    /// The channel-last order of a convolution with output `out`.
+    pub(crate) fn channel_last(out: crate::model::Shape, paired: bool) -> Self {
+        Self::ChannelLast {
+            plane: (out.h * out.w) as usize,
+            channels: out.c as usize,
+            paired,
+        }
+    }
+
     /// The slot of neuron `j`.
     pub(crate) fn slot(self, j: usize) -> usize {
         match self {
@@ -271,8 +280,7 @@ impl<'s> Population<'s> {
         // The loop below reads and writes spike bits in slot order: a
         // channel-last population keeps those in its `busy` words (swapped
         // in here and back after, then copied over to neuron order).
-        let channel_last = matches!(order, AccOrder::ChannelLast { .. });
-        if channel_last {
+        if matches!(order, AccOrder::ChannelLast { .. }) {
             core::mem::swap(&mut self.spikes, &mut self.busy);
         }
         for (ch, words) in self.spikes.chunks_mut(CHUNK / 32).enumerate() {
@@ -375,13 +383,11 @@ impl<'s> Population<'s> {
                 };
             }
         }
-        if channel_last {
-            core::mem::swap(&mut self.spikes, &mut self.busy);
-        }
         if let AccOrder::ChannelLast {
             plane, channels, ..
         } = order
         {
+            core::mem::swap(&mut self.spikes, &mut self.busy);
             to_neuron_order(self.busy, self.spikes, plane, channels);
         }
         found

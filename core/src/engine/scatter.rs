@@ -307,6 +307,12 @@ impl Geo {
     fn fan_in(&self) -> u64 {
         (self.ic * self.kh * self.kw) as u64
     }
+
+    /// The weights of the convolution, `out_c · in_c · kh · kw`: where the
+    /// paired copy starts in its scratch (see [`conv_prepare`]).
+    fn weights(&self) -> usize {
+        self.oc * self.ic * self.kh * self.kw
+    }
 }
 
 /// The spikes that can reach one neuron of a convolution in a bin, for
@@ -390,8 +396,7 @@ pub(crate) fn conv_prepare(c: &Conv2d<'_>, bits: WeightBits, out: &mut [i32]) ->
     if out.len() < conv_scratch_words(c) {
         return false;
     }
-    let n = g.oc * g.ic * g.kh * g.kw;
-    let (wide, pairs) = out.split_at_mut(n);
+    let (wide, pairs) = out.split_at_mut(g.weights().min(out.len()));
     for o in 0..g.oc {
         for ch in 0..g.ic {
             for ky in 0..g.kh {
@@ -437,8 +442,7 @@ pub(crate) fn conv_channel_last(
     reach: u64,
 ) -> bool {
     let Some(g) = Geo::of(c) else { return false };
-    let n = g.oc * g.ic * g.kh * g.kw;
-    let (wide, pairs) = wt.split_at(n.min(wt.len()));
+    let (wide, pairs) = wt.split_at(g.weights().min(wt.len()));
     if g.oc % 2 == 0 && reach.saturating_mul(max_weight(bits)) <= LANE_MAX {
         conv_cl::<Plain>(acc, &g, g.oc / 2, pairs, spikes);
         true
