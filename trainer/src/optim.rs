@@ -191,14 +191,14 @@ impl Optimiser {
     pub fn step(&mut self, params: &mut [&mut [f32]], grads: &[&[f32]]) {
         self.st.step += 1;
         let t = self.st.step as f64;
+        let lr = self.lr();
         match self.config {
             OptimiserConfig::Adam {
-                lr,
                 amsgrad,
                 betas: (b1, b2),
                 eps,
+                ..
             } => {
-                let lr = lr * self.lr_scale;
                 let bc1 = 1.0 - f64::from(b1).powf(t);
                 let bc2 = 1.0 - f64::from(b2).powf(t);
                 let step = (f64::from(lr) / bc1) as f32;
@@ -222,17 +222,17 @@ impl Optimiser {
                 }
             }
             OptimiserConfig::Nadam {
-                lr,
                 betas: (b1, b2),
                 eps,
                 momentum_decay,
+                ..
             } => {
                 let (b1d, psi) = (f64::from(b1), f64::from(momentum_decay));
                 let mu = b1d * (1.0 - 0.5 * 0.96f64.powf(t * psi));
                 let mu_next = b1d * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * psi));
                 self.st.mu_product *= mu;
                 let bc2 = 1.0 - f64::from(b2).powf(t);
-                let lr = f64::from(lr * self.lr_scale);
+                let lr = f64::from(lr);
                 let c_grad = (lr * (1.0 - mu) / (1.0 - self.st.mu_product)) as f32;
                 let c_mom = (lr * mu_next / (1.0 - self.st.mu_product * mu_next)) as f32;
                 let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;

@@ -220,23 +220,6 @@ const MAX_EVENT_TYPE: i16 = 31;
 /// Consecutive implausible events that make the parser give up on a packet.
 pub const DESYNC_RUN: u32 = 8;
 
-/// An accepted AEDAT 3.1 packet header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Hdr {
-    offset: u64,
-    event_type: i16,
-    size: u32,
-    overflow: u32,
-    capacity: u32,
-    number: u32,
-}
-
-impl Hdr {
-    fn payload(&self) -> u64 {
-        u64::from(self.capacity) * u64::from(self.size)
-    }
-}
-
 /// Checks a 28-byte packet header: the offline reader's validation
 /// ([`PacketHeader::parse`]: consistent sizes and counts, bounded payload)
 /// plus what a live stream can demand. `strict` (used while searching for
@@ -250,7 +233,7 @@ fn plausible_header(
     offset: u64,
     strict: bool,
     last_overflow: Option<u32>,
-) -> std::result::Result<Hdr, String> {
+) -> std::result::Result<PacketHeader, String> {
     let raw: &[u8; PACKET_HEADER_BYTES] = b
         .get(..PACKET_HEADER_BYTES)
         .and_then(|h| h.try_into().ok())
@@ -270,21 +253,20 @@ fn plausible_header(
         ));
     }
     if let Some(l) = last_overflow {
-        if h.ts_overflow != l && h.ts_overflow != l.wrapping_add(1) {
+        if !overflow_follows(l, h.ts_overflow) {
             return Err(format!("timestamp overflow {} after {l}", h.ts_overflow));
         }
     }
     if strict && h.number == 0 {
         return Err("empty packet".into());
     }
-    Ok(Hdr {
-        offset,
-        event_type,
-        size: h.event_size,
-        overflow: h.ts_overflow,
-        capacity: h.capacity,
-        number: h.number,
-    })
+    Ok(h)
+}
+
+/// Whether a packet's timestamp overflow may follow `prev`'s: the same, or
+/// one more (the 31-bit clock wrapped once).
+fn overflow_follows(prev: u32, next: u32) -> bool {
+    next == prev || next == prev.wrapping_add(1)
 }
 
 /// Parser state.
@@ -296,7 +278,7 @@ enum State {
     Scan,
     /// Reading the events of a polarity packet.
     Events {
-        hdr: Hdr,
+        hdr: PacketHeader,
         left: u32,
         /// Consecutive implausible events, their first offset, and the
         /// events of the run counted as invalid / out of range so far.
@@ -540,12 +522,12 @@ impl<R: Read> Aedat31Stream<R> {
         self.last_overflow.filter(|_| self.overflow_confirmed)
     }
 
-    fn start_packet(&mut self, h: Hdr, f: &mut Faults) {
+    fn start_packet(&mut self, h: PacketHeader, f: &mut Faults) {
         f.counters.packets += 1;
         self.overflow_confirmed = self
             .last_overflow
-            .is_some_and(|l| h.overflow == l || h.overflow == l.wrapping_add(1));
-        self.last_overflow = Some(h.overflow);
+            .is_some_and(|l| overflow_follows(l, h.ts_overflow));
+        self.last_overflow = Some(h.ts_overflow);
         if h.event_type == 1 {
             self.state = State::Events {
                 hdr: h,
@@ -557,7 +539,9 @@ impl<R: Read> Aedat31Stream<R> {
             };
         } else {
             f.counters.other_packets += 1;
-            self.state = State::Skip { left: h.payload() };
+            self.state = State::Skip {
+                left: h.payload_bytes(),
+            };
         }
     }
 
@@ -658,7 +642,7 @@ impl<R: Read> Aedat31Stream<R> {
             return Ok(());
         }
         let base = self.buf.offset();
-        let hi = u64::from(hdr.overflow) << 31;
+        let hi = u64::from(hdr.ts_overflow) << 31;
         let (sw, sh) = self.sensor;
         let mut desync = false;
         let mut used = 0;
@@ -747,7 +731,7 @@ impl<R: Read> Aedat31Stream<R> {
     /// After the last event of a packet: commit a trailing run of
     /// implausible events, then skip unused capacity (or look for the next
     /// header right away when the capacity looks wrong).
-    fn end_packet(&mut self, hdr: Hdr, f: &mut Faults) -> io::Result<()> {
+    fn end_packet(&mut self, hdr: PacketHeader, f: &mut Faults) -> io::Result<()> {
         if let State::Events {
             run_invalid,
             run_oor,
@@ -759,7 +743,7 @@ impl<R: Read> Aedat31Stream<R> {
             f.counters.events_in += run_invalid + run_oor;
         }
         self.buf.clear_mark();
-        let unused = u64::from(hdr.capacity - hdr.number) * u64::from(hdr.size);
+        let unused = u64::from(hdr.capacity - hdr.number) * u64::from(hdr.event_size);
         if unused == 0 {
             self.state = State::Between;
             return Ok(());
