@@ -9,7 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use slayer_core::model::{ConvGeometry, Layer};
 use slayer_core::{
-    scratch_words, state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits,
+    scratch_words, state_words, Engine, EngineError, Model, ModelBuilder, NeuronConsts, Shape,
+    WeightBits,
 };
 
 const HALF: i64 = 1 << 29;
@@ -424,4 +425,115 @@ fn saturating_networks_match_the_plain_update() {
             compare(&model, &input, scratch, &format!("repeated inputs {case}"));
         }
     }
+}
+
+/// An engine with or without scratch.
+fn make<'m, 'a, 's>(
+    scratch: bool,
+    m: &'m Model<'a>,
+    st: &'s mut [i32],
+    sp: &'s mut [i32],
+) -> Engine<'m, 'a, 's> {
+    if scratch {
+        Engine::with_scratch(m, st, sp).unwrap()
+    } else {
+        Engine::new(m, st).unwrap()
+    }
+}
+
+/// An engine moved into the head and tail of `Model::split_at` mid-run
+/// (`Engine::load_state`), the head's output spikes fed to the tail as its
+/// input list, gives the whole engine's spikes in every later bin, at
+/// every cut, with and without scratch.
+#[test]
+fn split_engines_continue_the_whole_run() {
+    let mut compared = 0usize;
+    for seed in 0..8u64 {
+        let bits = if seed % 2 == 0 {
+            WeightBits::I8
+        } else {
+            WeightBits::I16
+        };
+        let bytes = random_model(100 + seed, bits);
+        let model = Model::decode(&bytes).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let input = poisson(&mut rng, model.inputs(), 120, 0.1, seed % 2 == 0);
+        let (before, after) = input.split_at(37 + seed as usize);
+        let n = model.layers().len();
+        assert!(model.split_at(0).is_none() && model.split_at(n).is_none());
+        for scratch in [false, true] {
+            let space_for = |m: &Model<'_>| vec![0i32; if scratch { scratch_words(m) } else { 0 }];
+            for at in 1..n {
+                let (head_m, tail_m) = model.split_at(at).unwrap();
+                assert_eq!(head_m.outputs(), tail_m.inputs(), "cut {at}");
+                assert_eq!(tail_m.outputs(), model.outputs());
+                assert_eq!(
+                    state_words(&head_m) + state_words(&tail_m),
+                    state_words(&model)
+                );
+                let (mut st, mut sp) = (vec![0i32; state_words(&model)], space_for(&model));
+                let mut whole = make(scratch, &model, &mut st, &mut sp);
+                for bin in before {
+                    whole.step(bin, |_| {});
+                }
+                let (mut hs, mut hsp) = (vec![0i32; state_words(&head_m)], space_for(&head_m));
+                let (mut ts, mut tsp) = (vec![0i32; state_words(&tail_m)], space_for(&tail_m));
+                let mut head = make(scratch, &head_m, &mut hs, &mut hsp);
+                let mut tail = make(scratch, &tail_m, &mut ts, &mut tsp);
+                // The wrong layers are refused.
+                assert_eq!(
+                    tail.load_state(&whole, at - 1).err(),
+                    Some(EngineError::NotAPart)
+                );
+                head.load_state(&whole, 0).unwrap();
+                tail.load_state(&whole, at).unwrap();
+                for (k, bin) in after.iter().enumerate() {
+                    let mut want = Vec::new();
+                    whole.step(bin, |j| want.push(j));
+                    let mut mid = Vec::new();
+                    head.step(bin, |j| mid.push(j));
+                    let mut got = Vec::new();
+                    tail.step(&mid, |j| got.push(j));
+                    assert_eq!(got, want, "seed {seed} cut {at} scratch {scratch} bin {k}");
+                    for l in 0..n {
+                        let part = if l < at {
+                            head.spikes(l)
+                        } else {
+                            tail.spikes(l - at)
+                        };
+                        let (a, b): (Option<Vec<u32>>, Option<Vec<u32>>) = (
+                            whole.spikes(l).map(|s| s.collect()),
+                            part.map(|s| s.collect()),
+                        );
+                        assert_eq!(a, b, "seed {seed} cut {at} layer {l} bin {k}");
+                        compared += a.map_or(0, |s| s.len());
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 5_000, "too quiet to compare: {compared} spikes");
+}
+
+/// Scratch and no scratch keep a convolution's state in different orders:
+/// state cannot move between them.
+#[test]
+fn load_state_refuses_a_different_state_order() {
+    let bytes = random_model(3, WeightBits::I8);
+    let model = Model::decode(&bytes).unwrap();
+    let conv = model
+        .layers()
+        .iter()
+        .position(|l| matches!(l, Layer::Conv2d(_)))
+        .expect("the random models have a convolution");
+    let mut st = vec![0i32; state_words(&model)];
+    let mut sp = vec![0i32; scratch_words(&model)];
+    let with = Engine::with_scratch(&model, &mut st, &mut sp).unwrap();
+    let mut st2 = vec![0i32; state_words(&model)];
+    let mut without = Engine::new(&model, &mut st2).unwrap();
+    assert_eq!(
+        without.load_state(&with, 0).err(),
+        Some(EngineError::NotAPart),
+        "conv {conv}"
+    );
 }

@@ -89,6 +89,9 @@ pub enum EngineError {
         /// Words provided.
         found: usize,
     },
+    /// [`Engine::load_state`] was given an engine whose layers (or whose
+    /// use of scratch) differ from this one's.
+    NotAPart,
 }
 
 impl core::fmt::Display for EngineError {
@@ -106,6 +109,10 @@ impl core::fmt::Display for EngineError {
                     "engine scratch too small: {found} words, the model needs {needed}"
                 )
             }
+            Self::NotAPart => write!(
+                f,
+                "engine state not loadable: the layers (or their scratch) differ"
+            ),
         }
     }
 }
@@ -363,6 +370,46 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         self.parity = !self.parity;
         mark(0, Phase::Output);
         StepStats { ignored, outputs }
+    }
+
+    /// Continues the run of `from` in this engine: copies the state (filter
+    /// values, pending input, spikes, delay rings) of `from`'s layers
+    /// `first..first + n`, where `n` is this model's layer count, and the
+    /// bin parity. With the two parts of [`Model::split_at`] this moves a
+    /// running engine into a head and a tail engine (e.g. to run them on two
+    /// cores) without changing a single spike. [`EngineError::NotAPart`]
+    /// when those layers differ from this model's, or one engine keeps a
+    /// scratch copy of a convolution's weights that the other lacks (the
+    /// state order differs then).
+    pub fn load_state(
+        &mut self,
+        from: &Engine<'_, '_, '_>,
+        first: usize,
+    ) -> Result<(), EngineError> {
+        let n = self.stages.len();
+        let theirs = from.model.layers().get(first..first.saturating_add(n));
+        if theirs != Some(self.model.layers()) {
+            return Err(EngineError::NotAPart);
+        }
+        let scratch_agrees = (0..n).all(|i| {
+            self.conv_at[i].is_some() == from.conv_at.get(first + i).is_some_and(|a| a.is_some())
+        });
+        let start = from.stages.get(first).map_or(0, |s| s.at);
+        let end = from
+            .stages
+            .get(first + n)
+            .map_or(from.state.len(), |s| s.at);
+        let words = from.state.get(start..end).ok_or(EngineError::NotAPart)?;
+        if !scratch_agrees || words.len() != self.state.len() {
+            return Err(EngineError::NotAPart);
+        }
+        self.state.copy_from_slice(words);
+        self.parity = from.parity;
+        for i in 0..n {
+            self.paired[i] = from.paired[first + i];
+            self.rest_wait[i] = from.rest_wait[first + i];
+        }
+        Ok(())
     }
 
     /// [`Engine::step`], adding each output spike to `counts[j]` (outputs

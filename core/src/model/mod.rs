@@ -156,6 +156,48 @@ impl<'a> Model<'a> {
         Some(w)
     }
 
+    /// Shape after layer `l` (the input shape before the first layer),
+    /// `None` past the last layer. Dense layers give flat shapes.
+    pub fn shape_after(&self, l: usize) -> Option<Shape> {
+        let mut s = self.input_shape();
+        for layer in self.layers.get(..=l)? {
+            s = match layer {
+                Layer::Dense(d) => Shape::flat(d.outputs),
+                Layer::Conv2d(c) => c.geometry.output()?,
+                Layer::SumPool(p) => p.output()?,
+                Layer::Flatten => Shape::flat(s.len()?),
+                Layer::Delay(_) => s,
+            };
+        }
+        Some(s)
+    }
+
+    /// The model cut before layer `at` into a head (layers `..at`, same
+    /// input) and a tail (layers `at..`, whose input is the head's output):
+    /// feeding the head's output spikes of every bin to the tail as its
+    /// input list gives the whole model's output spikes, bin for bin (see
+    /// [`Engine::load_state`](crate::Engine::load_state) to move a running
+    /// engine's state over). `None` unless `0 < at < layers().len()`.
+    pub fn split_at(&self, at: usize) -> Option<(Model<'a>, Model<'a>)> {
+        if at == 0 || at >= self.layers.len() {
+            return None;
+        }
+        let part = |input: Shape, layers: &[Layer<'a>]| {
+            let layers = heapless::Vec::from_slice(layers).ok()?;
+            Self::new(
+                Header {
+                    input,
+                    ..self.header
+                },
+                layers,
+            )
+            .ok()
+        };
+        let head = part(self.header.input, &self.layers[..at])?;
+        let tail = part(self.shape_after(at - 1)?, &self.layers[at..])?;
+        Some((head, tail))
+    }
+
     /// Words of `i32` engine state this model needs (see [`crate::state_words`]).
     pub(crate) fn state_words_u32(&self) -> u32 {
         self.state_words
