@@ -130,6 +130,11 @@ impl Sink for Bins {
 /// Streams `path` through the model and checks every bin's output spikes
 /// against the offline runner on the whole file.
 fn check_parity(bytes: &[u8], path: &Path) -> usize {
+    check_parity_with(bytes, path, &StreamOptions::default())
+}
+
+/// [`check_parity`] with other options.
+fn check_parity_with(bytes: &[u8], path: &Path, opts: &StreamOptions) -> usize {
     let model = infer::decode_model(bytes, Path::new("model")).unwrap();
     let s = model.input_shape();
     let b = Binning {
@@ -140,7 +145,7 @@ fn check_parity(bytes: &[u8], path: &Path) -> usize {
     let offline = CoreRunner::new(&model).unwrap().run(&x).unwrap();
     let mut source = Source::open(path).unwrap();
     let mut bins = Bins::default();
-    let r = stream::run(&model, &mut source, &StreamOptions::default(), &mut bins).unwrap();
+    let r = stream::run(&model, &mut source, opts, &mut bins).unwrap();
     let n = bins.0.len().min(offline.bins());
     assert!(
         n + 2 >= offline.bins().min(r.counters.bins as usize),
@@ -178,6 +183,58 @@ fn stream_matches_the_offline_runner_bin_for_bin() {
         spikes > 20,
         "the model should spike ({spikes} output spikes)"
     );
+}
+
+/// Two threads (the network cut into a pipeline of two stages) give the
+/// offline runner's spikes in every bin: cut where the first 500 bins say,
+/// and cut at every layer from the first bin.
+#[test]
+fn two_threads_give_the_same_spikes_at_every_cut() {
+    let d = tempdir("threads");
+    let bytes = model_bytes(1500);
+    let (aedat, _) = first_packets(12);
+    let a = d.join("part.aedat");
+    std::fs::write(&a, aedat).unwrap();
+    let one = check_parity(&bytes, &a);
+    let layers = infer::decode_model(&bytes, Path::new("model"))
+        .unwrap()
+        .layers()
+        .len();
+    for cut in std::iter::once(None).chain((1..layers).map(Some)) {
+        let opts = StreamOptions {
+            threads: 2,
+            cut,
+            ..StreamOptions::default()
+        };
+        assert_eq!(check_parity_with(&bytes, &a, &opts), one, "cut {cut:?}");
+    }
+    // The report says where it cut; one thread never cuts.
+    let model = infer::decode_model(&bytes, Path::new("model")).unwrap();
+    let run = |opts: &StreamOptions| {
+        stream::run(&model, &mut Source::open(&a).unwrap(), opts, &mut NullSink)
+    };
+    let two = StreamOptions {
+        threads: 2,
+        cut: Some(2),
+        ..StreamOptions::default()
+    };
+    assert_eq!(run(&two).unwrap().cut_at, Some(2));
+    assert_eq!(run(&StreamOptions::default()).unwrap().cut_at, None);
+    // Bad thread counts and cuts are clean errors.
+    for (threads, cut) in [
+        (3, None),
+        (0, None),
+        (2, Some(0)),
+        (2, Some(layers)),
+        (1, Some(2)),
+    ] {
+        let opts = StreamOptions {
+            threads,
+            cut,
+            ..StreamOptions::default()
+        };
+        assert!(run(&opts).is_err(), "threads {threads} cut {cut:?}");
+    }
 }
 
 #[test]

@@ -94,6 +94,20 @@ struct StreamArgs {
     /// throttles a spinning real-time task).
     #[arg(long)]
     spin: bool,
+    /// Threads running the network. With 2 the network is cut into two
+    /// stages that run on two cores as a pipeline: the first 500 bins run
+    /// on one core and time every layer, then the network is cut where the
+    /// two stages take about as long, and the tail stage works on bin k
+    /// while the head works on bin k + 1. Same spikes and decisions, bit
+    /// for bit; nearly twice the event rate the stream keeps up with.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=2), conflicts_with = "profile")]
+    threads: u8,
+    /// With --threads 2: the first layer of the worker's stage (numbered
+    /// as --profile lists them), instead of timing the first 500 bins on
+    /// one core to choose it.
+    #[arg(long, value_name = "LAYER", requires = "threads")]
+    cut: Option<usize>,
     /// Decision window in ms [default: the model's bins × Ts].
     #[arg(long, value_name = "MS")]
     window_ms: Option<f64>,
@@ -821,6 +835,8 @@ fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
         profile: a.profile,
         max_fault_reports: a.show_faults,
         spin: a.spin,
+        threads: usize::from(a.threads),
+        cut: a.cut,
     };
     let mut source = Source::open(&a.input)?;
     let mut printer = StreamPrinter {
@@ -916,6 +932,18 @@ fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
                 l.layer, l.kind, l.update_us, l.scatter_us, l.delay_us, a
             )?;
         }
+    }
+    if let Some(at) = r.cut_at {
+        let last = r.activity_by_layer().len().max(at + 1) - 1;
+        writeln!(
+            out,
+            "two threads: layers 0-{} on the reading thread, {at}-{last} on a worker ({})",
+            at - 1,
+            match a.cut {
+                Some(_) => "--cut".to_string(),
+                None => format!("cut after timing {} bins", stream::split_calibration_bins()),
+            }
+        )?;
     }
     if let Some(kib) = r.max_rss_kib {
         writeln!(out, "max RSS {kib} KiB")?;

@@ -50,12 +50,17 @@
 mod bytes;
 pub mod map;
 pub mod source;
+mod split;
 pub mod stats;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use std::sync::mpsc::{Receiver, SyncSender};
+
 use slayer_core::{scratch_words, state_words, Engine, Event2d, Layer, Model, Phase};
+
+use split::{Done, ToTail};
 
 pub use map::{InputMap, Mapped};
 pub use source::{Chunk, Faults, Format, Origin, Source};
@@ -102,6 +107,13 @@ pub struct StreamOptions {
     /// When paced, busy-wait for each bin's end instead of sleeping (lower
     /// and steadier latency; one core at 100 %).
     pub spin: bool,
+    /// Threads running the network: 1, or 2 to cut it into two stages
+    /// that run on two cores as a pipeline (same spikes, bit for bit; see
+    /// `split.rs`). Not with `profile`.
+    pub threads: usize,
+    /// With two threads: the first layer of the tail stage, instead of
+    /// timing the first bins on one core to choose it.
+    pub cut: Option<usize>,
 }
 
 impl Default for StreamOptions {
@@ -117,6 +129,8 @@ impl Default for StreamOptions {
             profile: false,
             max_fault_reports: source::DEFAULT_FAULT_REPORTS,
             spin: false,
+            threads: 1,
+            cut: None,
         }
     }
 }
@@ -308,6 +322,9 @@ pub struct StreamReport {
     pub events_per_s_in: f64,
     /// Events binned per second of wall time.
     pub events_per_s_processed: f64,
+    /// With two threads: the first layer of the tail stage (see
+    /// [`StreamOptions::threads`]); `None` on one thread.
+    pub cut_at: Option<usize>,
     /// Per-bin processing time (engine step, decision), µs.
     pub latency: Quantiles,
     /// Lag and end-to-end latency when paced.
@@ -524,9 +541,53 @@ struct ProfileNs {
     layers: Vec<[u64; 3]>,
 }
 
+/// Who runs the network.
+enum Runner<'m, 'a, 's> {
+    /// One engine on this thread.
+    One(Box<Engine<'m, 'a, 's>>),
+    /// The head here, the tail on a worker thread (`split.rs`).
+    Two(Box<TwoStages<'m, 'a, 's>>),
+}
+
+/// The head engine and the line to the worker running the tail.
+struct TwoStages<'m, 'a, 's> {
+    head: Engine<'m, 'a, 's>,
+    /// Layers in the head.
+    at: usize,
+    tx: SyncSender<ToTail<'m, 'a, 's>>,
+    rx: Receiver<Done>,
+    /// Bins sent and not back yet: bin, start, deadline.
+    in_flight: std::collections::VecDeque<(u64, Instant, Option<Instant>)>,
+    /// Input lists returned by the worker, for reuse.
+    free: Vec<Vec<u32>>,
+}
+
+/// Buffers and the worker line kept for the cut (see `run`).
+struct Spare<'m, 'a, 's> {
+    parts: &'m std::sync::OnceLock<(Model<'a>, Model<'a>)>,
+    head_state: &'s mut [i32],
+    head_scratch: &'s mut [i32],
+    tail_state: &'s mut [i32],
+    tail_scratch: &'s mut [i32],
+    tx: SyncSender<ToTail<'m, 'a, 's>>,
+    rx: Receiver<Done>,
+}
+
 /// The running pipeline (everything but the source).
 struct Pipeline<'e, 'm, 'a, 's> {
-    engine: Engine<'m, 'a, 's>,
+    runner: Runner<'m, 'a, 's>,
+    /// What a second thread needs, until the stream cuts the network.
+    spare: Option<Spare<'m, 'a, 's>>,
+    /// Layer times of the first bins (while `spare` waits).
+    calibration: split::Calibration,
+    /// Where the network was cut (`Runner::Two`).
+    cut_at: Option<usize>,
+    /// Where to cut it (`StreamOptions::cut`).
+    forced_cut: Option<usize>,
+    /// ns of reading, binning and deciding (the reading thread's share).
+    io_ns: u64,
+    /// ns spent waiting for paced bins.
+    wait_ns: u64,
     model: &'e Model<'a>,
     map: InputMap,
     origin: Origin,
@@ -729,7 +790,7 @@ impl Pipeline<'_, '_, '_, '_> {
             (Some(speed), Some(z)) => {
                 let end_us = (k as f64 + 0.5) * self.ts_us / speed;
                 let d = z + Duration::from_secs_f64(end_us.max(0.0) * 1e-6);
-                wait_until(d, self.spin);
+                self.wait(d, f, sink);
                 Some(d)
             }
             _ => None,
@@ -747,36 +808,66 @@ impl Pipeline<'_, '_, '_, '_> {
             }
             self.lag_last.push_back(lag);
         }
-        self.outs.clear();
-        let outs = &mut self.outs;
-        let stats = match self.profile.as_mut() {
-            None => self.engine.step(&self.active, |j| outs.push(j)),
-            Some(prof) => {
-                let mut t = start;
-                let layers = &mut prof.layers;
-                let io = &mut prof.io;
-                self.engine.step_observed(
-                    &self.active,
-                    |j| outs.push(j),
-                    |l, phase| {
-                        let now = Instant::now();
-                        let d = ns(now - t);
-                        t = now;
-                        let slot = match phase {
-                            Phase::Input | Phase::Output => None,
-                            Phase::Update => Some(0),
-                            Phase::Scatter => Some(1),
-                            Phase::Delay => Some(2),
-                        };
-                        match (slot, layers.get_mut(l)) {
-                            (Some(s), Some(row)) => row[s] += d,
-                            _ => *io += d,
-                        }
-                    },
-                )
+        match &mut self.runner {
+            Runner::One(engine) => {
+                self.outs.clear();
+                let outs = &mut self.outs;
+                let timed = self.profile.is_some() || self.spare.is_some();
+                if timed {
+                    let mut t = start;
+                    let mut prof = self.profile.as_mut();
+                    let calibration = &mut self.calibration;
+                    engine.step_observed(
+                        &self.active,
+                        |j| outs.push(j),
+                        |l, phase| {
+                            let now = Instant::now();
+                            let d = ns(now - t);
+                            t = now;
+                            let slot = match phase {
+                                Phase::Input | Phase::Output => None,
+                                Phase::Update => Some(0),
+                                Phase::Scatter => Some(1),
+                                Phase::Delay => Some(2),
+                            };
+                            if slot.is_some() {
+                                calibration.add(l, d);
+                            }
+                            if let Some(prof) = prof.as_mut() {
+                                match (slot, prof.layers.get_mut(l)) {
+                                    (Some(s), Some(row)) => row[s] += d,
+                                    _ => prof.io += d,
+                                }
+                            }
+                        },
+                    );
+                } else {
+                    engine.step(&self.active, |j| outs.push(j));
+                }
+                for (l, c) in self.layer_spikes.iter_mut().enumerate() {
+                    *c += u64::from(engine.spike_count(l).unwrap_or(0));
+                }
+                if self.spare.is_some() {
+                    self.calibration.end_bin(self.active.len());
+                }
             }
-        };
+            Runner::Two(two) => {
+                let mut spikes = two.free.pop().unwrap_or_default();
+                spikes.clear();
+                two.head.step(&self.active, |j| spikes.push(j));
+                for (l, c) in self.layer_spikes.iter_mut().take(two.at).enumerate() {
+                    *c += u64::from(two.head.spike_count(l).unwrap_or(0));
+                }
+                two.in_flight.push_back((k, start, deadline));
+                if two.tx.send(ToTail::Bin { k, spikes }).is_err() {
+                    // The worker died (it cannot panic on a valid model): stop
+                    // waiting for it; the bin is lost.
+                    two.in_flight.pop_back();
+                }
+            }
+        }
         let t_engine = Instant::now();
+        self.engine_ns += ns(t_engine - start);
         for &i in &self.active {
             if let Some(w) = self.seen.get_mut((i / 64) as usize) {
                 *w = 0;
@@ -784,49 +875,21 @@ impl Pipeline<'_, '_, '_, '_> {
         }
         self.active.clear();
         f.counters.bins += 1;
-        f.counters.output_spikes += u64::from(stats.outputs);
-        for &o in &self.outs {
-            if let Some(c) = self.output_counts.get_mut(o as usize) {
-                *c += 1;
+        match self.runner {
+            Runner::One(_) => {
+                let outs = std::mem::take(&mut self.outs);
+                self.finish_bin(k, &outs, start, deadline, f, sink);
+                self.outs = outs;
             }
-        }
-        let changed = self.decider.push(&self.outs);
-        let label = match (self.labels.as_mut(), self.seg_origin) {
-            (Some(l), Some(origin)) => {
-                let abs = origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us;
-                l.bin(abs, self.decider.class, sink)
-            }
-            _ => None,
-        };
-        sink.on_bin(k, &self.outs);
-        let report = self.report_bins > 0 && (k + 1) % self.report_bins == 0;
-        if report || (changed && self.on_change) {
-            sink.on_decision(&Decision {
-                bin: k,
-                t_ms: k as f64 * self.ts_us / 1000.0,
-                class: self.decider.class,
-                counts: &self.decider.counts,
-                changed,
-                label,
-            });
-        }
-        let end = Instant::now();
-        let took = ns(end - start);
-        self.engine_ns += ns(t_engine - start);
-        self.latency.record(took);
-        if let Some(prof) = self.profile.as_mut() {
-            prof.decide += ns(end - t_engine);
-        }
-        if let Some(d) = deadline {
-            self.e2e.record(ns(end.saturating_duration_since(d)));
-        }
-        // Activity (not part of the latency).
-        for (l, c) in self.layer_spikes.iter_mut().enumerate() {
-            *c += u64::from(self.engine.spike_count(l).unwrap_or(0));
+            Runner::Two(_) => self.collect(false, f, sink),
         }
         self.k_cur += 1;
         self.set_edges();
+        if self.k_cur == split::CALIBRATION_BINS && self.spare.is_some() {
+            self.cut();
+        }
         if k % 64 == 0 {
+            let end = Instant::now();
             let (t, ev_in, ev_binned) = self.last_progress;
             let dt = end.saturating_duration_since(t);
             if dt >= PROGRESS_EVERY {
@@ -845,6 +908,164 @@ impl Pipeline<'_, '_, '_, '_> {
             }
         }
     }
+
+    /// Waits for a paced bin's end, taking the worker's results meanwhile.
+    fn wait(&mut self, deadline: Instant, f: &mut Faults, sink: &mut dyn Sink) {
+        let t0 = Instant::now();
+        loop {
+            let done = match &self.runner {
+                Runner::Two(two) if !two.in_flight.is_empty() => {
+                    split::recv_until(&two.rx, deadline)
+                }
+                _ => break,
+            };
+            match done {
+                Some(done) => self.take(done, f, sink),
+                None => break,
+            }
+        }
+        wait_until(deadline, self.spin);
+        self.wait_ns += ns(t0.elapsed());
+    }
+
+    /// Takes the worker's finished bins: those ready now, or (`all`) every
+    /// bin in flight.
+    fn collect(&mut self, all: bool, f: &mut Faults, sink: &mut dyn Sink) {
+        loop {
+            let done = match &self.runner {
+                Runner::Two(two) if !two.in_flight.is_empty() => {
+                    if all {
+                        two.rx.recv().ok()
+                    } else {
+                        two.rx.try_recv().ok()
+                    }
+                }
+                _ => None,
+            };
+            match done {
+                Some(done) => self.take(done, f, sink),
+                None => return,
+            }
+        }
+    }
+
+    /// One bin back from the worker.
+    fn take(&mut self, mut done: Done, f: &mut Faults, sink: &mut dyn Sink) {
+        let Runner::Two(two) = &mut self.runner else {
+            return;
+        };
+        let Some((k, start, deadline)) = two.in_flight.pop_front() else {
+            return;
+        };
+        debug_assert_eq!(k, done.k);
+        for (c, &n) in self.layer_spikes.iter_mut().skip(two.at).zip(&done.counts) {
+            *c += u64::from(n);
+        }
+        two.free.push(std::mem::take(&mut done.spikes));
+        self.finish_bin(k, &done.outs, start, deadline, f, sink);
+    }
+
+    /// The decision and statistics of bin `k`, whose output spikes are `outs`.
+    fn finish_bin(
+        &mut self,
+        k: u64,
+        outs: &[u32],
+        start: Instant,
+        deadline: Option<Instant>,
+        f: &mut Faults,
+        sink: &mut dyn Sink,
+    ) {
+        let t_decide = Instant::now();
+        f.counters.output_spikes += outs.len() as u64;
+        for &o in outs {
+            if let Some(c) = self.output_counts.get_mut(o as usize) {
+                *c += 1;
+            }
+        }
+        let changed = self.decider.push(outs);
+        let label = match (self.labels.as_mut(), self.seg_origin) {
+            (Some(l), Some(origin)) => {
+                let abs = origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us;
+                l.bin(abs, self.decider.class, sink)
+            }
+            _ => None,
+        };
+        sink.on_bin(k, outs);
+        let report = self.report_bins > 0 && (k + 1) % self.report_bins == 0;
+        if report || (changed && self.on_change) {
+            sink.on_decision(&Decision {
+                bin: k,
+                t_ms: k as f64 * self.ts_us / 1000.0,
+                class: self.decider.class,
+                counts: &self.decider.counts,
+                changed,
+                label,
+            });
+        }
+        let end = Instant::now();
+        self.latency.record(ns(end - start));
+        self.io_ns += ns(end - t_decide);
+        if let Some(prof) = self.profile.as_mut() {
+            prof.decide += ns(end - t_decide);
+        }
+        if let Some(d) = deadline {
+            self.e2e.record(ns(end.saturating_duration_since(d)));
+        }
+    }
+
+    /// After the calibration bins: cuts the network where the two stages
+    /// take about equally long and hands the tail to the worker (or stays
+    /// on one thread when no cut gains).
+    fn cut(&mut self) {
+        let Some(spare) = self.spare.take() else {
+            return;
+        };
+        let io = self.calibration.io_share(self.io_ns);
+        let Some(at) = self
+            .forced_cut
+            .or_else(|| split::choose_cut(&self.calibration.cost, io))
+        else {
+            return;
+        };
+        let Runner::One(whole) = &self.runner else {
+            return;
+        };
+        let Some(parts) = self.model.split_at(at) else {
+            return;
+        };
+        let (head_m, tail_m) = spare.parts.get_or_init(|| parts);
+        let engines = Engine::with_scratch(head_m, spare.head_state, spare.head_scratch).and_then(
+            |mut head| {
+                head.load_state(whole, 0)?;
+                let mut tail = Engine::with_scratch(tail_m, spare.tail_state, spare.tail_scratch)?;
+                tail.load_state(whole, at)?;
+                Ok((head, tail))
+            },
+        );
+        // (Cannot fail: the parts come from this model and the buffers are
+        // sized for the whole; if it did, the stream stays on one thread.)
+        let Ok((head, tail)) = engines else {
+            return;
+        };
+        if spare.tx.send(ToTail::Start(Box::new(tail))).is_err() {
+            return;
+        }
+        self.cut_at = Some(at);
+        self.runner = Runner::Two(Box::new(TwoStages {
+            head,
+            at,
+            tx: spare.tx,
+            rx: spare.rx,
+            in_flight: std::collections::VecDeque::with_capacity(split::QUEUE_BINS + 1),
+            free: Vec::new(),
+        }));
+    }
+}
+
+/// Bins a two-thread stream runs on one core, timing each layer, before it
+/// cuts the network (see [`StreamOptions::threads`]).
+pub fn split_calibration_bins() -> u64 {
+    split::CALIBRATION_BINS
 }
 
 /// Streams `source` through `model` until the source ends, reporting to
@@ -874,16 +1095,92 @@ pub fn run(
             return Err(Error::Config(format!("speed {s} must be positive")));
         }
     }
-    let ts_us = f64::from(model.ts()) * 1000.0;
     let mut state = vec![0i32; words];
-    let mut scratch = vec![0i32; scratch_words(model).min(MAX_STATE_WORDS)];
+    let scratch_len = scratch_words(model).min(MAX_STATE_WORDS);
+    let mut scratch = vec![0i32; scratch_len];
     let engine = Engine::with_scratch(model, &mut state, &mut scratch)
         .map_err(|e| Error::Config(format!("core engine: {e}")))?;
+    let two = match opts.threads {
+        1 if opts.cut.is_some() => {
+            return Err(Error::Config(
+                "a cut needs two threads (--threads 2)".into(),
+            ))
+        }
+        1 => false,
+        2 if opts.profile => {
+            return Err(Error::Config(
+                "--profile times the layers on one core: use it with --threads 1".into(),
+            ))
+        }
+        2 => {
+            if let Some(at) = opts.cut {
+                if at == 0 || at >= model.layers().len() {
+                    return Err(Error::Config(format!(
+                        "cut {at}: the tail stage must start at a layer from 1 to {} (the model has {} layers)",
+                        model.layers().len().saturating_sub(1),
+                        model.layers().len()
+                    )));
+                }
+            }
+            true
+        }
+        n => {
+            return Err(Error::Config(format!(
+                "--threads {n}: the stream runs on 1 or 2 threads"
+            )))
+        }
+    };
+    // Spare buffers for the head and tail engines of a cut (each as large
+    // as the whole: the cut is chosen later).
+    let spare_len = |n: usize| if two { n } else { 0 };
+    let mut head_state = vec![0i32; spare_len(words)];
+    let mut tail_state = vec![0i32; spare_len(words)];
+    let mut head_scratch = vec![0i32; spare_len(scratch_len)];
+    let mut tail_scratch = vec![0i32; spare_len(scratch_len)];
+    let parts = std::sync::OnceLock::new();
+    std::thread::scope(|scope| {
+        let spare = two.then(|| {
+            let (tx, worker_rx) = std::sync::mpsc::sync_channel(split::QUEUE_BINS);
+            let (worker_tx, rx) = std::sync::mpsc::sync_channel(split::QUEUE_BINS);
+            scope.spawn(move || split::tail_worker(worker_rx, worker_tx));
+            Spare {
+                parts: &parts,
+                head_state: &mut head_state,
+                head_scratch: &mut head_scratch,
+                tail_state: &mut tail_state,
+                tail_scratch: &mut tail_scratch,
+                tx,
+                rx,
+            }
+        });
+        stream_in(model, source, opts, sink, engine, spare, map, t_run)
+    })
+}
+
+/// The body of [`run`], inside the worker thread's scope.
+#[allow(clippy::too_many_arguments)]
+fn stream_in<'m, 'a, 's>(
+    model: &'m Model<'a>,
+    source: &mut Source,
+    opts: &StreamOptions,
+    sink: &mut dyn Sink,
+    engine: Engine<'m, 'a, 's>,
+    spare: Option<Spare<'m, 'a, 's>>,
+    map: InputMap,
+    t_run: Instant,
+) -> Result<StreamReport> {
+    let ts_us = f64::from(model.ts()) * 1000.0;
     let outputs = model.outputs() as usize;
     let n_layers = model.layers().len();
     let mut f = Faults::new(opts.max_fault_reports);
     let mut p = Pipeline {
-        engine,
+        runner: Runner::One(Box::new(engine)),
+        calibration: split::Calibration::new(if spare.is_some() { n_layers } else { 0 }),
+        spare,
+        cut_at: None,
+        forced_cut: opts.cut,
+        io_ns: 0,
+        wait_ns: 0,
         model,
         map,
         origin: source.origin(),
@@ -925,6 +1222,9 @@ pub fn run(
         last_progress: (t_run, 0, 0),
     };
     p.set_edges();
+    if p.forced_cut.is_some() {
+        p.cut();
+    }
     let mut events = Vec::with_capacity(source::CHUNK_EVENTS);
     let mut first_faults = Vec::new();
     loop {
@@ -934,7 +1234,7 @@ pub fn run(
             .next(&mut events, &mut f)
             .map_err(|e| Error::Config(format!("reading the stream: {e}")))?;
         let t1 = Instant::now();
-        let engine_before = p.engine_ns;
+        let (engine_before, wait_before) = (p.engine_ns, p.wait_ns);
         match chunk {
             Chunk::End => break,
             Chunk::NewSegment => p.new_segment(&mut f, sink),
@@ -948,17 +1248,20 @@ pub fn run(
             sink.on_fault(&m);
             first_faults.push(m);
         }
+        let t2 = Instant::now();
+        let engine = p.engine_ns - engine_before;
+        let waited = p.wait_ns - wait_before;
+        p.io_ns += ns(t2 - t0).saturating_sub(engine + waited);
         if let Some(prof) = p.profile.as_mut() {
-            let t2 = Instant::now();
             prof.read += ns(t1 - t0);
-            let engine = p.engine_ns - engine_before;
-            prof.bin += ns(t2 - t1).saturating_sub(engine);
+            prof.bin += ns(t2 - t1).saturating_sub(engine + waited);
         }
     }
     p.flush_pending(&mut f, sink);
     if p.started {
         p.step(&mut f, sink);
     }
+    p.collect(true, &mut f, sink);
     if let Some(l) = p.labels.as_mut() {
         l.finish(sink);
     }
@@ -1055,6 +1358,7 @@ pub fn run(
         labels,
         profile,
         max_rss_kib: max_rss_kib(),
+        cut_at: p.cut_at,
     })
 }
 
