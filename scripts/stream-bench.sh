@@ -11,6 +11,7 @@
 # ../shared/data/dvs-gesture/aedat31), SLAYER (binary, default
 # target/release/slayer, built if missing), OUT (JSON results, default
 # target/stream-bench), SKIP_REALTIME=1 skips the 15 s real-time replay,
+# CUT=LAYER fixes the cut of the two-thread runs (default: timed),
 # NATIVE=1 builds and measures a binary for this machine's CPU instead
 # (`-C target-cpu=native` in target/native: AVX2/AVX-512 where present; the
 # build an edge box would run) with results in target/stream-bench-native.
@@ -64,6 +65,16 @@ KEEP=$(jq -r '(.realtime_factor * 0.8 * 10 | floor) / 10' "$OUT/throughput.json"
 echo "== replay at ${KEEP}x (80 % of the real-time factor)"
 "$SLAYER" stream "$MODEL" --input "$FILE" --speed "$KEEP" --quiet --json | last > "$OUT/sustained.json"
 jq -r '"arrival \(.paced.arrival_events_per_s) events/s: lag p50 \(.paced.lag.p50_us) us, p99 \(.paced.lag.p99_us) us, max \(.paced.lag.max_us) us, final \(.paced.final_lag_us) us (first/last 1000 bins \(.paced.lag_first_bins_mean_us) / \(.paced.lag_last_bins_mean_us) us)"' "$OUT/sustained.json"
+
+# Two cores: the network cut into a two-stage pipeline (`--threads 2`; the
+# cut is timed over the first 500 bins, or CUT=LAYER forces it).
+TWO=(--threads 2 ${CUT:+--cut "$CUT"})
+echo "== two threads (${TWO[*]}), as fast as possible"
+"$SLAYER" stream "$MODEL" --input "$FILE" "${TWO[@]}" --quiet --json | last > "$OUT/two.json"
+jq -r '"cut before layer \(.cut_at): \(.realtime_factor)x real time, \(.events_per_s_in) events/s"' "$OUT/two.json"
+echo "== two threads, replay at ${SPEED}x (1 M events/s arriving)"
+"$SLAYER" stream "$MODEL" --input "$FILE" "${TWO[@]}" --speed "$SPEED" --quiet --json | last > "$OUT/peak-two.json"
+jq -r '"cut before layer \(.cut_at); arrival \(.paced.arrival_events_per_s) events/s: lag p50 \(.paced.lag.p50_us) us, p99 \(.paced.lag.p99_us) us, max \(.paced.lag.max_us) us, final \(.paced.final_lag_us) us (first/last 1000 bins \(.paced.lag_first_bins_mean_us) / \(.paced.lag_last_bins_mean_us) us)"' "$OUT/peak-two.json"
 
 if [ "${SKIP_REALTIME:-0}" != 1 ]; then
     echo "== real time, 1 ms bins"
