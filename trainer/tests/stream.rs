@@ -552,6 +552,44 @@ fn labels_are_scored_per_window() {
     assert_eq!(lines as u64, windows, "{text}");
     assert!(text.contains("label 0"), "{text}");
     assert!(text.lines().any(|l| l.contains(" ms  class")), "{text}");
+    // Two threads print the same decisions and windows (the cut from the
+    // first bin, so the pipeline runs the whole stream).
+    let args = [
+        "stream",
+        model.to_str().unwrap(),
+        "--input",
+        file.to_str().unwrap(),
+        "--labels",
+        labels.to_str().unwrap(),
+        "--window-ms",
+        "300",
+        "--report-ms",
+        "250",
+    ];
+    let one = slayer(&args, None);
+    let mut two_args = args.to_vec();
+    two_args.extend(["--threads", "2", "--cut", "3"]);
+    let two = slayer(&two_args, None);
+    assert!(
+        two.status.success(),
+        "{}",
+        String::from_utf8_lossy(&two.stderr)
+    );
+    let decisions = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| {
+                l.contains(" ms  class")
+                    || l.starts_with("window ")
+                    || l.starts_with("label windows")
+                    || l.starts_with("output spikes")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let want = decisions(&one);
+    assert!(want.len() > 10, "{want:?}");
+    assert_eq!(decisions(&two), want);
     let _ = NullSink;
 }
 

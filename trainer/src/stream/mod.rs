@@ -556,10 +556,23 @@ struct TwoStages<'m, 'a, 's> {
     at: usize,
     tx: SyncSender<ToTail<'m, 'a, 's>>,
     rx: Receiver<Done>,
-    /// Bins sent and not back yet: bin, start, deadline.
-    in_flight: std::collections::VecDeque<(u64, Instant, Option<Instant>)>,
+    /// Bins sent and not back yet.
+    in_flight: std::collections::VecDeque<Bin>,
     /// Input lists returned by the worker, for reuse.
     free: Vec<Vec<u32>>,
+}
+
+/// A bin on its way through the engine.
+#[derive(Debug, Clone, Copy)]
+struct Bin {
+    k: u64,
+    /// When its processing began.
+    start: Instant,
+    /// When it was due (paced streams).
+    deadline: Option<Instant>,
+    /// Its recording time (µs), for the label windows; taken when the bin
+    /// closes, as a new segment may re-anchor the clock before it is done.
+    abs_us: Option<i64>,
 }
 
 /// Buffers and the worker line kept for the cut (see `run`).
@@ -808,6 +821,14 @@ impl Pipeline<'_, '_, '_, '_> {
             }
             self.lag_last.push_back(lag);
         }
+        let bin = Bin {
+            k,
+            start,
+            deadline,
+            abs_us: self.seg_origin.map(|origin| {
+                origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us
+            }),
+        };
         match &mut self.runner {
             Runner::One(engine) => {
                 self.outs.clear();
@@ -858,7 +879,7 @@ impl Pipeline<'_, '_, '_, '_> {
                 for (l, c) in self.layer_spikes.iter_mut().take(two.at).enumerate() {
                     *c += u64::from(two.head.spike_count(l).unwrap_or(0));
                 }
-                two.in_flight.push_back((k, start, deadline));
+                two.in_flight.push_back(bin);
                 if two.tx.send(ToTail::Bin { k, spikes }).is_err() {
                     // The worker died (it cannot panic on a valid model): stop
                     // waiting for it; the bin is lost.
@@ -878,7 +899,7 @@ impl Pipeline<'_, '_, '_, '_> {
         match self.runner {
             Runner::One(_) => {
                 let outs = std::mem::take(&mut self.outs);
-                self.finish_bin(k, &outs, start, deadline, f, sink);
+                self.finish_bin(bin, &outs, f, sink);
                 self.outs = outs;
             }
             Runner::Two(_) => self.collect(false, f, sink),
@@ -954,27 +975,25 @@ impl Pipeline<'_, '_, '_, '_> {
         let Runner::Two(two) = &mut self.runner else {
             return;
         };
-        let Some((k, start, deadline)) = two.in_flight.pop_front() else {
+        let Some(bin) = two.in_flight.pop_front() else {
             return;
         };
-        debug_assert_eq!(k, done.k);
+        debug_assert_eq!(bin.k, done.k);
         for (c, &n) in self.layer_spikes.iter_mut().skip(two.at).zip(&done.counts) {
             *c += u64::from(n);
         }
         two.free.push(std::mem::take(&mut done.spikes));
-        self.finish_bin(k, &done.outs, start, deadline, f, sink);
+        self.finish_bin(bin, &done.outs, f, sink);
     }
 
-    /// The decision and statistics of bin `k`, whose output spikes are `outs`.
-    fn finish_bin(
-        &mut self,
-        k: u64,
-        outs: &[u32],
-        start: Instant,
-        deadline: Option<Instant>,
-        f: &mut Faults,
-        sink: &mut dyn Sink,
-    ) {
+    /// The decision and statistics of `bin`, whose output spikes are `outs`.
+    fn finish_bin(&mut self, bin: Bin, outs: &[u32], f: &mut Faults, sink: &mut dyn Sink) {
+        let Bin {
+            k,
+            start,
+            deadline,
+            abs_us,
+        } = bin;
         let t_decide = Instant::now();
         f.counters.output_spikes += outs.len() as u64;
         for &o in outs {
@@ -983,11 +1002,8 @@ impl Pipeline<'_, '_, '_, '_> {
             }
         }
         let changed = self.decider.push(outs);
-        let label = match (self.labels.as_mut(), self.seg_origin) {
-            (Some(l), Some(origin)) => {
-                let abs = origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us;
-                l.bin(abs, self.decider.class, sink)
-            }
+        let label = match (self.labels.as_mut(), abs_us) {
+            (Some(l), Some(abs)) => l.bin(abs, self.decider.class, sink),
             _ => None,
         };
         sink.on_bin(k, outs);
