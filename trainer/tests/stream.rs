@@ -527,33 +527,6 @@ fn labels_are_scored_per_window() {
     let file = d.join("part.aedat");
     std::fs::write(&file, &aedat).unwrap();
     let labels = data().join("aedat31/slayer10_concat_labels.csv");
-    let out = slayer(
-        &[
-            "stream",
-            model.to_str().unwrap(),
-            "--input",
-            file.to_str().unwrap(),
-            "--labels",
-            labels.to_str().unwrap(),
-            "--window-ms",
-            "300",
-            "--report-ms",
-            "250",
-            "--json",
-        ],
-        None,
-    );
-    let v = json(&out);
-    let text = String::from_utf8_lossy(&out.stdout);
-    // 30 packets reach past the first label window (1.00 s to 2.45 s) only.
-    let windows = v["labels"]["windows"].as_u64().unwrap();
-    assert!((1..=3).contains(&windows), "{v}");
-    let lines = text.lines().filter(|l| l.starts_with("window ")).count();
-    assert_eq!(lines as u64, windows, "{text}");
-    assert!(text.contains("label 0"), "{text}");
-    assert!(text.lines().any(|l| l.contains(" ms  class")), "{text}");
-    // Two threads print the same decisions and windows (the cut from the
-    // first bin, so the pipeline runs the whole stream).
     let args = [
         "stream",
         model.to_str().unwrap(),
@@ -566,10 +539,25 @@ fn labels_are_scored_per_window() {
         "--report-ms",
         "250",
     ];
-    let one = slayer(&args, None);
-    let mut two_args = args.to_vec();
-    two_args.extend(["--threads", "2", "--cut", "3"]);
-    let two = slayer(&two_args, None);
+    let with = |extra: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(extra);
+        slayer(&a, None)
+    };
+    let out = with(&["--json"]);
+    let v = json(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 30 packets reach past the first label window (1.00 s to 2.45 s) only.
+    let windows = v["labels"]["windows"].as_u64().unwrap();
+    assert!((1..=3).contains(&windows), "{v}");
+    let lines = text.lines().filter(|l| l.starts_with("window ")).count();
+    assert_eq!(lines as u64, windows, "{text}");
+    assert!(text.contains("label 0"), "{text}");
+    assert!(text.lines().any(|l| l.contains(" ms  class")), "{text}");
+    // Two threads print the same decisions and windows (the cut from the
+    // first bin, so the pipeline runs the whole stream).
+    let one = with(&[]);
+    let two = with(&["--threads", "2", "--cut", "3"]);
     assert!(
         two.status.success(),
         "{}",

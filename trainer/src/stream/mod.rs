@@ -46,6 +46,15 @@
 //! first event, as if the events arrived at `t / F`; the lag of each bin
 //! (how late its processing starts) and its end-to-end latency are
 //! recorded. Without pacing, bins are processed as fast as they can be.
+//!
+//! # Two cores
+//!
+//! With [`StreamOptions::threads`] 2 the network is cut into a head and a
+//! tail that run as a two-stage pipeline on two threads (`split.rs`): the
+//! reading thread runs the head on bin `k + 1` while a worker runs the tail
+//! on bin `k`; decisions are taken on the reading thread as the tail's
+//! bins come back, in order. The spikes are the one-thread spikes, bit for
+//! bit.
 
 mod bytes;
 pub mod map;
