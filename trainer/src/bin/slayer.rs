@@ -218,7 +218,7 @@ struct TrainArgs {
     /// Folder holding the data files the config names (e.g. ../shared/data/slayer-reference/oxford).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Output folder [default: runs/<experiment name>].
+    /// Output folder [default: runs/NAME, NAME the experiment's name].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Seed of data generation, weights, shuffling and dropout (overrides the config).
@@ -266,7 +266,7 @@ struct BenchArgs {
     /// In the snn-* cases, also compute the gradient at the network's input.
     #[arg(long)]
     input_grad: bool,
-    /// End with one line of JSON: {"train_samples_per_s": <N-MNIST MLP figure>, "rows": [...], "fwd_bwd": [...]}.
+    /// End with one line of JSON: {"train_samples_per_s": S, "rows": [...], "fwd_bwd": [...]} (S: the N-MNIST MLP figure).
     #[arg(long)]
     json: bool,
 }
