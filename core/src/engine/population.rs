@@ -470,6 +470,53 @@ fn threshold(p: &[i32], r: &[i32], k: &NeuronConsts) -> u32 {
 mod tests {
     use super::*;
 
+    /// A slow `ε` filter fed a steady input just inside the offset form's
+    /// bound: the potentials grow through `2^27` and `2^30` to saturation.
+    /// The update matches the exact double poles in every bin: a block
+    /// whose values left the offset form's bound never takes its unchecked
+    /// pass, and the flagged form hands saturation to the exact update.
+    #[test]
+    fn growing_potentials_leave_the_fast_path_exactly() {
+        let q = |v: f64| (v * f64::from(1u32 << 30)).round() as i32;
+        let (a, b) = ((-1.0f64 / 50.0).exp(), (-1.0f64).exp());
+        let f = 4u8;
+        let k = NeuronConsts {
+            frac_bits: f,
+            theta: i32::MAX,
+            eps_a2: q(2.0 * a),
+            eps_a_sq: q(a * a),
+            eps_c: q(0.5),
+            nu_a2: q(2.0 * b),
+            nu_a_sq: q(b * b),
+            nu_1: -(1 << 21),
+        };
+        let n = 300usize;
+        let mut region = std::vec![0i32; 5 * n + 2 * n.div_ceil(32)];
+        // Reference state: [p(t-1), p(t-2)] per neuron.
+        let mut want = std::vec![[0i32; 2]; n];
+        let (mut seen_large, mut seen_saturated) = (false, false);
+        for bin in 0..400usize {
+            let parity = bin % 2 == 1;
+            let mut pop = Population::split(&mut region, n);
+            // Neuron j gets (2^27 >> f) − 1 − j every bin: all inputs in bound.
+            for (j, x) in pop.acc.iter_mut().enumerate() {
+                *x = ((1 << 27) >> f) - 1 - j as i32;
+            }
+            pop.update(&k, AccOrder::Linear, parity, bin % 3 == 0);
+            let (p_at, _) = newest(n, parity);
+            for (j, w) in want.iter_mut().enumerate() {
+                let x = (((1 << 27) >> f) - 1 - j as i32) << f;
+                let start = i64::from(k.eps_c) * i64::from(x) + HALF;
+                let p = pole(k.eps_a2, -k.eps_a_sq, w[0], w[1], start);
+                *w = [p, w[0]];
+                assert_eq!(region[p_at + j], p, "neuron {j}, bin {bin}");
+                seen_large |= p >= 1 << 30;
+                seen_saturated |= p == i32::MAX;
+            }
+        }
+        assert!(seen_large && seen_saturated);
+    }
+
     #[test]
     fn dead_bands_are_exactly_the_fixed_points() {
         for (tau, ts) in [
