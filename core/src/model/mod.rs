@@ -146,14 +146,8 @@ impl<'a> Model<'a> {
 
     /// Width (number of neurons) after layer `l`, `None` past the last layer.
     pub fn width_after(&self, l: usize) -> Option<u32> {
-        let mut w = self.inputs();
-        for layer in self.layers.get(..=l)? {
-            match layer {
-                Layer::Flatten | Layer::Delay(_) => {}
-                other => w = other.neurons(),
-            }
-        }
-        Some(w)
+        // (Validation checked every product.)
+        self.shape_after(l)?.len()
     }
 
     /// Shape after layer `l` (the input shape before the first layer),

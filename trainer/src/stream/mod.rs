@@ -602,8 +602,6 @@ struct Pipeline<'e, 'm, 'a, 's> {
     spare: Option<Spare<'m, 'a, 's>>,
     /// Layer times of the first bins (while `spare` waits).
     calibration: split::Calibration,
-    /// Where the network was cut (`Runner::Two`).
-    cut_at: Option<usize>,
     /// Where to cut it (`StreamOptions::cut`).
     forced_cut: Option<usize>,
     /// ns of reading, binning and deciding (the reading thread's share).
@@ -874,8 +872,12 @@ impl Pipeline<'_, '_, '_, '_> {
                 } else {
                     engine.step(&self.active, |j| outs.push(j));
                 }
-                for (l, c) in self.layer_spikes.iter_mut().enumerate() {
-                    *c += u64::from(engine.spike_count(l).unwrap_or(0));
+                for (c, n) in self
+                    .layer_spikes
+                    .iter_mut()
+                    .zip(split::spike_counts(engine))
+                {
+                    *c += u64::from(n);
                 }
                 if self.spare.is_some() {
                     self.calibration.end_bin(self.active.len());
@@ -885,8 +887,13 @@ impl Pipeline<'_, '_, '_, '_> {
                 let mut spikes = two.free.pop().unwrap_or_default();
                 spikes.clear();
                 two.head.step(&self.active, |j| spikes.push(j));
-                for (l, c) in self.layer_spikes.iter_mut().take(two.at).enumerate() {
-                    *c += u64::from(two.head.spike_count(l).unwrap_or(0));
+                // (The head's layers are the first ones.)
+                for (c, n) in self
+                    .layer_spikes
+                    .iter_mut()
+                    .zip(split::spike_counts(&two.head))
+                {
+                    *c += u64::from(n);
                 }
                 two.in_flight.push_back(bin);
                 if two.tx.send(ToTail::Bin { k, spikes }).is_err() {
@@ -942,18 +949,7 @@ impl Pipeline<'_, '_, '_, '_> {
     /// Waits for a paced bin's end, taking the worker's results meanwhile.
     fn wait(&mut self, deadline: Instant, f: &mut Faults, sink: &mut dyn Sink) {
         let t0 = Instant::now();
-        loop {
-            let done = match &self.runner {
-                Runner::Two(two) if !two.in_flight.is_empty() => {
-                    split::recv_until(&two.rx, deadline)
-                }
-                _ => break,
-            };
-            match done {
-                Some(done) => self.take(done, f, sink),
-                None => break,
-            }
-        }
+        self.take_while(f, sink, |rx| split::recv_until(rx, deadline));
         wait_until(deadline, self.spin);
         self.wait_ns += ns(t0.elapsed());
     }
@@ -961,21 +957,30 @@ impl Pipeline<'_, '_, '_, '_> {
     /// Takes the worker's finished bins: those ready now, or (`all`) every
     /// bin in flight.
     fn collect(&mut self, all: bool, f: &mut Faults, sink: &mut dyn Sink) {
+        if all {
+            self.take_while(f, sink, |rx| rx.recv().ok());
+        } else {
+            self.take_while(f, sink, |rx| rx.try_recv().ok());
+        }
+    }
+
+    /// Takes the worker's bins as `next` hands them out, while bins are in
+    /// flight (nothing on one thread).
+    fn take_while(
+        &mut self,
+        f: &mut Faults,
+        sink: &mut dyn Sink,
+        next: impl Fn(&Receiver<Done>) -> Option<Done>,
+    ) {
         loop {
             let done = match &self.runner {
-                Runner::Two(two) if !two.in_flight.is_empty() => {
-                    if all {
-                        two.rx.recv().ok()
-                    } else {
-                        two.rx.try_recv().ok()
-                    }
-                }
+                Runner::Two(two) if !two.in_flight.is_empty() => next(&two.rx),
                 _ => None,
             };
-            match done {
-                Some(done) => self.take(done, f, sink),
-                None => return,
-            }
+            let Some(done) = done else {
+                return;
+            };
+            self.take(done, f, sink);
         }
     }
 
@@ -1038,6 +1043,14 @@ impl Pipeline<'_, '_, '_, '_> {
         }
     }
 
+    /// The first layer of the worker's stage, once the network is cut.
+    fn cut_at(&self) -> Option<usize> {
+        match &self.runner {
+            Runner::One(_) => None,
+            Runner::Two(two) => Some(two.at),
+        }
+    }
+
     /// After the calibration bins: cuts the network where the two stages
     /// take about equally long and hands the tail to the worker (or stays
     /// on one thread when no cut gains).
@@ -1075,7 +1088,6 @@ impl Pipeline<'_, '_, '_, '_> {
         if spare.tx.send(ToTail::Start(Box::new(tail))).is_err() {
             return;
         }
-        self.cut_at = Some(at);
         self.runner = Runner::Two(Box::new(TwoStages {
             head,
             at,
@@ -1202,7 +1214,6 @@ fn stream_in<'m, 'a, 's>(
         runner: Runner::One(Box::new(engine)),
         calibration: split::Calibration::new(if spare.is_some() { n_layers } else { 0 }),
         spare,
-        cut_at: None,
         forced_cut: opts.cut,
         io_ns: 0,
         wait_ns: 0,
@@ -1383,7 +1394,7 @@ fn stream_in<'m, 'a, 's>(
         labels,
         profile,
         max_rss_kib: max_rss_kib(),
-        cut_at: p.cut_at,
+        cut_at: p.cut_at(),
     })
 }
 

@@ -36,7 +36,7 @@ pub struct Done {
     pub k: u64,
     /// The model's output spikes of the bin (ascending).
     pub outs: Vec<u32>,
-    /// Spikes of each tail layer in the bin (`None`: a flatten layer).
+    /// Spikes of each tail layer in the bin ([`spike_counts`]).
     pub counts: Vec<u32>,
     /// The input list, returned for reuse.
     pub spikes: Vec<u32>,
@@ -55,9 +55,7 @@ pub fn tail_worker(rx: Receiver<ToTail<'_, '_, '_>>, tx: SyncSender<Done>) {
                 };
                 let mut outs = Vec::new();
                 engine.step(&spikes, |j| outs.push(j));
-                let counts = (0..engine.model().layers().len())
-                    .map(|l| engine.spike_count(l).unwrap_or(0))
-                    .collect();
+                let counts = spike_counts(engine).collect();
                 let done = Done {
                     k,
                     outs,
@@ -70,6 +68,11 @@ pub fn tail_worker(rx: Receiver<ToTail<'_, '_, '_>>, tx: SyncSender<Done>) {
             }
         }
     }
+}
+
+/// Spikes of each layer of `engine` in its last bin (0 for a flatten layer).
+pub fn spike_counts<'e>(engine: &'e Engine<'_, '_, '_>) -> impl Iterator<Item = u32> + 'e {
+    (0..engine.model().layers().len()).map(|l| engine.spike_count(l).unwrap_or(0))
 }
 
 /// The next message: busy-waits up to [`SPIN`] (a bin arrives every few
