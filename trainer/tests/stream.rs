@@ -69,6 +69,13 @@ fn packets(bytes: &[u8]) -> (usize, Vec<(usize, usize, u32)>) {
 }
 
 /// The text header plus the first `n` packets of the recording.
+/// `part.aedat` in `d`: the recording cut after its first `n` packets.
+fn part_file(d: &Path, n: usize) -> PathBuf {
+    let file = d.join("part.aedat");
+    std::fs::write(&file, first_packets(n).0).unwrap();
+    file
+}
+
 fn first_packets(n: usize) -> (Vec<u8>, Vec<(usize, usize, u32)>) {
     let bytes = std::fs::read(aedat()).unwrap();
     let (_, p) = packets(&bytes);
@@ -169,9 +176,7 @@ fn stream_matches_the_offline_runner_bin_for_bin() {
     let d = tempdir("parity");
     let bytes = model_bytes(1500);
     // AEDAT 3.1: the first 12 packets (about 1.3 s of gestures).
-    let (aedat, _) = first_packets(12);
-    let a = d.join("part.aedat");
-    std::fs::write(&a, aedat).unwrap();
+    let a = part_file(&d, 12);
     let spikes = check_parity(&bytes, &a);
     assert!(
         spikes > 20,
@@ -192,9 +197,7 @@ fn stream_matches_the_offline_runner_bin_for_bin() {
 fn two_threads_give_the_same_spikes_at_every_cut() {
     let d = tempdir("threads");
     let bytes = model_bytes(1500);
-    let (aedat, _) = first_packets(12);
-    let a = d.join("part.aedat");
-    std::fs::write(&a, aedat).unwrap();
+    let a = part_file(&d, 12);
     let one = check_parity(&bytes, &a);
     let layers = infer::decode_model(&bytes, Path::new("model"))
         .unwrap()
@@ -523,9 +526,7 @@ fn labels_are_scored_per_window() {
     let d = tempdir("labels");
     let model = d.join("m.slym");
     std::fs::write(&model, model_bytes(300)).unwrap();
-    let (aedat, _) = first_packets(30);
-    let file = d.join("part.aedat");
-    std::fs::write(&file, &aedat).unwrap();
+    let file = part_file(&d, 30);
     let labels = data().join("aedat31/slayer10_concat_labels.csv");
     let args = [
         "stream",
