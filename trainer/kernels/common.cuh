@@ -87,3 +87,8 @@ DEVFN double alpha_step(const Alpha* f, AlphaState* st, double x, double* hist,
 DEVFN long long global_x(void) {
     return (long long)blockIdx.x * (long long)blockDim.x + (long long)threadIdx.x;
 }
+
+// The step of a grid-stride loop: every thread of the launch.
+DEVFN long long grid_stride(void) {
+    return (long long)gridDim.x * (long long)blockDim.x;
+}

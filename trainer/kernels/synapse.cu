@@ -69,6 +69,21 @@ KERNEL void gather_weight_grad(const float* RESTRICT x, const float* RESTRICT g,
     }
 }
 
+// y[i] = x[i] rounded to bfloat16 (nearest, ties to even; NaN stays NaN),
+// as raw bits, for the bf16 products (--precision bf16). Grid-stride.
+KERNEL void to_bf16(const float* RESTRICT x, unsigned short* RESTRICT y, long long n) {
+    for (long long i = global_x(); i < n; i += grid_stride()) {
+        unsigned int u = __float_as_uint(x[i]);
+        unsigned int r;
+        if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu) != 0u) {
+            r = (u >> 16) | 0x0040u;
+        } else {
+            r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        }
+        y[i] = (unsigned short)r;
+    }
+}
+
 // gi[r][i] = sum_j g[r][j] (gain w[i][j]): the gradient at the 0/1 input
 // spikes. Thread i of block row r.
 KERNEL void gather_input_grad(const float* RESTRICT g, const float* RESTRICT w, float* RESTRICT gi,

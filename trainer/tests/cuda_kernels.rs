@@ -4,8 +4,9 @@
 //! Needs `libnvrtc` on the library path (`pip install nvidia-cuda-nvrtc`
 //! provides it; `.ci/run` installs it). Without it the test says it was
 //! skipped, unless `SLAYER_REQUIRE_NVRTC=1` (as in CI), where that fails.
-//! With `SLAYER_PTX_OUT=DIR`, the `sm_80` PTX is written there as
-//! `<module>.ptx` (what `scripts/gpu-build.sh` ships for machines without NVRTC).
+//! With `SLAYER_PTX_OUT=DIR`, the PTX is written there as
+//! `<arch>/<module>.ptx` (what `scripts/gpu-build.sh` ships for machines
+//! without NVRTC).
 #![cfg(feature = "cuda")]
 
 use slayer_trainer::backend::cuda::kernels::Module;
@@ -45,8 +46,9 @@ fn every_kernel_compiles_to_ptx_for_sm80_and_sm90() {
                 );
                 compiled += 1;
             }
-            if let (Some(dir), "sm_80") = (&out, arch) {
-                std::fs::create_dir_all(dir).unwrap();
+            if let Some(dir) = &out {
+                let dir = dir.join(arch);
+                std::fs::create_dir_all(&dir).unwrap();
                 let path = dir.join(m.file().replace(".cu", ".ptx"));
                 std::fs::write(&path, &ptx).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             }

@@ -16,9 +16,16 @@ use slayer_trainer::network::{Layer, Network};
 use slayer_trainer::neuron::{KernelMode, RhoParams};
 use slayer_trainer::{data, Error};
 
+/// Whether a CUDA device is present. With `SLAYER_REQUIRE_GPU` set (the GPU
+/// check sets it) a missing device fails the test instead of skipping it.
 fn gpu() -> bool {
     let ok = CudaBackend::available();
     if !ok {
+        let required = std::env::var("SLAYER_REQUIRE_GPU").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required,
+            "SLAYER_REQUIRE_GPU is set but no CUDA device was found"
+        );
         eprintln!("skipped: no CUDA device");
     }
     ok
@@ -168,41 +175,107 @@ fn nmnist_shape_batch_on_cuda() {
     }
 }
 
-/// TF32 products against f32: 10-bit mantissas move membrane potentials by
-/// ~1e-3 relative, so spikes near θ flip and gradients move (SLAYER is that
-/// sensitive, SLAYER.md §1). The check is loose on purpose (finite numbers,
-/// spike counts within 25 %) and prints the figures.
 #[test]
-fn tf32_products_stay_close_to_f32() {
+fn cuda_matches_cpu_on_conv_pool_dense_delay_networks() {
     if !gpu() {
         return;
     }
+    let cpu = CpuBackend::new();
+    for dev in backends() {
+        for case in parity::conv_cases() {
+            let r =
+                parity::check(&case, &cpu, &dev, GRAD_TOLERANCE).unwrap_or_else(|e| panic!("{e}"));
+            println!("parity {} | {}: {r:?}", dev.name(), case.name);
+        }
+    }
+}
+
+/// TF32 and bf16 products against f32 on the gold network, the random
+/// dense and delay networks and the conv networks: 10- and 7-bit mantissas move
+/// membrane potentials by ~1e-3 / ~1e-2 relative, so spikes near θ flip and
+/// gradients move (SLAYER is that sensitive, SLAYER.md §1). The check is
+/// loose on purpose (finite numbers, spike agreement ≥ 95 %, gradients
+/// within 50 %) and prints the figures the docs report.
+#[test]
+fn tf32_and_bf16_products_stay_close_to_f32() {
+    if !gpu() {
+        return;
+    }
+    let mut cases = parity::random_cases();
+    cases.extend(parity::conv_cases());
+    cases.extend(parity::gold_cases(&gold_dir()).unwrap());
     let f32_dev = open(CudaOptions::default());
-    let tf32_dev = open(CudaOptions {
-        precision: Precision::Tf32,
-        ..Default::default()
-    });
-    for case in parity::random_cases() {
-        let batch = case.batch();
-        let a = f32_dev
-            .train_batch(&case.net, &batch, &case.loss, case.seed)
-            .unwrap();
-        let b = tf32_dev
-            .train_batch(&case.net, &batch, &case.loss, case.seed)
-            .unwrap();
-        let r = parity::compare(&a, &b);
-        println!("tf32 vs f32 | {}: {r:?}", case.name);
-        let (sa, sb) = r.spikes;
-        assert!(
-            (sa as f64 - sb as f64).abs() <= 0.25 * sa.max(1) as f64,
-            "{}: {r:?}",
-            case.name
-        );
-        assert!(b.loss.is_finite(), "{}: {r:?}", case.name);
-        assert!(
-            b.grads.iter().flatten().all(|g| g.is_finite()),
-            "{}: {r:?}",
-            case.name
-        );
+    for precision in [Precision::Tf32, Precision::Bf16] {
+        let dev = open(CudaOptions {
+            precision,
+            ..Default::default()
+        });
+        for case in &cases {
+            let batch = case.batch();
+            let a = f32_dev
+                .train_batch(&case.net, &batch, &case.loss, case.seed)
+                .unwrap();
+            let b = dev
+                .train_batch(&case.net, &batch, &case.loss, case.seed)
+                .unwrap();
+            let r = parity::compare(&a, &b);
+            let agree = parity::spike_agreement(&a, &b);
+            let worst = r.grad_rel.iter().copied().fold(0.0, f64::max);
+            println!(
+                "precision {precision} vs f32 | {}: spike agreement {agree:.5}, worst gradient error {worst:.2e}, {r:?}",
+                case.name
+            );
+            assert!(b.loss.is_finite(), "{}: {r:?}", case.name);
+            assert!(
+                b.grads.iter().flatten().all(|g| g.is_finite()),
+                "{}: {r:?}",
+                case.name
+            );
+            assert!(agree >= 0.95, "{precision} {}: {r:?}", case.name);
+            assert!(worst < 0.5, "{precision} {}: {r:?}", case.name);
+        }
+    }
+}
+
+/// Every shipped config's network (the CNNs and DVS Gesture included) on
+/// 100 bins, batch 2: with the gather kernels spikes are identical and
+/// gradients within 1e-4; with cuBLAS (sums reordered) a membrane value
+/// within rounding of θ may flip a spike, so the differing cells are
+/// reported and the gradients must agree to 5e-2.
+#[test]
+fn every_shipped_config_runs_on_cuda_like_the_cpu() {
+    if !gpu() {
+        return;
+    }
+    let cpu = CpuBackend::new();
+    let cases = parity::config_cases(100, 2, 300.0).unwrap();
+    for dev in backends() {
+        for case in &cases {
+            let batch = case.batch();
+            let a = cpu
+                .train_batch(&case.net, &batch, &case.loss, case.seed)
+                .unwrap();
+            let b = dev
+                .train_batch(&case.net, &batch, &case.loss, case.seed)
+                .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let r = parity::compare(&a, &b);
+            let agree = parity::spike_agreement(&a, &b);
+            println!(
+                "parity {} | {}: spike agreement {agree:.6}, {r:?}",
+                dev.name(),
+                case.name
+            );
+            if dev.options().products == Products::Gather {
+                assert!(r.passes(GRAD_TOLERANCE), "{}: {r:?}", case.name);
+            } else {
+                assert!(r.grad_rel.iter().all(|&g| g < 5e-2), "{}: {r:?}", case.name);
+            }
+            let inputs = case.inputs();
+            let ia = cpu.infer(&case.net, &inputs).unwrap();
+            let ib = dev.infer(&case.net, &inputs).unwrap();
+            if dev.options().products == Products::Gather {
+                assert_eq!(ia, ib, "{}: inference spikes differ", case.name);
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ pub mod cuda;
 #[cfg(feature = "cuda")]
 pub(crate) use cpu::sample_seed;
 pub use cpu::CpuBackend;
-pub use cuda::CudaBackend;
+pub use cuda::{CudaBackend, CudaOptions};
 
 use std::fmt;
 use std::str::FromStr;
@@ -101,11 +101,16 @@ impl fmt::Display for Device {
 }
 
 impl Device {
-    /// Opens the backend for this device.
+    /// Opens the backend for this device (CUDA with the default options).
     pub fn open(self) -> Result<Box<dyn Backend>> {
+        self.open_with(CudaOptions::default())
+    }
+
+    /// Opens the backend for this device; a CUDA device with `options`.
+    pub fn open_with(self, options: CudaOptions) -> Result<Box<dyn Backend>> {
         match self {
             Device::Cpu => Ok(Box::new(CpuBackend::new())),
-            Device::Cuda(n) => Ok(Box::new(CudaBackend::new(n)?)),
+            Device::Cuda(n) => Ok(Box::new(CudaBackend::with_options(n, options)?)),
         }
     }
 }

@@ -110,40 +110,56 @@ fn nvrtc_ptx(module: Module, arch: &'static str) -> Result<String> {
 }
 
 /// Prebuilt PTX of `module` from `$SLAYER_PTX_DIR` (`scripts/gpu-build.sh`
-/// writes `sm_80` PTX there), if that is set.
-fn prebuilt_ptx(module: Module) -> Option<Result<String>> {
-    let dir = std::env::var_os("SLAYER_PTX_DIR")?;
-    let path = std::path::Path::new(&dir).join(module.file().replace(".cu", ".ptx"));
+/// writes `sm_80/` and `sm_90/` there), if that is set: the device's own
+/// architecture when it was built, else `sm_80` (which every GPU from the
+/// A100 on runs). Returns the text and the file it came from.
+fn prebuilt_ptx(module: Module, arch: &'static str) -> Option<Result<(String, String)>> {
+    let dir = std::path::PathBuf::from(std::env::var_os("SLAYER_PTX_DIR")?);
+    let file = module.file().replace(".cu", ".ptx");
+    let path = [dir.join(arch).join(&file), dir.join("sm_80").join(&file)]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dir.join("sm_80").join(&file));
     Some(
         std::fs::read_to_string(&path)
+            .map(|t| (t, path.display().to_string()))
             .map_err(|e| Error::Device(format!("{}: {e}", path.display()))),
     )
 }
 
+/// Whether `$SLAYER_PTX_ONLY` asks for the prebuilt PTX even where NVRTC
+/// is found (the GPU check tests that path this way).
+fn ptx_only() -> bool {
+    std::env::var("SLAYER_PTX_ONLY").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Loads `module` into `ctx`: NVRTC's PTX for the device's architecture,
-/// else (no NVRTC, or a PTX version newer than the driver takes) the
-/// prebuilt PTX of `$SLAYER_PTX_DIR`.
+/// else (no NVRTC, a PTX version newer than the driver takes, or
+/// `$SLAYER_PTX_ONLY`) the prebuilt PTX of `$SLAYER_PTX_DIR`. Returns the
+/// module and where its code came from.
 fn load_module(
     ctx: &Arc<CudaContext>,
     module: Module,
     arch: &'static str,
-) -> Result<Arc<CudaModule>> {
+) -> Result<(Arc<CudaModule>, String)> {
     let load = |text: String, from: &str| {
         ctx.load_module(Ptx::from_src(text))
             .map_err(|e| device_err(&format!("loading {} ({from})", module.file()), e))
     };
-    let first = if nvrtc_present() {
+    let first = if ptx_only() {
+        Err(Error::Device("SLAYER_PTX_ONLY is set".into()))
+    } else if nvrtc_present() {
         nvrtc_ptx(module, arch).and_then(|t| load(t, &format!("NVRTC, {arch}")))
     } else {
         Err(Error::Device(
             "no NVRTC found (libnvrtc.so): install the CUDA toolkit or `pip install nvidia-cuda-nvrtc` and put its lib folder on LD_LIBRARY_PATH, or set SLAYER_PTX_DIR to prebuilt PTX".into(),
         ))
     };
-    match (first, prebuilt_ptx(module)) {
-        (Ok(m), _) => Ok(m),
+    match (first, prebuilt_ptx(module, arch)) {
+        (Ok(m), _) => Ok((m, format!("NVRTC {arch}"))),
         (Err(e), None) => Err(e),
         (Err(e), Some(text)) => text
-            .and_then(|t| load(t, "SLAYER_PTX_DIR"))
+            .and_then(|(t, path)| load(t, &path).map(|m| (m, format!("prebuilt PTX {path}"))))
             .map_err(|e2| Error::Device(format!("{e}; and {e2}"))),
     }
 }
@@ -194,6 +210,7 @@ pub(crate) struct CudaExec {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     blas: Option<CudaBlas>,
+    precision: Precision,
     functions: HashMap<Kernel, CudaFunction>,
     live: Arc<AtomicUsize>,
     tensors_peak: AtomicUsize,
@@ -231,8 +248,18 @@ impl CudaExec {
         keep_pool_memory(&ctx);
         let stream = ctx.default_stream();
         let mut functions = HashMap::new();
+        // Where the kernels' code came from, for the backend's name.
+        let mut sources: Vec<String> = Vec::new();
         for m in Module::ALL {
-            let module = load_module(&ctx, m, arch)?;
+            let (module, from) = load_module(&ctx, m, arch)?;
+            let from = if from.starts_with("prebuilt") {
+                "prebuilt PTX".to_string()
+            } else {
+                from
+            };
+            if !sources.contains(&from) {
+                sources.push(from);
+            }
             for k in m.kernels() {
                 let f = module
                     .load_function(k.name())
@@ -242,8 +269,11 @@ impl CudaExec {
         }
         let blas = if cublas_present() {
             let b = CudaBlas::new(stream.clone()).map_err(|e| device_err("cuBLAS", e))?;
+            // bf16 is asked per product (its compute type, see `gemm`).
             let mode = match precision {
-                Precision::F32 => cudarc::cublas::sys::cublasMath_t::CUBLAS_DEFAULT_MATH,
+                Precision::F32 | Precision::Bf16 => {
+                    cudarc::cublas::sys::cublasMath_t::CUBLAS_DEFAULT_MATH
+                }
                 Precision::Tf32 => cudarc::cublas::sys::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
             };
             // SAFETY: sets a mode on the live handle `b` owns.
@@ -261,13 +291,18 @@ impl CudaExec {
         let products = match (&blas, precision) {
             (Some(_), Precision::F32) => "cuBLAS f32",
             (Some(_), Precision::Tf32) => "cuBLAS tf32",
+            (Some(_), Precision::Bf16) => "cuBLAS bf16",
             (None, _) => "no cuBLAS: gather kernels",
         };
         Ok(Self {
-            name: format!("cuda:{ordinal} ({gpu}, {arch}, {products})"),
+            name: format!(
+                "cuda:{ordinal} ({gpu}, {arch}, {products}, kernels: {})",
+                sources.join(" + ")
+            ),
             ctx,
             stream,
             blas,
+            precision,
             functions,
             live: Arc::new(AtomicUsize::new(0)),
             tensors_peak: AtomicUsize::new(0),
@@ -310,6 +345,76 @@ impl CudaExec {
             live: self.live.clone(),
             bytes,
         }
+    }
+}
+
+impl CudaExec {
+    /// `buf` rounded to bf16 (nearest, ties to even) in a new buffer of raw
+    /// bf16 values (the `to_bf16` kernel).
+    fn to_bf16(&self, buf: &DevBuf<f32>) -> Result<DevBuf<u16>> {
+        let n = buf.slice.len();
+        let mut out = self.alloc::<u16>(n)?;
+        super::exec::launch(
+            self,
+            Kernel::ToBf16,
+            Grid::elements(n)?,
+            &mut [Arg::F32(buf), Arg::U16Mut(&mut out), Arg::Long(n as i64)],
+        )?;
+        Ok(out)
+    }
+
+    /// The product of `gemm` with bf16 tensor-core arithmetic: A and B
+    /// rounded to bf16 (`to_bf16`, into buffers freed after the product),
+    /// then `cublasGemmEx` with bf16 inputs, f32 output and f32 sums
+    /// (`CUBLAS_COMPUTE_32F`).
+    fn gemm_bf16(
+        &self,
+        cfg: &GemmConfig<f32>,
+        a: &DevBuf<f32>,
+        b: &DevBuf<f32>,
+        c: &mut DevBuf<f32>,
+    ) -> Result<()> {
+        use cudarc::cublas::sys::{cublasComputeType_t, cublasGemmAlgo_t, cudaDataType_t};
+        use cudarc::driver::{DevicePtr, DevicePtrMut};
+        let blas = self
+            .blas
+            .as_ref()
+            .ok_or_else(|| Error::Device("no cuBLAS".into()))?;
+        let (a16, b16) = (self.to_bf16(a)?, self.to_bf16(b)?);
+        self.mark_memory();
+        let (pa, _ra) = a16.slice.device_ptr(&self.stream);
+        let (pb, _rb) = b16.slice.device_ptr(&self.stream);
+        let (pc, _rc) = c.slice.device_ptr_mut(&self.stream);
+        // SAFETY: as for the f32 product: the bf16 copies have the f32
+        // buffers' lengths, so the runner's dimensions and leading
+        // dimensions (checked by the emulator) hold for them; C is a live
+        // f32 buffer; alpha and beta are host f32 values, as
+        // CUBLAS_COMPUTE_32F takes. The copies outlive the call, which is
+        // ordered on the one stream before their frees.
+        unsafe {
+            cudarc::cublas::result::gemm_ex(
+                *blas.handle(),
+                cfg.transa,
+                cfg.transb,
+                cfg.m,
+                cfg.n,
+                cfg.k,
+                (&cfg.alpha as *const f32).cast(),
+                pa as *const _,
+                cudaDataType_t::CUDA_R_16BF,
+                cfg.lda,
+                pb as *const _,
+                cudaDataType_t::CUDA_R_16BF,
+                cfg.ldb,
+                (&cfg.beta as *const f32).cast(),
+                pc as *mut _,
+                cudaDataType_t::CUDA_R_32F,
+                cfg.ldc,
+                cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        }
+        .map_err(|e| device_err("cuBLAS gemm (bf16)", e))
     }
 }
 
@@ -369,6 +474,7 @@ impl Exec for CudaExec {
                 Arg::F64Mut(s) => b.arg(&mut s.slice),
                 Arg::I32(s) => b.arg(&s.slice),
                 Arg::I32Mut(s) => b.arg(&mut s.slice),
+                Arg::U16Mut(s) => b.arg(&mut s.slice),
                 Arg::Int(v) => b.arg(&*v),
                 Arg::Long(v) => b.arg(&*v),
                 Arg::Float(v) => b.arg(&*v),
@@ -420,6 +526,9 @@ impl Exec for CudaExec {
             beta: g.beta,
             ldc: int(g.ldc)?,
         };
+        if self.precision == Precision::Bf16 {
+            return self.gemm_bf16(&cfg, a, b, c);
+        }
         // SAFETY: the runner sizes A, B and C for these dimensions and
         // leading dimensions (the host emulator checks every access of the
         // same calls in the tests).

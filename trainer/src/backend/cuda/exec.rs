@@ -24,6 +24,7 @@ pub(crate) trait Elem:
 impl Elem for f32 {}
 impl Elem for f64 {}
 impl Elem for i32 {}
+impl Elem for u16 {}
 
 /// One kernel argument. Buffers are borrowed (mutably when the kernel writes
 /// them), scalars by value; [`check_args`] compares them with the kernel's
@@ -39,6 +40,8 @@ pub(crate) enum Arg<'a, E: Exec + ?Sized> {
     I32(&'a E::Buf<i32>),
     /// An `int*` the kernel writes.
     I32Mut(&'a mut E::Buf<i32>),
+    /// An `unsigned short*` the kernel writes (raw bf16 values).
+    U16Mut(&'a mut E::Buf<u16>),
     /// `int`.
     Int(i32),
     /// `long long`.
@@ -56,6 +59,7 @@ impl<E: Exec + ?Sized> Arg<'_, E> {
             Arg::F32(_) | Arg::F32Mut(_) => Param::F32Ptr,
             Arg::F64Mut(_) => Param::F64Ptr,
             Arg::I32(_) | Arg::I32Mut(_) => Param::I32Ptr,
+            Arg::U16Mut(_) => Param::U16Ptr,
             Arg::Int(_) => Param::Int,
             Arg::Long(_) => Param::Long,
             Arg::Float(_) => Param::Float,

@@ -21,11 +21,19 @@ pub enum Module {
     Delay,
     /// `synapse.cu`: spike upload/download and the dense products without cuBLAS.
     Synapse,
+    /// `conv.cu`: convolution and sum-pooling synapses.
+    Conv,
 }
 
 impl Module {
     /// Every module.
-    pub const ALL: [Module; 4] = [Module::Neuron, Module::Loss, Module::Delay, Module::Synapse];
+    pub const ALL: [Module; 5] = [
+        Module::Neuron,
+        Module::Loss,
+        Module::Delay,
+        Module::Synapse,
+        Module::Conv,
+    ];
 
     /// File name under `trainer/kernels/`.
     pub fn file(self) -> &'static str {
@@ -34,6 +42,7 @@ impl Module {
             Module::Loss => "loss.cu",
             Module::Delay => "delay.cu",
             Module::Synapse => "synapse.cu",
+            Module::Conv => "conv.cu",
         }
     }
 
@@ -44,6 +53,7 @@ impl Module {
             Module::Loss => include_str!("../../../kernels/loss.cu"),
             Module::Delay => include_str!("../../../kernels/delay.cu"),
             Module::Synapse => include_str!("../../../kernels/synapse.cu"),
+            Module::Conv => include_str!("../../../kernels/conv.cu"),
         }
     }
 
@@ -70,6 +80,8 @@ pub enum Param {
     F64Ptr,
     /// `int*` (or `const int*`).
     I32Ptr,
+    /// `unsigned short*` (raw bf16 values).
+    U16Ptr,
     /// `int`.
     Int,
     /// `long long`.
@@ -93,6 +105,7 @@ impl Param {
             "float*" | "float *" => Param::F32Ptr,
             "double*" | "double *" => Param::F64Ptr,
             "int*" | "int *" => Param::I32Ptr,
+            "unsigned short*" | "unsigned short *" => Param::U16Ptr,
             "int" => Param::Int,
             "long long" => Param::Long,
             "float" => Param::Float,
@@ -107,6 +120,7 @@ impl Param {
             Param::F32Ptr => "float*",
             Param::F64Ptr => "double*",
             Param::I32Ptr => "int*",
+            Param::U16Ptr => "unsigned short*",
             Param::Int => "int",
             Param::Long => "long long",
             Param::Float => "float",
@@ -126,9 +140,24 @@ const ALPHA: [Param; 7] = [
     Param::Int,
 ];
 
+/// The geometry of a convolution, as every conv kernel takes it: input
+/// channels, height, width; output channels, height, width; kernel height,
+/// width; stride y, x; padding y, x.
+const GEO: [Param; 12] = [Param::Int; 12];
+
+/// The geometry of a sum pool: channels, input height, width, output
+/// height, width, window size.
+const POOL: [Param; 6] = [Param::Int; 6];
+
 macro_rules! part {
     (ALPHA) => {
         &ALPHA[..]
+    };
+    (GEO) => {
+        &GEO[..]
+    };
+    (POOL) => {
+        &POOL[..]
     };
     ([$($p:ident),*]) => {
         &[$(Param::$p),*][..]
@@ -203,9 +232,21 @@ kernels! {
     GatherForward => Synapse, "gather_forward", ([F32Ptr, F32Ptr, F32Ptr, Int, Int, Int]);
     /// Dense weight gradient without cuBLAS.
     GatherWeightGrad => Synapse, "gather_weight_grad", ([F32Ptr, F32Ptr, F32Ptr, Int, Int, Int]);
+    /// f32 to bf16 (nearest, ties to even) for the bf16 products.
+    ToBf16 => Synapse, "to_bf16", ([F32Ptr, U16Ptr, Long]);
     /// Dense input gradient without cuBLAS.
     GatherInputGrad => Synapse, "gather_input_grad",
         ([F32Ptr, F32Ptr, F32Ptr, Int, Int, Int, Float]);
+    /// Convolution forward in the CPU's summation order.
+    ConvForward => Conv, "conv_forward", ([F32Ptr, F32Ptr, F32Ptr, Int] GEO);
+    /// Convolution weight gradient, partial sums over chunks of rows.
+    ConvWeightGrad => Conv, "conv_weight_grad", ([F32Ptr, F32Ptr, F32Ptr, Int, Int] GEO);
+    /// Convolution input gradient (the transposed convolution).
+    ConvInputGrad => Conv, "conv_input_grad", ([F32Ptr, F32Ptr, F32Ptr, Int] GEO [Float]);
+    /// Sum pooling forward in the CPU's summation order.
+    PoolForward => Conv, "pool_forward", ([F32Ptr, F32Ptr, Int] POOL [Float]);
+    /// Sum pooling input gradient.
+    PoolInputGrad => Conv, "pool_input_grad", ([F32Ptr, F32Ptr, Int] POOL [Float]);
 }
 
 /// The kernels a source text defines, with their parameter types as written

@@ -44,8 +44,9 @@ pub use imp::{CudaBackend, ResidentStep};
 #[cfg(not(feature = "cuda"))]
 pub use stub::{CudaBackend, ResidentStep};
 
-/// Arithmetic of the dense products (`--precision`); neuron state is always
-/// `f32` tensors with `f64` filter state.
+/// Arithmetic of the dense layers' cuBLAS products (`--precision`). Neuron
+/// state is always `f32` tensors with `f64` filter state; convolution and
+/// pooling kernels, and the gather kernels, always compute in `f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
     /// IEEE single precision (the default; what the parity tests check).
@@ -53,6 +54,23 @@ pub enum Precision {
     F32,
     /// TF32 tensor cores for the products (10-bit mantissa inputs, f32 sums).
     Tf32,
+    /// BF16 tensor cores for the products: operands rounded to bf16 (8-bit
+    /// mantissas, nearest even) by a kernel, f32 sums and output.
+    Bf16,
+}
+
+impl Precision {
+    /// Every precision, f32 first.
+    pub const ALL: [Precision; 3] = [Precision::F32, Precision::Tf32, Precision::Bf16];
+
+    /// Explicit mantissa bits the products keep of their inputs (f32: 23).
+    pub fn mantissa_bits(self) -> u32 {
+        match self {
+            Precision::F32 => 23,
+            Precision::Tf32 => 10,
+            Precision::Bf16 => 7,
+        }
+    }
 }
 
 impl FromStr for Precision {
@@ -62,7 +80,10 @@ impl FromStr for Precision {
         match s {
             "f32" | "fp32" => Ok(Precision::F32),
             "tf32" => Ok(Precision::Tf32),
-            _ => Err(format!("unknown precision {s:?}: expected f32 or tf32")),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!(
+                "unknown precision {s:?}: expected f32, tf32 or bf16"
+            )),
         }
     }
 }
@@ -72,6 +93,7 @@ impl fmt::Display for Precision {
         f.write_str(match self {
             Precision::F32 => "f32",
             Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
         })
     }
 }
@@ -272,6 +294,8 @@ mod tests {
     fn precision_parses() {
         assert_eq!("tf32".parse::<Precision>(), Ok(Precision::Tf32));
         assert_eq!("f32".parse::<Precision>(), Ok(Precision::F32));
+        assert_eq!("bf16".parse::<Precision>(), Ok(Precision::Bf16));
+        assert_eq!(Precision::Bf16.to_string(), "bf16");
         assert!("bf17".parse::<Precision>().is_err());
         assert_eq!(Precision::Tf32.to_string(), "tf32");
     }

@@ -11,7 +11,7 @@ use slayer_core::NeuronParams;
 
 use crate::backend::{Backend, BatchResult, Sample};
 use crate::data;
-use crate::layers::{Delay, Dense, Dropout};
+use crate::layers::{Conv2d, Delay, Dense, Dropout, SumPool};
 use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
 use crate::neuron::{KernelMode, RhoParams};
@@ -158,6 +158,183 @@ pub fn random_cases() -> Vec<Case> {
     cases
 }
 
+/// Conv + pool + dense + delay networks (the shapes of the shipped CNNs,
+/// scaled down): 2×13×11 Poisson input → pool 2 (odd sides: the reference's
+/// padding rule) → conv 4c3 padding 1 → delay → conv 6c3 stride 2 → pool 2
+/// → dropout → dense 5 → delay → dense 3; both kernel modes, both losses.
+pub fn conv_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (i, (mode, loss_kind)) in [(KernelMode::Exact, 1), (KernelMode::Truncated, 0)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut rng = data::seeded_rng(300 + i as u64);
+        let (bins, batch, out) = (80, 3, 3);
+        let theta = 10.0;
+        let pool1 = SumPool::new((2, 13, 11), 2, 1.1 * theta).expect("valid pool");
+        let conv1 = Conv2d::init(pool1.out_shape(), 4, (3, 3), (1, 1), (1, 1), 30.0, &mut rng)
+            .expect("valid conv");
+        let conv2 = Conv2d::init(conv1.out_shape(), 6, (3, 3), (2, 2), (0, 0), 25.0, &mut rng)
+            .expect("valid conv");
+        let pool2 = SumPool::new(conv2.out_shape(), 2, 1.1 * theta).expect("valid pool");
+        let flat = pool2.outputs();
+        let net = Network {
+            inputs: 2 * 13 * 11,
+            layers: vec![
+                Layer::Pool(pool1),
+                Layer::Delay(Delay::init(conv1.inputs(), 62.0, 4.0, &mut rng)),
+                Layer::Conv(conv1.clone()),
+                Layer::Delay(Delay::init(conv1.outputs(), 62.0, 4.0, &mut rng)),
+                Layer::Conv(conv2),
+                Layer::Pool(pool2),
+                Layer::Dropout(Dropout { p: 0.2 }),
+                Layer::Dense(Dense::init(flat, 5, 40.0, &mut rng)),
+                Layer::Delay(Delay::init(5, 62.0, 6.0, &mut rng)),
+                Layer::Dense(Dense::init(5, out, 50.0, &mut rng)),
+            ],
+            neuron: neuron(5.0),
+            rho: RhoParams::default(),
+            kernel: mode,
+            ts: 1.0,
+        };
+        let loss = if loss_kind == 0 {
+            Loss::SpikeTime
+        } else {
+            Loss::NumSpikes {
+                start: 10,
+                stop: 70,
+                true_count: 12.0,
+                false_count: 2.0,
+            }
+        };
+        let samples = (0..batch)
+            .map(|b| {
+                let x = data::poisson_raster(&mut rng, net.inputs, bins, 1.0, 60.0);
+                let t = if loss_kind == 0 {
+                    Target::Spikes(data::poisson_raster(&mut rng, out, bins, 1.0, 40.0))
+                } else {
+                    Target::Class(b % out)
+                };
+                (x, t)
+            })
+            .collect();
+        cases.push(Case {
+            name: format!(
+                "pool-delay-conv-delay-conv-pool-dropout-dense-delay-dense {mode:?} {loss:?}"
+            ),
+            net,
+            samples,
+            loss,
+            seed: 11 + i as u64,
+        });
+    }
+    cases
+}
+
+/// Every shipped experiment config (`trainer/configs/*.toml`), by name.
+pub const SHIPPED_CONFIGS: [(&str, &str); 9] = [
+    (
+        "nmnist_mlp",
+        include_str!("../../../configs/nmnist_mlp.toml"),
+    ),
+    (
+        "nmnist_mlp128",
+        include_str!("../../../configs/nmnist_mlp128.toml"),
+    ),
+    (
+        "nmnist_cnn",
+        include_str!("../../../configs/nmnist_cnn.toml"),
+    ),
+    ("mnist_cnn", include_str!("../../../configs/mnist_cnn.toml")),
+    (
+        "fashion_cnn",
+        include_str!("../../../configs/fashion_cnn.toml"),
+    ),
+    ("fsdd", include_str!("../../../configs/fsdd.toml")),
+    (
+        "dvs_gesture",
+        include_str!("../../../configs/dvs_gesture.toml"),
+    ),
+    ("oxford", include_str!("../../../configs/oxford.toml")),
+    ("poisson", include_str!("../../../configs/poisson.toml")),
+];
+
+/// The network of every shipped config (its layers, neuron, kernel and
+/// loss, weights from its seed) on `bins` bins of Poisson input at
+/// `rate_hz` in the shape its data has, `batch` samples with class targets
+/// (or random target trains for the spike-pattern losses).
+pub fn config_cases(bins: usize, batch: usize, rate_hz: f64) -> Result<Vec<Case>, String> {
+    use crate::config::{DataConfig, ExperimentConfig};
+    let mut cases = Vec::new();
+    for (name, text) in SHIPPED_CONFIGS {
+        let cfg = ExperimentConfig::from_toml(text).map_err(|e| format!("{name}: {e}"))?;
+        let (inputs, shape) = match &cfg.data {
+            DataConfig::PoissonPattern { inputs, .. } => (*inputs, None),
+            // The reference's Oxford task has 200 input trains.
+            DataConfig::SpikePattern { .. } => (200, None),
+            DataConfig::Nmnist { .. } => (2 * 34 * 34, Some((2, 34, 34))),
+            DataConfig::Fsdd { channels, .. } => (*channels, None),
+            DataConfig::Mnist { .. } => (28 * 28, Some((1, 28, 28))),
+            DataConfig::DvsGesture { .. } => (2 * 128 * 128, Some((2, 128, 128))),
+        };
+        let net = crate::train::build_network(&cfg, inputs, shape, cfg.train.seed)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let mut loss = cfg.loss.build(cfg.simulation.ts);
+        if let Loss::NumSpikes { start, stop, .. } = &mut loss {
+            *start = (*start).min(bins);
+            *stop = (*stop).min(bins);
+        }
+        let mut rng = data::seeded_rng(400);
+        let outputs = net.outputs();
+        let samples = (0..batch)
+            .map(|b| {
+                let x = data::poisson_raster(&mut rng, inputs, bins, f64::from(net.ts), rate_hz);
+                let t = match loss {
+                    Loss::SpikeTime => Target::Spikes(data::poisson_raster(
+                        &mut rng,
+                        outputs,
+                        bins,
+                        f64::from(net.ts),
+                        20.0,
+                    )),
+                    Loss::NumSpikes { .. } => Target::Class(b % outputs),
+                };
+                (x, t)
+            })
+            .collect();
+        cases.push(Case {
+            name: format!("config {name}"),
+            net,
+            samples,
+            loss,
+            seed: 5,
+        });
+    }
+    Ok(cases)
+}
+
+/// Spikes of every synapse layer (dense, conv, pool) over the case's
+/// samples on the CPU, as `(layer, count)`: a parity case whose layers are
+/// silent would test little.
+pub fn layer_spikes(case: &Case) -> Vec<(usize, usize)> {
+    let srm = case.net.srm();
+    let mut counts: Vec<(usize, usize)> = case
+        .net
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.synapse().is_some())
+        .map(|(l, _)| (l, 0))
+        .collect();
+    for (x, _) in &case.samples {
+        let trace = case.net.forward::<rand_chacha::ChaCha8Rng>(&srm, x, None);
+        for (l, n) in &mut counts {
+            *n += trace.spikes(*l).count();
+        }
+    }
+    counts
+}
+
 /// Reads a whitespace-separated text matrix, skipping `#` lines.
 fn read_matrix(path: &Path) -> Result<Vec<Vec<f64>>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -302,6 +479,28 @@ pub fn compare(cpu: &BatchResult, dev: &BatchResult) -> Report {
         spikes: (count(cpu), count(dev)),
         loss_rel: (cpu.loss - dev.loss).abs() / cpu.loss.abs().max(1e-12),
         grad_rel,
+    }
+}
+
+/// Fraction of output cells (sample, bin, neuron) where two results agree
+/// (1 for identical spikes; 1 for two empty batches).
+pub fn spike_agreement(a: &BatchResult, b: &BatchResult) -> f64 {
+    let (mut same, mut total) = (0usize, 0usize);
+    for (x, y) in a.outputs.iter().zip(&b.outputs) {
+        if x.bins() != y.bins() || x.neurons() != y.neurons() {
+            return 0.0;
+        }
+        for t in 0..x.bins() {
+            for n in 0..x.neurons() {
+                total += 1;
+                same += usize::from(x.get(t, n) == y.get(t, n));
+            }
+        }
+    }
+    if total == 0 {
+        1.0
+    } else {
+        same as f64 / total as f64
     }
 }
 

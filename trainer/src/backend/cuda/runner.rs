@@ -19,6 +19,7 @@ use super::kernels::Kernel;
 use super::Products;
 use crate::backend::{check_batch, sample_seed, BatchResult, Sample};
 use crate::error::{Error, Result};
+use crate::layers::{Conv2d, SumPool};
 use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
 use crate::neuron::AlphaKernel;
@@ -126,10 +127,90 @@ impl Consts {
     }
 }
 
+/// The synaptic operation of a synapse layer, with its parameters on the device.
+enum SynOp<E: Exec> {
+    /// `a = W·x`, `W` input-major `[n_in × n_out]`.
+    Dense { w: E::Buf<f32> },
+    /// A per-bin convolution (PyTorch weight layout).
+    Conv { w: E::Buf<f32>, geo: ConvGeo },
+    /// Sum pooling with a fixed weight.
+    Pool { geo: PoolGeo, weight: f32 },
+}
+
+/// A convolution's sizes as the kernels take them: input channels, height,
+/// width; output channels, height, width; kernel height, width; stride y, x;
+/// padding y, x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConvGeo([i32; 12]);
+
+/// A sum pool's sizes as the kernels take them: channels, input height,
+/// width, output height, width, window size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolGeo([i32; 6]);
+
+/// `v` as a kernel's `int`.
+fn int(v: usize, what: &str) -> Result<i32> {
+    i32::try_from(v)
+        .map_err(|_| Error::Shape(format!("{what} {v} is too large for the CUDA kernels")))
+}
+
+impl ConvGeo {
+    fn new(c: &Conv2d) -> Result<Self> {
+        let (ic, ih, iw) = c.in_shape;
+        let (oc, oh, ow) = c.out_shape();
+        let v = [
+            ic,
+            ih,
+            iw,
+            oc,
+            oh,
+            ow,
+            c.kernel.0,
+            c.kernel.1,
+            c.stride.0,
+            c.stride.1,
+            c.padding.0,
+            c.padding.1,
+        ];
+        let mut g = [0i32; 12];
+        for (g, v) in g.iter_mut().zip(v) {
+            *g = int(v, "a convolution size")?;
+        }
+        Ok(Self(g))
+    }
+
+    /// Number of weights, `oc·ic·kh·kw`.
+    fn weights(&self) -> usize {
+        let g = self.0.map(|v| v as usize);
+        g[3] * g[0] * g[6] * g[7]
+    }
+
+    fn push<'a, E: Exec + ?Sized>(&self, args: &mut Vec<Arg<'a, E>>) {
+        args.extend(self.0.map(Arg::Int));
+    }
+}
+
+impl PoolGeo {
+    fn new(p: &SumPool) -> Result<Self> {
+        let (c, ih, iw) = p.in_shape;
+        let (_, oh, ow) = p.out_shape();
+        let mut g = [0i32; 6];
+        for (g, v) in g.iter_mut().zip([c, ih, iw, oh, ow, p.size]) {
+            *g = int(v, "a pooling size")?;
+        }
+        Ok(Self(g))
+    }
+
+    fn push<'a, E: Exec + ?Sized>(&self, args: &mut Vec<Arg<'a, E>>) {
+        args.extend(self.0.map(Arg::Int));
+    }
+}
+
 /// A layer with its parameters on the device.
 enum DevLayer<E: Exec> {
-    Dense {
-        w: E::Buf<f32>,
+    /// A synapse (dense, conv or pool) followed by SRM neurons.
+    Synapse {
+        op: SynOp<E>,
         n_in: usize,
         n_out: usize,
     },
@@ -143,6 +224,17 @@ enum DevLayer<E: Exec> {
     },
 }
 
+impl<E: Exec> DevLayer<E> {
+    /// Whether the layer has a trainable tensor (in [`Network::zero_grads`]).
+    fn has_params(&self) -> bool {
+        match self {
+            DevLayer::Synapse { op, .. } => !matches!(op, SynOp::Pool { .. }),
+            DevLayer::Delay { .. } => true,
+            DevLayer::Dropout { .. } => false,
+        }
+    }
+}
+
 /// A network uploaded to a device.
 pub(crate) struct DevNet<E: Exec> {
     layers: Vec<DevLayer<E>>,
@@ -152,19 +244,27 @@ pub(crate) struct DevNet<E: Exec> {
 }
 
 impl<E: Exec> DevNet<E> {
-    /// Uploads `net`'s parameters. Conv and pool layers are not supported yet.
+    /// Uploads `net`'s parameters.
     pub fn new(e: &E, net: &Network) -> Result<Self> {
         net.check().map_err(Error::Shape)?;
         let widths = net.widths();
         let mut layers = Vec::with_capacity(net.layers.len());
+        let mut n_in = net.inputs;
         for (l, layer) in net.layers.iter().enumerate() {
             let n = widths[l];
+            let synapse = |op| DevLayer::Synapse { op, n_in, n_out: n };
             layers.push(match layer {
-                Layer::Dense(d) => DevLayer::Dense {
+                Layer::Dense(d) => synapse(SynOp::Dense {
                     w: e.upload(&d.weights)?,
-                    n_in: d.inputs,
-                    n_out: d.outputs,
-                },
+                }),
+                Layer::Conv(c) => synapse(SynOp::Conv {
+                    w: e.upload(&c.weights)?,
+                    geo: ConvGeo::new(c)?,
+                }),
+                Layer::Pool(p) => synapse(SynOp::Pool {
+                    geo: PoolGeo::new(p)?,
+                    weight: p.weight,
+                }),
                 Layer::Delay(d) => {
                     // Any shift past the last bin acts alike; 2^30 keeps the
                     // kernels' `t + shift` within 32 bits.
@@ -179,12 +279,8 @@ impl<E: Exec> DevNet<E> {
                     }
                 }
                 Layer::Dropout(d) => DevLayer::Dropout { p: d.p, n },
-                Layer::Conv(_) | Layer::Pool(_) => {
-                    return Err(Error::Device(format!(
-                        "layer {l}: conv and pool layers are not supported on cuda yet; use --device cpu"
-                    )))
-                }
             });
+            n_in = n;
         }
         Ok(Self {
             layers,
@@ -366,11 +462,11 @@ fn forward<E: Exec>(
     for (l, layer) in net.layers.iter().enumerate() {
         let (x, gain_in) = fwd.before(&batch.x, l);
         let state = match layer {
-            DevLayer::Dense { w, n_in, n_out } => {
+            DevLayer::Synapse { op, n_in, n_out } => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let size = checked_size(batch.bins, batch.batch, n_out)?;
                 let mut u = e.alloc::<f32>(size)?;
-                dense_forward(e, products, x, w, &mut u, rows, n_in, n_out)?;
+                synapse_forward(e, products, op, x, &mut u, rows, n_in, n_out)?;
                 let mut s = e.alloc::<f32>(size)?;
                 let width = batch.batch * n_out;
                 let mut hist = e.alloc::<f64>(c.eps.history(width))?;
@@ -464,6 +560,138 @@ fn forward<E: Exec>(
         e.mark_memory();
     }
     Ok(fwd)
+}
+
+/// `a = op(x)` over all rows: the synaptic input of a layer's neurons.
+#[allow(clippy::too_many_arguments)]
+fn synapse_forward<E: Exec>(
+    e: &E,
+    products: Products,
+    op: &SynOp<E>,
+    x: &E::Buf<f32>,
+    a: &mut E::Buf<f32>,
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+) -> Result<()> {
+    let total = checked_size(rows, 1, n_out)?;
+    match op {
+        SynOp::Dense { w } => dense_forward(e, products, x, w, a, rows, n_in, n_out),
+        SynOp::Conv { w, geo } => {
+            let mut args = vec![
+                Arg::F32(x),
+                Arg::F32(w),
+                Arg::F32Mut(a),
+                Arg::Int(rows as i32),
+            ];
+            geo.push(&mut args);
+            launch(e, Kernel::ConvForward, Grid::elements(total)?, &mut args)
+        }
+        SynOp::Pool { geo, weight } => {
+            let mut args = vec![Arg::F32(x), Arg::F32Mut(a), Arg::Int(rows as i32)];
+            geo.push(&mut args);
+            args.push(Arg::Float(*weight));
+            launch(e, Kernel::PoolForward, Grid::elements(total)?, &mut args)
+        }
+    }
+}
+
+/// Threads the conv weight gradient aims for: enough to fill a large GPU.
+const CONV_GRAD_THREADS: usize = 1 << 20;
+
+/// The weight gradient of a dense or conv synapse, summed over all rows
+/// (pooling has no weights: an error).
+#[allow(clippy::too_many_arguments)]
+fn synapse_weight_grad<E: Exec>(
+    e: &E,
+    products: Products,
+    op: &SynOp<E>,
+    x: &E::Buf<f32>,
+    g: &E::Buf<f32>,
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+) -> Result<E::Buf<f32>> {
+    match op {
+        SynOp::Dense { .. } => {
+            let mut gw = e.alloc::<f32>(n_in * n_out)?;
+            dense_weight_grad(e, products, x, g, &mut gw, rows, n_in, n_out)?;
+            Ok(gw)
+        }
+        SynOp::Conv { geo, .. } => {
+            // Partial sums over chunks of rows, then one sum over the chunks.
+            let nw = geo.weights();
+            let chunks = (CONV_GRAD_THREADS / nw.max(1)).clamp(1, rows.max(1));
+            let chunk = rows.max(1).div_ceil(chunks);
+            let chunks = rows.max(1).div_ceil(chunk);
+            let mut part = e.alloc::<f32>(checked_size(chunks, 1, nw)?)?;
+            let mut args = vec![
+                Arg::F32(x),
+                Arg::F32(g),
+                Arg::F32Mut(&mut part),
+                Arg::Int(rows as i32),
+                Arg::Int(chunk as i32),
+            ];
+            geo.push(&mut args);
+            launch(
+                e,
+                Kernel::ConvWeightGrad,
+                Grid::elements(chunks * nw)?,
+                &mut args,
+            )?;
+            let mut gw = e.alloc::<f32>(nw)?;
+            launch(
+                e,
+                Kernel::SumBatch,
+                Grid::columns(nw)?,
+                &mut [
+                    Arg::F32(&part),
+                    Arg::F32Mut(&mut gw),
+                    Arg::Int(chunks as i32),
+                    Arg::Int(nw as i32),
+                ],
+            )?;
+            Ok(gw)
+        }
+        SynOp::Pool { .. } => Err(Error::Device("a pooling layer has no weights".into())),
+    }
+}
+
+/// `∂E/∂x` at the 0/1 input spikes of a synapse (`gain` their value).
+#[allow(clippy::too_many_arguments)]
+fn synapse_input_grad<E: Exec>(
+    e: &E,
+    products: Products,
+    op: &SynOp<E>,
+    g: &E::Buf<f32>,
+    gi: &mut E::Buf<f32>,
+    rows: usize,
+    n_in: usize,
+    n_out: usize,
+    gain: f32,
+) -> Result<()> {
+    let total = checked_size(rows, 1, n_in)?;
+    match op {
+        SynOp::Dense { w } => dense_input_grad(e, products, g, w, gi, rows, n_in, n_out, gain),
+        SynOp::Conv { w, geo } => {
+            let mut args = vec![
+                Arg::F32(g),
+                Arg::F32(w),
+                Arg::F32Mut(gi),
+                Arg::Int(rows as i32),
+            ];
+            geo.push(&mut args);
+            args.push(Arg::Float(gain));
+            launch(e, Kernel::ConvInputGrad, Grid::elements(total)?, &mut args)
+        }
+        SynOp::Pool { geo, weight } => {
+            let mut args = vec![Arg::F32(g), Arg::F32Mut(gi), Arg::Int(rows as i32)];
+            geo.push(&mut args);
+            // The CPU's `gain · weight`, rounded once.
+            args.push(Arg::Float(gain * *weight));
+            launch(e, Kernel::PoolInputGrad, Grid::elements(total)?, &mut args)
+        }
+    }
 }
 
 /// `a = W·x` over all rows (`x`: rows × n_in, `W`: n_in × n_out input-major).
@@ -736,7 +964,7 @@ fn backward<E: Exec>(
     e: &E,
     net: &DevNet<E>,
     batch: &DevBatch<E>,
-    fwd: &Forward<E>,
+    fwd: &mut Forward<E>,
     mut g: E::Buf<f32>,
     products: Products,
     input_grad: bool,
@@ -752,19 +980,22 @@ fn backward<E: Exec>(
         .unwrap_or(0);
     for (l, layer) in net.layers.iter().enumerate().rev() {
         let need_input_grad = l > first_param || input_grad;
+        if !need_input_grad && !layer.has_params() {
+            // Nothing below needs a gradient (a first pooling layer).
+            break;
+        }
+        // The membrane potential is read once, by the neuron scan below:
+        // freed right after it, before the larger products.
+        let u = fwd.layers[l].u.take();
         let (x, gain_in) = fwd.before(&batch.x, l);
         match layer {
-            DevLayer::Dense { w, n_in, n_out } => {
-                p -= 1;
+            DevLayer::Synapse { op, n_in, n_out } => {
                 let (n_in, n_out) = (*n_in, *n_out);
                 let width = batch.batch * n_out;
-                let u = fwd.layers[l]
-                    .u
-                    .as_ref()
-                    .ok_or_else(|| Error::Device("dense layer without u".into()))?;
+                let u = u.ok_or_else(|| Error::Device("synapse layer without u".into()))?;
                 let mut hist = e.alloc::<f64>(c.eps.history(width))?;
                 let mut args = vec![
-                    Arg::F32(u),
+                    Arg::F32(&u),
                     Arg::F32Mut(&mut g),
                     Arg::F64Mut(&mut hist),
                     Arg::Int(batch.bins as i32),
@@ -776,13 +1007,17 @@ fn backward<E: Exec>(
                 c.eps.push(&mut args);
                 launch(e, Kernel::SrmBackward, Grid::columns(width)?, &mut args)?;
                 drop(hist);
-                let mut gw = e.alloc::<f32>(n_in * n_out)?;
-                dense_weight_grad(e, products, x, &g, &mut gw, rows, n_in, n_out)?;
-                grads[p] = Some(gw);
-                e.mark_memory();
+                drop(u);
+                if layer.has_params() {
+                    p -= 1;
+                    grads[p] = Some(synapse_weight_grad(
+                        e, products, op, x, &g, rows, n_in, n_out,
+                    )?);
+                    e.mark_memory();
+                }
                 if need_input_grad {
                     let mut gi = e.alloc::<f32>(checked_size(batch.bins, batch.batch, n_in)?)?;
-                    dense_input_grad(e, products, &g, w, &mut gi, rows, n_in, n_out, gain_in)?;
+                    synapse_input_grad(e, products, op, &g, &mut gi, rows, n_in, n_out, gain_in)?;
                     e.mark_memory();
                     g = gi;
                 }
@@ -887,16 +1122,16 @@ pub(crate) fn step<E: Exec>(
         Vec::new()
     };
     // The loss works in place on the output spikes; take them when nothing
-    // else needs them (a dense layer's backward reads u, not its spikes).
+    // else needs them (a synapse layer's backward reads u, not its spikes).
     let mut sg = match last {
-        Some(l) if matches!(net.layers[l], DevLayer::Dense { .. }) => fwd.layers[l]
+        Some(l) if matches!(net.layers[l], DevLayer::Synapse { .. }) => fwd.layers[l]
             .out
             .take()
-            .ok_or_else(|| Error::Device("dense layer without output".into()))?,
+            .ok_or_else(|| Error::Device("synapse layer without output".into()))?,
         _ => e.duplicate(fwd.spikes(&batch.x, last).0)?,
     };
     let losses = loss(e, net, batch, loss_fn, targets, &mut sg)?;
-    let grads = backward(e, net, batch, &fwd, sg, products, input_grad)?;
+    let grads = backward(e, net, batch, &mut fwd, sg, products, input_grad)?;
     e.mark_memory();
     let grads = if download_grads {
         grads
