@@ -19,6 +19,7 @@ fn oxford_beats_the_reference_loss_after_1000_epochs() {
             out_dir: out.clone(),
             data_dir: Some(shared_data().join("slayer-reference/oxford")),
             device: Device::Cpu,
+            precision: Default::default(),
             quiet: true,
             resume: None,
         },

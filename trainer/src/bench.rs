@@ -8,6 +8,7 @@ use slayer_core::NeuronParams;
 
 use crate::backend::cuda::{CudaBackend, CudaOptions};
 use crate::backend::{Backend, CpuBackend, Device, Sample};
+use crate::config::ExperimentConfig;
 use crate::data;
 use crate::error::{Error, Result};
 use crate::layers::Dense;
@@ -17,13 +18,28 @@ use crate::neuron::{KernelMode, RhoParams};
 use crate::optim::{Optimiser, OptimiserConfig};
 use crate::spikes::SpikeRaster;
 
+/// The network of a benchmark case.
+#[derive(Debug, Clone)]
+pub enum BenchNet {
+    /// Dense layers of these widths, input first (weights `weight_scale`).
+    Dense(Vec<usize>),
+    /// The layers and neuron of a shipped experiment config (TOML text), on
+    /// inputs of shape `(channels, height, width)`.
+    Config {
+        /// The config's text.
+        toml: &'static str,
+        /// Input shape.
+        shape: (usize, usize, usize),
+    },
+}
+
 /// One benchmark shape.
 #[derive(Debug, Clone)]
 pub struct BenchCase {
     /// Short name.
     pub name: &'static str,
-    /// Layer widths, input first.
-    pub widths: Vec<usize>,
+    /// The network.
+    pub net: BenchNet,
     /// Bins per sample.
     pub bins: usize,
     /// Samples per optimiser step.
@@ -60,7 +76,7 @@ pub fn default_cases() -> Vec<BenchCase> {
     vec![
         BenchCase {
             name: "nmnist-mlp",
-            widths: vec![2312, 512, 10],
+            net: BenchNet::Dense(vec![2312, 512, 10]),
             bins: 300,
             batch: 8,
             input_density: 0.006,
@@ -74,7 +90,7 @@ pub fn default_cases() -> Vec<BenchCase> {
         },
         BenchCase {
             name: "oxford",
-            widths: vec![200, 256, 200],
+            net: BenchNet::Dense(vec![200, 256, 200]),
             bins: 1900,
             batch: 1,
             input_density: 1889.0 / (200.0 * 1900.0),
@@ -85,12 +101,41 @@ pub fn default_cases() -> Vec<BenchCase> {
 }
 
 /// Further training cases, run when named with `--case`: the N-MNIST MLP
-/// shape at batch 32 (the GPU comparison of issue 5).
+/// shape at batch 32, and the shipped DVS Gesture CNN (128×128×2 → pool 4 →
+/// 16c5 → delay → pool 2 → 32c3 → delay → pool 2 → 512 → delay → 11) on 300
+/// bins at batch 16 (the GPU comparisons of issue 12).
 pub fn extra_cases() -> Vec<BenchCase> {
     let mut c = default_cases().remove(0);
     c.name = "nmnist-mlp-32";
     c.batch = 32;
-    vec![c]
+    let dvs = BenchCase {
+        name: "dvs-cnn-16",
+        net: BenchNet::Config {
+            toml: include_str!("../configs/dvs_gesture.toml"),
+            shape: (2, 128, 128),
+        },
+        bins: 300,
+        batch: 16,
+        input_density: 0.01,
+        loss: Loss::NumSpikes {
+            start: 0,
+            stop: 300,
+            true_count: 60.0,
+            false_count: 10.0,
+        },
+        weight_scale: 0.0,
+    };
+    vec![c, dvs]
+}
+
+/// Every training case's name, for messages.
+pub fn case_names() -> Vec<&'static str> {
+    default_cases()
+        .iter()
+        .chain(&extra_cases())
+        .map(|c| c.name)
+        .chain(fwd_bwd_cases().iter().map(|c| c.name))
+        .collect()
 }
 
 /// Opens the backend of `device` (CUDA with `options`).
@@ -270,22 +315,39 @@ pub fn run_case(
     seed: u64,
 ) -> Result<BenchRow> {
     let mut rng = data::seeded_rng(seed);
-    let mut layers = Vec::new();
-    for w in case.widths.windows(2) {
-        layers.push(Layer::Dense(Dense::init(
-            w[0],
-            w[1],
-            case.weight_scale,
-            &mut rng,
-        )));
-    }
-    let mut net = Network {
-        inputs: case.widths[0],
-        layers,
-        neuron: NeuronParams::REFERENCE,
-        rho: RhoParams::default(),
-        kernel: KernelMode::Exact,
-        ts: 1.0,
+    let (mut net, shape) = match &case.net {
+        BenchNet::Dense(widths) => {
+            let mut layers = Vec::new();
+            for w in widths.windows(2) {
+                layers.push(Layer::Dense(Dense::init(
+                    w[0],
+                    w[1],
+                    case.weight_scale,
+                    &mut rng,
+                )));
+            }
+            let net = Network {
+                inputs: widths[0],
+                layers,
+                neuron: NeuronParams::REFERENCE,
+                rho: RhoParams::default(),
+                kernel: KernelMode::Exact,
+                ts: 1.0,
+            };
+            let shape = widths
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("-");
+            (net, shape)
+        }
+        BenchNet::Config { toml, shape } => {
+            let cfg = ExperimentConfig::from_toml(toml)?;
+            let (c, h, w) = *shape;
+            let net = crate::train::build_network(&cfg, c * h * w, Some(*shape), seed)?;
+            let shape = format!("{}: {c}x{h}x{w}-...-{}", cfg.name, net.outputs());
+            (net, shape)
+        }
     };
     let outputs = net.outputs();
     let ts_ms = 1.0;
@@ -340,12 +402,7 @@ pub fn run_case(
     let elapsed = t0.elapsed().as_secs_f64();
     Ok(BenchRow {
         name: case.name.into(),
-        shape: case
-            .widths
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join("-"),
+        shape,
         bins: case.bins,
         batch: case.batch,
         train_samples_per_s: (batches * case.batch) as f64 / elapsed,

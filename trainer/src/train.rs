@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::backend::{Backend, Device, Sample};
+use crate::backend::cuda::Precision;
+use crate::backend::{Backend, CudaOptions, Device, Sample};
 use crate::checkpoint::{Checkpoint, EpochRecord};
 use crate::config::{DataConfig, ExperimentConfig, LayerConfig};
 use crate::data::{self, Binning};
@@ -59,6 +60,8 @@ pub struct TrainOptions {
     pub data_dir: Option<PathBuf>,
     /// Where to compute.
     pub device: Device,
+    /// Arithmetic of the dense products on a CUDA device.
+    pub precision: Precision,
     /// Hide the progress bar.
     pub quiet: bool,
     /// Continue from this checkpoint (written by an earlier run of the same experiment).
@@ -551,7 +554,10 @@ pub fn evaluate(
 /// `accuracy.png` and `confusion.png` (classification), and `config.toml`.
 pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport> {
     cfg.validate()?;
-    let backend = opts.device.open()?;
+    let backend = opts.device.open_with(CudaOptions {
+        precision: opts.precision,
+        ..Default::default()
+    })?;
     let data = build_dataset(cfg, opts.data_dir.as_deref())?;
     if data.train.is_empty() {
         return Err(Error::Config("the dataset has no training samples".into()));

@@ -205,6 +205,10 @@ struct EvalArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
+    /// Arithmetic of the dense layers' matrix products on cuda: f32, tf32
+    /// or bf16 (tensor cores; neuron state stays f32, conv and pool f32).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// End with one line of JSON: {"accuracy": ..., "samples": ..., "loss": ..., "confusion": [[...]]}.
     #[arg(long)]
     json: bool,
@@ -233,6 +237,10 @@ struct TrainArgs {
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
+    /// Arithmetic of the dense layers' matrix products on cuda: f32, tf32
+    /// or bf16 (tensor cores; neuron state stays f32, conv and pool f32).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Continue the run in this output folder from its checkpoint.slyc (the
     /// experiment comes from the checkpoint; --epochs may extend it). The
     /// result is the same as an uninterrupted run with the same seed.
@@ -252,15 +260,17 @@ struct BenchArgs {
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
     /// Only run the case with this name: nmnist-mlp, oxford, nmnist-mlp-32
-    /// (batch 32), or a forward + backward case of the public SNN-library
-    /// benchmark shape (dense n → n + spiking layer, batch 16, 500 bins):
-    /// snn-4096, snn-16384.
+    /// (batch 32), dvs-cnn-16 (the shipped DVS Gesture CNN, 300 bins, batch
+    /// 16), or a forward + backward case of the public SNN-library benchmark
+    /// shape (dense n → n + spiking layer, batch 16, 500 bins): snn-4096,
+    /// snn-16384.
     #[arg(long)]
     case: Option<String>,
     /// Compute device: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: Device,
-    /// Arithmetic of the dense products on cuda: f32 or tf32.
+    /// Arithmetic of the dense layers' matrix products on cuda: f32, tf32
+    /// or bf16 (tensor cores; neuron state stays f32, conv and pool f32).
     #[arg(long, default_value = "f32")]
     precision: Precision,
     /// In the snn-* cases, also compute the gradient at the network's input.
@@ -269,6 +279,19 @@ struct BenchArgs {
     /// End with one line of JSON: {"train_samples_per_s": S, "rows": [...], "fwd_bwd": [...]} (S: the N-MNIST MLP figure).
     #[arg(long)]
     json: bool,
+}
+
+/// The CUDA options of `--precision`; an error when a precision other than
+/// f32 is asked of the CPU (which computes in f32 only).
+fn cuda_options(device: Device, precision: Precision) -> anyhow::Result<CudaOptions> {
+    anyhow::ensure!(
+        device != Device::Cpu || precision == Precision::F32,
+        "--precision {precision} applies to --device cuda only (the CPU computes in f32)"
+    );
+    Ok(CudaOptions {
+        precision,
+        ..Default::default()
+    })
 }
 
 fn main() -> ExitCode {
@@ -301,6 +324,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         epochs: None,
         batch: None,
         device: Device::Cpu,
+        precision: Precision::F32,
         resume: None,
         quiet: false,
         json: false,
@@ -338,10 +362,12 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
         (None, Some(o)) => o,
         (None, None) => PathBuf::from("runs").join(&cfg.name),
     };
+    cuda_options(a.device, a.precision)?;
     let opts = TrainOptions {
         out_dir,
         data_dir: a.data,
         device: a.device,
+        precision: a.precision,
         quiet: a.quiet,
         resume,
     };
@@ -401,7 +427,7 @@ fn cmd_eval(a: EvalArgs) -> anyhow::Result<()> {
         data.inputs,
         ck.network.inputs
     );
-    let backend = a.device.open()?;
+    let backend = a.device.open_with(cuda_options(a.device, a.precision)?)?;
     let loss = cfg.loss.build(cfg.simulation.ts);
     let ev = train::evaluate(
         backend.as_ref(),
@@ -617,10 +643,7 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         a.seconds.is_finite() && a.seconds > 0.0,
         "--seconds must be positive"
     );
-    let options = CudaOptions {
-        precision: a.precision,
-        ..Default::default()
-    };
+    let options = cuda_options(a.device, a.precision)?;
     let cases: Vec<_> = match &a.case {
         None => bench::default_cases(),
         Some(n) => bench::default_cases()
@@ -635,8 +658,9 @@ fn cmd_bench(a: BenchArgs) -> anyhow::Result<()> {
         .collect();
     if cases.is_empty() && fwd_bwd.is_empty() {
         anyhow::bail!(
-            "unknown bench case {:?}: expected nmnist-mlp, oxford, nmnist-mlp-32, snn-4096 or snn-16384",
-            a.case.unwrap_or_default()
+            "unknown bench case {:?}: expected one of {}",
+            a.case.unwrap_or_default(),
+            bench::case_names().join(", ")
         );
     }
     let mut out = std::io::stdout().lock();
