@@ -472,58 +472,42 @@ mod tests {
         }
     }
 
-    /// The gather kernels sum in the CPU's order: membrane potentials, and
-    /// so everything downstream of the forward pass, are bit-identical.
+    /// The gather, conv and pool kernels sum in the CPU's order: membrane
+    /// potentials, and so everything downstream of the forward pass, are
+    /// bit-identical (a dense network and the conv + pool networks).
     #[test]
-    fn gather_forward_is_bit_identical_to_cpu() {
+    fn gather_conv_and_pool_forward_is_bit_identical_to_cpu() {
         let Some(exec) = EmuExec::new(false) else {
             eprintln!("skipped: no C++ compiler for the CUDA kernel emulator");
             return;
         };
         let cpu = CpuBackend::new();
-        let case = &parity::random_cases()[0];
-        let batch = case.batch();
-        let a = cpu
-            .train_batch(&case.net, &batch, &case.loss, case.seed)
+        let mut cases = parity::conv_cases();
+        cases.push(parity::random_cases().remove(0));
+        for case in &cases {
+            let batch = case.batch();
+            let a = cpu
+                .train_batch(&case.net, &batch, &case.loss, case.seed)
+                .unwrap();
+            let b = runner::train_batch(
+                &exec,
+                &case.net,
+                &batch,
+                &case.loss,
+                case.seed,
+                Products::Gather,
+            )
             .unwrap();
-        let b = runner::train_batch(
-            &exec,
-            &case.net,
-            &batch,
-            &case.loss,
-            case.seed,
-            Products::Gather,
-        )
-        .unwrap();
-        assert_eq!(a.outputs, b.outputs);
-        // The loss depends on the forward pass only: equal up to the order
-        // of the final f64 sum.
-        assert!(
-            (a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(),
-            "{} vs {}",
-            a.loss,
-            b.loss
-        );
-    }
-
-    /// The bar for the emulator: a conv + pool + dense + delay
-    /// network gives identical spikes and gradients within 1e-5 relative.
-    #[test]
-    fn emulated_cuda_matches_cpu_on_conv_pool_dense_delay_networks() {
-        let Some(emus) = emulators() else { return };
-        let cpu = CpuBackend::new();
-        for case in parity::conv_cases() {
-            let active = parity::layer_spikes(&case);
+            assert_eq!(a.outputs, b.outputs, "{}", case.name);
+            // The loss depends on the forward pass only: equal up to the
+            // order of the final f64 sum.
             assert!(
-                active.iter().all(|&(_, n)| n > 0),
-                "{}: a silent layer tests little: {active:?}",
-                case.name
+                (a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(),
+                "{}: {} vs {}",
+                case.name,
+                a.loss,
+                b.loss
             );
-            for emu in &emus {
-                let r = parity::check(&case, &cpu, emu, 1e-5)
-                    .unwrap_or_else(|e| panic!("{}: {e}", emu.name()));
-                eprintln!("{} / {}: {r:?}", case.name, emu.name());
-            }
         }
     }
 
@@ -556,37 +540,24 @@ mod tests {
         }
     }
 
-    /// The conv and pool forward kernels sum in the CPU's order: with the
-    /// gather kernels for the dense layers, the loss is the CPU's bit for bit.
+    /// The bar for the emulator: a conv + pool + dense + delay
+    /// network gives identical spikes and gradients within 1e-5 relative.
     #[test]
-    fn conv_and_pool_forward_is_bit_identical_to_cpu() {
-        let Some(exec) = EmuExec::new(false) else {
-            eprintln!("skipped: no C++ compiler for the CUDA kernel emulator");
-            return;
-        };
+    fn emulated_cuda_matches_cpu_on_conv_pool_dense_delay_networks() {
+        let Some(emus) = emulators() else { return };
         let cpu = CpuBackend::new();
         for case in parity::conv_cases() {
-            let batch = case.batch();
-            let a = cpu
-                .train_batch(&case.net, &batch, &case.loss, case.seed)
-                .unwrap();
-            let b = runner::train_batch(
-                &exec,
-                &case.net,
-                &batch,
-                &case.loss,
-                case.seed,
-                Products::Gather,
-            )
-            .unwrap();
-            assert_eq!(a.outputs, b.outputs, "{}", case.name);
+            let active = parity::layer_spikes(&case);
             assert!(
-                (a.loss - b.loss).abs() <= 1e-12 * a.loss.abs(),
-                "{}: {} vs {}",
-                case.name,
-                a.loss,
-                b.loss
+                active.iter().all(|&(_, n)| n > 0),
+                "{}: a silent layer tests little: {active:?}",
+                case.name
             );
+            for emu in &emus {
+                let r = parity::check(&case, &cpu, emu, 1e-5)
+                    .unwrap_or_else(|e| panic!("{}: {e}", emu.name()));
+                eprintln!("{} / {}: {r:?}", case.name, emu.name());
+            }
         }
     }
 

@@ -8,7 +8,9 @@
 //!   without a rebuild ([`kernels`] lists them).
 //! * Layout `[T, B, N]`: the neuron and loss scans run one thread per
 //!   (sample, neuron) walking time, so neighbouring threads read neighbouring
-//!   addresses; dense products over all `T·B` rows at once go to cuBLAS.
+//!   addresses; dense products over all `T·B` rows at once go to cuBLAS
+//!   (f32, TF32 or bf16: [`Precision`]), convolution and pooling to direct
+//!   kernels that sum as the CPU does.
 //! * Same numbers as the CPU backend: filter state in `f64`, kernels compiled
 //!   without FMA contraction, the CPU's order of operations, dropout masks
 //!   from the same seeded generators. Spikes match exactly; gradients to

@@ -62,6 +62,32 @@ fn neuron(tau_s: f32) -> NeuronParams {
     }
 }
 
+/// A batch of Poisson inputs (`input_hz`) for `net`, with targets for
+/// `loss`: random target trains (`target_hz`) for SpikeTime, classes
+/// `b % outputs` for NumSpikes. Draws input then target, sample by sample.
+fn poisson_batch(
+    rng: &mut impl rand::Rng,
+    net: &Network,
+    loss: &Loss,
+    bins: usize,
+    batch: usize,
+    (input_hz, target_hz): (f64, f64),
+) -> Vec<(SpikeRaster, Target)> {
+    let (ts, outputs) = (f64::from(net.ts), net.outputs());
+    (0..batch)
+        .map(|b| {
+            let x = data::poisson_raster(rng, net.inputs, bins, ts, input_hz);
+            let t = match loss {
+                Loss::SpikeTime => {
+                    Target::Spikes(data::poisson_raster(rng, outputs, bins, ts, target_hz))
+                }
+                Loss::NumSpikes { .. } => Target::Class(b % outputs),
+            };
+            (x, t)
+        })
+        .collect()
+}
+
 /// Random dense + delay (+ dropout) networks with Poisson inputs: both
 /// kernel modes, both losses, batches wider than one thread block.
 pub fn random_cases() -> Vec<Case> {
@@ -99,17 +125,7 @@ pub fn random_cases() -> Vec<Case> {
                 false_count: 2.0,
             }
         };
-        let samples = (0..batch)
-            .map(|b| {
-                let x = data::poisson_raster(&mut rng, n_in, bins, 1.0, 80.0);
-                let t = if loss_kind == 0 {
-                    Target::Spikes(data::poisson_raster(&mut rng, out, bins, 1.0, 30.0))
-                } else {
-                    Target::Class(b % out)
-                };
-                (x, t)
-            })
-            .collect();
+        let samples = poisson_batch(&mut rng, &net, &loss, bins, batch, (80.0, 30.0));
         cases.push(Case {
             name: format!("dense-delay-dropout-dense {mode:?} {loss:?}"),
             net,
@@ -207,17 +223,7 @@ pub fn conv_cases() -> Vec<Case> {
                 false_count: 2.0,
             }
         };
-        let samples = (0..batch)
-            .map(|b| {
-                let x = data::poisson_raster(&mut rng, net.inputs, bins, 1.0, 60.0);
-                let t = if loss_kind == 0 {
-                    Target::Spikes(data::poisson_raster(&mut rng, out, bins, 1.0, 40.0))
-                } else {
-                    Target::Class(b % out)
-                };
-                (x, t)
-            })
-            .collect();
+        let samples = poisson_batch(&mut rng, &net, &loss, bins, batch, (60.0, 40.0));
         cases.push(Case {
             name: format!(
                 "pool-delay-conv-delay-conv-pool-dropout-dense-delay-dense {mode:?} {loss:?}"
@@ -285,23 +291,7 @@ pub fn config_cases(bins: usize, batch: usize, rate_hz: f64) -> Result<Vec<Case>
             *stop = (*stop).min(bins);
         }
         let mut rng = data::seeded_rng(400);
-        let outputs = net.outputs();
-        let samples = (0..batch)
-            .map(|b| {
-                let x = data::poisson_raster(&mut rng, inputs, bins, f64::from(net.ts), rate_hz);
-                let t = match loss {
-                    Loss::SpikeTime => Target::Spikes(data::poisson_raster(
-                        &mut rng,
-                        outputs,
-                        bins,
-                        f64::from(net.ts),
-                        20.0,
-                    )),
-                    Loss::NumSpikes { .. } => Target::Class(b % outputs),
-                };
-                (x, t)
-            })
-            .collect();
+        let samples = poisson_batch(&mut rng, &net, &loss, bins, batch, (rate_hz, 20.0));
         cases.push(Case {
             name: format!("config {name}"),
             net,

@@ -3,11 +3,15 @@
 //! [`Network::backward`], for a whole batch at once in the time-major layout
 //! `[T, B, N]` (row `t·B + b`).
 //!
-//! * Dense layers: `a = W·s` as one product over all `T·B` rows (cuBLAS, or
-//!   the gather kernels), then the fused neuron scan writes `u` and the spikes.
+//! * Synapse layers (dense, conv, pool) then SRM neurons: dense `a = W·s` is
+//!   one product over all `T·B` rows (cuBLAS, or the gather kernels), conv
+//!   and pool are direct kernels over all rows (`conv.cu`, summing as the CPU
+//!   does); then the fused neuron scan writes `u` and the spikes.
 //! * Backward: the neuron scan backwards (`Ts·ρ(u)`, time-reversed ε), the
-//!   weight gradient `Σ_rows g_a·sᵀ` and the input gradient `gain·Wᵀ·g_a` as
-//!   products; delays and dropout as in the CPU code.
+//!   weight gradient (`Σ_rows g_a·sᵀ` as a product; conv: partial sums over
+//!   chunks of rows) and the input gradient (`gain·Wᵀ·g_a`; the transposed
+//!   convolution; the pooled gradient spread back); delays and dropout as in
+//!   the CPU code.
 //! * Dropout masks come from the same seeded generators as the CPU backend's,
 //!   so a batch gives the same numbers on both.
 
