@@ -1,8 +1,11 @@
 //! Checkpoints: a trained network with its experiment and optimiser state.
 //!
-//! Layout: the magic `SLYC`, a little-endian `u16` format version, then a
-//! postcard-encoded [`Checkpoint`]. Written atomically (temporary file, then
-//! rename), so a killed run never leaves a half-written checkpoint.
+//! Layout: the magic `SLYC`, a little-endian `u16` format version (2), a
+//! postcard-encoded [`Checkpoint`], then the CRC-32/ISO-HDLC of every byte
+//! before it (little-endian `u32`), so a damaged or cut file is refused
+//! instead of resumed or exported. Version 1 files (no checksum) still
+//! load. Written atomically (temporary file, then rename), so a killed run
+//! never leaves a half-written checkpoint.
 
 use std::path::Path;
 
@@ -14,7 +17,9 @@ use crate::network::Network;
 use crate::optim::{Optimiser, OptimiserState};
 
 const MAGIC: &[u8; 4] = b"SLYC";
-const VERSION: u16 = 1;
+/// Version 2 ends with a CRC-32 of every byte before it; version 1 (no
+/// checksum) is still read.
+const VERSION: u16 = 2;
 
 /// Everything needed to use or continue a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +87,8 @@ impl Checkpoint {
             msg: e.to_string(),
         })?;
         out.extend_from_slice(&body);
+        let crc = slayer_core::crc32(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
     }
 
@@ -95,13 +102,29 @@ impl Checkpoint {
             return Err(bad("not a slayer checkpoint (bad magic)".into()));
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != VERSION {
-            return Err(bad(format!(
-                "format version {version}, this build reads {VERSION}"
-            )));
-        }
-        let ck: Self =
-            postcard::from_bytes(&bytes[6..]).map_err(|e| bad(format!("corrupt: {e}")))?;
+        let body = match version {
+            1 => &bytes[6..],
+            VERSION => {
+                if bytes.len() < 10 {
+                    return Err(bad("truncated".into()));
+                }
+                let (data, tail) = bytes.split_at(bytes.len() - 4);
+                let stored = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+                let found = slayer_core::crc32(data);
+                if stored != found {
+                    return Err(bad(format!(
+                        "damaged or truncated: CRC-32 {found:08x} of the content, {stored:08x} stored"
+                    )));
+                }
+                &data[6..]
+            }
+            _ => {
+                return Err(bad(format!(
+                    "format version {version}, this build reads 1 and {VERSION}"
+                )))
+            }
+        };
+        let ck: Self = postcard::from_bytes(body).map_err(|e| bad(format!("corrupt: {e}")))?;
         ck.network
             .check()
             .map_err(|m| bad(format!("inconsistent network: {m}")))?;
@@ -110,10 +133,7 @@ impl Checkpoint {
 
     /// Writes the checkpoint atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = self.to_bytes()?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        crate::files::write_atomic(path, &self.to_bytes()?)
     }
 
     /// Reads a checkpoint file.
@@ -159,5 +179,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("version"));
+        // Four bytes overwritten anywhere after the header: refused.
+        for at in (6..bytes.len() - 4).step_by(31) {
+            let mut bad = bytes.clone();
+            for b in &mut bad[at..at + 4] {
+                *b ^= 0x5a;
+            }
+            let err = Checkpoint::from_bytes(&bad, p).unwrap_err().to_string();
+            assert!(err.contains("damaged"), "byte {at}: {err}");
+        }
+    }
+
+    /// Version-1 checkpoints (no checksum, written before it existed) still load.
+    #[test]
+    fn version_1_checkpoints_still_load() {
+        let cfg = ExperimentConfig::default_experiment();
+        let net = build_network(&cfg, 250, None, 1).unwrap();
+        let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+        let ck = Checkpoint::new(&cfg, &net, &opt, &[]);
+        let mut v1 = Vec::from(&MAGIC[..]);
+        v1.extend_from_slice(&1u16.to_le_bytes());
+        v1.extend_from_slice(&postcard::to_stdvec(&ck).unwrap());
+        assert_eq!(
+            Checkpoint::from_bytes(&v1, Path::new("old.slyc")).unwrap(),
+            ck
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod data;
 pub mod dataset;
 pub mod error;
 pub mod export;
+pub mod files;
 pub mod infer;
 pub mod layers;
 pub mod loss;
