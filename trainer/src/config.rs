@@ -404,6 +404,24 @@ impl ExperimentConfig {
                 s.ts, s.bins
             ));
         }
+        if s.bins > MAX_BINS {
+            return bad(format!(
+                "[simulation] bins = {} is more than the {MAX_BINS} allowed",
+                s.bins
+            ));
+        }
+        if let Some(n) = self.data.inputs_hint() {
+            if n.checked_mul(s.bins).is_none_or(|c| c > MAX_CELLS) {
+                return bad(format!(
+                    "[data] {n} inputs × {} bins is more than the {MAX_CELLS} cells a sample may hold",
+                    s.bins
+                ));
+            }
+        }
+        // A rate above one spike per bin cannot be drawn (Poisson spikes are
+        // at most one per bin).
+        let max_rate = 1000.0 / f64::from(s.ts);
+        let rate_ok = |r: f64| r.is_finite() && r <= max_rate;
         if !self.neuron.params().is_valid() {
             return bad("[neuron] theta, tau_s, tau_r must be positive and scale_ref ≥ 0".into());
         }
@@ -493,6 +511,9 @@ impl ExperimentConfig {
         if self.train.batch == 0 {
             return bad("[train] batch must be at least 1".into());
         }
+        if self.train.epochs == 0 {
+            return bad("[train] epochs must be at least 1".into());
+        }
         if let DataConfig::PoissonPattern {
             inputs,
             input_rate_hz,
@@ -503,6 +524,20 @@ impl ExperimentConfig {
             if inputs == 0 || !(input_rate_hz >= 0.0 && target_rate_hz > 0.0 && dead_time_ms >= 0.0)
             {
                 return bad("[data] poisson_pattern needs inputs > 0, rates ≥ 0 (target > 0) and dead_time_ms ≥ 0".into());
+            }
+            if !rate_ok(f64::from(input_rate_hz)) || !rate_ok(f64::from(target_rate_hz)) {
+                return bad(format!(
+                    "[data] rates must be at most one spike per bin ({max_rate:.1} Hz at ts = {} ms)",
+                    s.ts
+                ));
+            }
+        }
+        if let DataConfig::Mnist { rate_hz, .. } = self.data {
+            if !(rate_hz >= 0.0 && rate_ok(rate_hz)) {
+                return bad(format!(
+                    "[data] rate_hz = {rate_hz} must be in [0, {max_rate:.1}] (one spike per bin at ts = {} ms)",
+                    s.ts
+                ));
             }
         }
         if let DataConfig::Nmnist {
@@ -524,6 +559,58 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Most bins a sample may have (about 4.6 hours of 1 ms bins).
+pub const MAX_BINS: usize = 1 << 24;
+/// Most cells (bins × neurons) one sample's tensor of any layer, the input
+/// included, may hold: 2^28, 1 GiB of f32. Checked before anything of that
+/// size is allocated.
+pub const MAX_CELLS: usize = 1 << 28;
+/// Most weights one layer may have: 2^28 (1 GiB of f32).
+pub const MAX_WEIGHTS: usize = 1 << 28;
+
+/// Checks one layer's sizes against [`MAX_WEIGHTS`] and [`MAX_CELLS`] before
+/// it is built (`None`: the size overflowed).
+pub fn check_layer_size(
+    layer: usize,
+    what: &str,
+    weights: Option<usize>,
+    width: Option<usize>,
+    bins: usize,
+) -> Result<()> {
+    let big = |m: String| {
+        Err(Error::Config(format!(
+            "[network] layer {layer} ({what}): {m}"
+        )))
+    };
+    match weights {
+        Some(w) if w <= MAX_WEIGHTS => {}
+        Some(w) => return big(format!("{w} weights, more than the {MAX_WEIGHTS} allowed")),
+        None => return big("the weight count overflows".into()),
+    }
+    match width.and_then(|n| n.checked_mul(bins).map(|c| (n, c))) {
+        Some((_, c)) if c <= MAX_CELLS => Ok(()),
+        Some((n, c)) => big(format!(
+            "{n} neurons × {bins} bins = {c} cells per sample, more than the {MAX_CELLS} allowed"
+        )),
+        None => big("the neuron count overflows".into()),
+    }
+}
+
+impl DataConfig {
+    /// Input neurons of this data, where the config alone says (`None` for
+    /// spike-pattern files).
+    pub fn inputs_hint(&self) -> Option<usize> {
+        match self {
+            DataConfig::PoissonPattern { inputs, .. } => Some(*inputs),
+            DataConfig::SpikePattern { .. } => None,
+            DataConfig::Nmnist { .. } => Some(2 * 34 * 34),
+            DataConfig::Fsdd { channels, .. } => Some(*channels),
+            DataConfig::Mnist { .. } => Some(28 * 28),
+            DataConfig::DvsGesture { .. } => Some(2 * 128 * 128),
+        }
     }
 }
 

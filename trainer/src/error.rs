@@ -6,13 +6,15 @@ use std::path::PathBuf;
 /// readable line naming the file, offset, layer or setting at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    /// A file could not be opened, read or written. (The I/O error is part
+    /// of the message, not a separate `source`, so that a chain of causes
+    /// prints it once.)
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A data file is truncated or corrupt.
     #[error("{}: {msg} at byte offset {offset}", path.display())]
@@ -38,6 +40,14 @@ pub enum Error {
         /// What is wrong with it.
         msg: String,
     },
+    /// An exported model file could not be decoded.
+    #[error("model {}: {msg}", path.display())]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// A plot could not be drawn.
     #[error("plot {}: {msg}", path.display())]
     Plot {
@@ -51,6 +61,16 @@ pub enum Error {
     Device(String),
 }
 
+impl Error {
+    /// The I/O error kind behind this error, if it is one.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            Error::Io { cause, .. } => Some(cause.kind()),
+            _ => None,
+        }
+    }
+}
+
 /// Shorthand for results of the trainer.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -59,7 +79,25 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An I/O error prints its cause once, also through anyhow's `{:#}`
+    /// (which appends every source in the chain).
+    #[test]
+    fn io_errors_print_their_cause_once() {
+        let e = Error::io(
+            "/x/missing.slyc",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(text.matches("not found").count(), 1, "{text}");
+        assert!(text.starts_with("/x/missing.slyc: "), "{text}");
     }
 }

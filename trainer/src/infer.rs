@@ -15,18 +15,38 @@ pub const MAX_STATE_WORDS: usize = 1 << 28;
 /// Reads an event file into a `bins × (c·h·w)` raster for an input of shape
 /// `(c, h, w)` (a flat input is `(1, 1, n)`): `.bs2` and N-MNIST `.bin`,
 /// `.bs1`, AEDAT 3.1 (`.aedat`) and AEDAT 4.0 (`.aedat4`). Times are
-/// re-based to the first event; events outside the input or the time window
-/// are dropped (SLAYER.md §6).
+/// re-based to the first event; events after the model's time window are
+/// dropped (SLAYER.md §6). A file with no events, or with any event whose
+/// address lies outside the input (a recording of another sensor size, or
+/// bytes that are not events), is an error: a model fed nothing would
+/// answer with a meaningless class.
 pub fn load_events(path: &Path, shape: (usize, usize, usize), b: &Binning) -> Result<SpikeRaster> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let (c, h, w) = shape;
+    let no_events = || Error::Config(format!("{}: no events in the file", path.display()));
     match ext.as_str() {
         "bs1" => {
             let ev = data::read_bs1(path)?;
-            Ok(data::bin_1d(&ev, c * h * w, 1, b))
+            if ev.is_empty() {
+                return Err(no_events());
+            }
+            let n = c * h * w;
+            let p0 = ev.iter().map(|e| e.polarity).min().unwrap_or(0);
+            let outside = ev
+                .iter()
+                .filter(|e| usize::from(e.neuron) >= n || e.polarity != p0)
+                .count();
+            if outside > 0 {
+                return Err(Error::Shape(format!(
+                    "{}: {outside} of {} events lie outside the model's {n} input channels (one polarity)",
+                    path.display(),
+                    ev.len()
+                )));
+            }
+            Ok(data::bin_1d(&ev, n, 1, b))
         }
         "bs2" | "bin" | "aedat" | "aedat4" => {
             let mut ev = match ext.as_str() {
@@ -34,9 +54,28 @@ pub fn load_events(path: &Path, shape: (usize, usize, usize), b: &Binning) -> Re
                 "aedat4" => data::read_aedat4(path)?,
                 _ => data::read_bs2(path)?,
             };
+            if ev.is_empty() {
+                return Err(no_events());
+            }
             if matches!(ext.as_str(), "aedat" | "aedat4") {
                 let t0 = ev.iter().map(|e| e.t_us).min().unwrap_or(0);
                 ev.iter_mut().for_each(|e| e.t_us -= t0);
+            }
+            let p0 = ev.iter().map(|e| e.polarity).min().unwrap_or(0);
+            let outside = ev
+                .iter()
+                .filter(|e| {
+                    usize::from(e.x) >= w
+                        || usize::from(e.y) >= h
+                        || usize::from(e.polarity - p0) >= c
+                })
+                .count();
+            if outside > 0 {
+                return Err(Error::Shape(format!(
+                    "{}: {outside} of {} events lie outside the model's {w} × {h} input with {c} polarities (a recording of another sensor size?)",
+                    path.display(),
+                    ev.len()
+                )));
             }
             Ok(data::bin_2d(&ev, w, h, c, b))
         }
@@ -105,10 +144,18 @@ impl<'m, 'a> CoreRunner<'m, 'a> {
 
 /// Decodes a model file, with the file named in the error.
 pub fn decode_model<'a>(bytes: &'a [u8], path: &Path) -> Result<Model<'a>> {
-    Model::decode(bytes).map_err(|e| Error::Format {
+    Model::decode(bytes).map_err(|e| Error::Model {
         path: path.to_path_buf(),
-        offset: 0,
-        msg: format!("not a valid slayer model: {e:?}"),
+        msg: match e {
+            // Without a length field a cut file shows as a checksum mismatch.
+            slayer_core::DecodeError::Crc { .. } | slayer_core::DecodeError::Truncated => {
+                format!(
+                    "not a valid slayer model: truncated or damaged ({} bytes; {e})",
+                    bytes.len()
+                )
+            }
+            e => format!("not a valid slayer model: {e}"),
+        },
     })
 }
 

@@ -1,7 +1,7 @@
 //! The training loop: data, network, optimiser steps, validation, progress,
 //! metrics, plots, checkpoints and resuming.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::backend::cuda::Precision;
 use crate::backend::{Backend, CudaOptions, Device, Sample};
 use crate::checkpoint::{Checkpoint, EpochRecord};
-use crate::config::{DataConfig, ExperimentConfig, LayerConfig};
+use crate::config::{check_layer_size, DataConfig, ExperimentConfig, LayerConfig};
 use crate::data::{self, Binning};
 use crate::dataset::{self, Augment, Input};
 use crate::error::{Error, Result};
@@ -344,12 +344,15 @@ pub fn build_network(
             ))
         })
     };
+    let bins = cfg.simulation.bins;
+    check_layer_size(0, "input", Some(0), Some(inputs), bins)?;
     for (i, l) in cfg.network.layers.iter().enumerate() {
         layers.push(match *l {
             LayerConfig::Dense {
                 outputs,
                 weight_scale,
             } => {
+                check_layer_size(i, "dense", width.checked_mul(outputs), Some(outputs), bins)?;
                 let d = Dense::init(width, outputs, weight_scale, &mut rng);
                 width = outputs;
                 shape = None;
@@ -362,8 +365,21 @@ pub fn build_network(
                 padding,
                 weight_scale,
             } => {
+                let (c_in, h, w) = spatial(shape, i, "conv")?;
+                let side = |n| crate::layers::conv::output_len(n, kernel, stride, padding);
+                let out_width = match (side(h), side(w)) {
+                    (Some(oh), Some(ow)) => {
+                        channels.checked_mul(oh).and_then(|n| n.checked_mul(ow))
+                    }
+                    _ => Some(0), // Conv2d::init names the shape error
+                };
+                let weights = channels
+                    .checked_mul(c_in)
+                    .and_then(|n| n.checked_mul(kernel))
+                    .and_then(|n| n.checked_mul(kernel));
+                check_layer_size(i, "conv", weights, out_width, bins)?;
                 let c = Conv2d::init(
-                    spatial(shape, i, "conv")?,
+                    (c_in, h, w),
                     channels,
                     (kernel, kernel),
                     (stride, stride),
@@ -404,6 +420,23 @@ pub fn build_network(
     };
     net.check().map_err(Error::Shape)?;
     Ok(net)
+}
+
+/// One epoch as a line of text: loss, accuracies where known, seconds.
+fn epoch_line(epoch: usize, epochs: usize, rec: &EpochRecord) -> String {
+    let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a));
+    let mut line = format!("epoch {:>3}/{epochs}: loss {:.4}", epoch + 1, rec.loss);
+    if rec.accuracy.is_some() || rec.valid_accuracy.is_some() {
+        line.push_str(&format!(
+            "  train {}  validation {}",
+            pct(rec.accuracy),
+            pct(rec.valid_accuracy)
+        ));
+    } else {
+        line.push_str(&format!("  output spikes {}", rec.output_spikes));
+    }
+    line.push_str(&format!("  ({:.1} s)", rec.seconds));
+    line
 }
 
 /// True when `out` matches `target` neuron by neuron: the same number of
@@ -573,6 +606,13 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             .ok_or_else(|| {
                 Error::Config("the checkpoint's optimiser state does not fit its network".into())
             })?;
+            if ck.history.len() >= cfg.train.epochs {
+                return Err(Error::Config(format!(
+                    "nothing to do: the run has done {} epoch(s) already; pass --epochs above {} to continue it",
+                    ck.history.len(),
+                    ck.history.len()
+                )));
+            }
             (ck.network.clone(), opt, ck.history.clone())
         }
         None => {
@@ -618,6 +658,11 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     } else {
         cfg.train.epochs as u64
     });
+    // Where stdout is not a terminal (a pipe, `| tee log`, CI), epochs are
+    // also written to it as plain lines: every epoch of a classification
+    // task, at most one a second (and the last) of a spike-pattern task.
+    let plain = !opts.quiet && !std::io::stdout().is_terminal();
+    let mut last_plain: Option<Instant> = None;
     if opts.quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
@@ -726,16 +771,21 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
         };
         writeln!(metrics, "{}", metrics_row(epoch, &rec))
             .map_err(|e| Error::io(&metrics_path, e))?;
+        if plain
+            && (classify
+                || stop
+                || epoch + 1 == cfg.train.epochs
+                || last_plain.is_none_or(|t| t.elapsed().as_secs_f64() >= 1.0))
+        {
+            last_plain = Some(Instant::now());
+            let line = epoch_line(epoch, cfg.train.epochs, &rec);
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        }
         if classify {
-            bar.println(format!(
-                "epoch {:>3}: loss {:.4}  train {:.1} %  validation {}  ({:.1} s)",
-                epoch + 1,
-                rec.loss,
-                100.0 * rec.accuracy.unwrap_or(0.0),
-                rec.valid_accuracy
-                    .map_or("-".into(), |a| format!("{:.1} %", 100.0 * a)),
-                rec.seconds
-            ));
+            if !plain {
+                bar.println(epoch_line(epoch, cfg.train.epochs, &rec));
+            }
         } else {
             bar.set_message(format!("{:.4}", rec.loss));
             bar.inc(1);

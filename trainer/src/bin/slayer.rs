@@ -225,8 +225,9 @@ struct TrainArgs {
     /// Output folder [default: runs/NAME, NAME the experiment's name].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Seed of data generation, weights, shuffling and dropout (overrides the config).
-    #[arg(long)]
+    /// Seed of data generation, weights, shuffling and dropout (overrides the
+    /// config; 0 to 2^64 − 1).
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Maximum number of epochs (overrides the config).
     #[arg(long)]
@@ -294,8 +295,42 @@ fn cuda_options(device: Device, precision: Precision) -> anyhow::Result<CudaOpti
     })
 }
 
+/// A command-line error as one `error:` line (clap's own rendering spans
+/// several lines: the message, a tip, the usage). Help and version output
+/// are printed as clap prints them.
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("error: bad arguments").to_string();
+    let first = if first.starts_with("error:") {
+        first
+    } else {
+        format!("error: {first}")
+    };
+    match lines.find(|l| l.starts_with("tip:")) {
+        Some(tip) => format!("{first} ({tip}; see --help)"),
+        None => format!("{first} (see --help)"),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayVersion
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("{}", usage_error(&e));
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -312,6 +347,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<slayer_trainer::Error>()
+                .and_then(slayer_trainer::Error::io_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -513,9 +551,7 @@ fn cmd_export(a: ExportArgs) -> anyhow::Result<()> {
     let cfg = ck.config()?;
     let shape = train::input_shape(&cfg, &ck.network);
     let ex = export::export(&ck.network, Some(shape), cfg.simulation.bins, a.bits)?;
-    let tmp = a.out.with_extension("tmp");
-    std::fs::write(&tmp, &ex.bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("writing {}", a.out.display()))?;
+    slayer_trainer::files::write_atomic(&a.out, &ex.bytes)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -603,15 +639,24 @@ fn cmd_infer(a: InferArgs) -> anyhow::Result<()> {
         let x = infer::load_events(path, shape, &b)?;
         let y = runner.run(&x)?;
         let counts = y.counts();
-        let class = train::predict(&y);
-        let mut line = format!("{}: class {class}, counts {counts:?}", path.display());
+        // A silent output decides nothing: never reported as class 0.
+        let decide =
+            |r: &slayer_trainer::spikes::SpikeRaster| (r.count() > 0).then(|| train::predict(r));
+        let said = |c: Option<usize>| {
+            c.map_or("no decision (no output spikes)".to_string(), |c| {
+                format!("class {c}")
+            })
+        };
+        let class = decide(&y);
+        let mut line = format!("{}: {}, counts {counts:?}", path.display(), said(class));
         let mut r = serde_json::json!({"input": path, "counts": counts, "class": class});
         if let Some((ck, backend)) = &float {
             let f = backend.infer(&ck.network, &[&x])?.remove(0);
-            let (fc, fcounts) = (train::predict(&f), f.counts());
+            let (fc, fcounts) = (decide(&f), f.counts());
             agree += usize::from(fc == class);
             line.push_str(&format!(
-                "; float class {fc}, counts {fcounts:?}{}",
+                "; float {}, counts {fcounts:?}{}",
+                said(fc),
                 if f == y { " (identical spikes)" } else { "" }
             ));
             r["float_class"] = fc.into();
