@@ -270,14 +270,21 @@ pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
             .into_iter()
             .map(|e| {
                 let bs2 = dir.join(format!("{}.bs2", e.id));
-                let p = if bs2.exists() {
-                    bs2
-                } else {
-                    dir.join(format!("{}.bin", e.id))
-                };
-                (p, e.label)
+                let bin = dir.join(format!("{}.bin", e.id));
+                match (bs2.exists(), bin.exists()) {
+                    (true, _) => Ok((bs2, e.label)),
+                    (false, true) => Ok((bin, e.label)),
+                    (false, false) => Err(Error::Config(format!(
+                        "{}: sample {} of {} not found ({}.bs2 or {}.bin)",
+                        dir.display(),
+                        e.id,
+                        list.display(),
+                        e.id,
+                        e.id
+                    ))),
+                }
             })
-            .collect()
+            .collect::<Result<_>>()?
     };
     if files.is_empty() {
         return Err(Error::Config(format!(
@@ -309,11 +316,17 @@ pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
     }
 }
 
-/// Loads the Free Spoken Digit Dataset from `dir`: `train.txt` lists `file
-/// digit speaker`, the WAV files sit in `dir/recordings/`. Every recording is
-/// encoded once by `encoder` (in parallel). Returns the items and each one's speaker.
-pub fn load_fsdd(dir: &Path, encoder: &data::audio::AudioEncoder) -> Result<Vec<(Item, String)>> {
-    let list = dir.join("train.txt");
+/// Loads the Free Spoken Digit Dataset from `dir`: a list file (`list`,
+/// default `dir/train.txt`) of `file digit [speaker]` lines, the WAV files in
+/// `dir/recordings/` or, where not there, in `dir` itself (a folder holding
+/// only the listed files). Every recording is encoded once by `encoder` (in
+/// parallel). Returns the items and each one's speaker (`-` when not given).
+pub fn load_fsdd(
+    dir: &Path,
+    list: Option<&Path>,
+    encoder: &data::audio::AudioEncoder,
+) -> Result<Vec<(Item, String)>> {
+    let list = list.map_or_else(|| dir.join("train.txt"), Path::to_path_buf);
     let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
     let mut rows = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -322,9 +335,9 @@ pub fn load_fsdd(dir: &Path, encoder: &data::audio::AudioEncoder) -> Result<Vec<
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(file), Some(digit), Some(speaker)) = (f.first(), f.get(1), f.get(2)) else {
+        let (Some(file), Some(digit)) = (f.first(), f.get(1)) else {
             return Err(Error::Config(format!(
-                "{}:{}: expected `file digit speaker`",
+                "{}:{}: expected `file digit [speaker]`",
                 list.display(),
                 n + 1
             )));
@@ -336,11 +349,13 @@ pub fn load_fsdd(dir: &Path, encoder: &data::audio::AudioEncoder) -> Result<Vec<
                 n + 1
             ))
         })?;
-        rows.push((
-            dir.join("recordings").join(file),
-            label,
-            speaker.to_string(),
-        ));
+        let in_recordings = dir.join("recordings").join(file);
+        let path = if in_recordings.exists() {
+            in_recordings
+        } else {
+            dir.join(file)
+        };
+        rows.push((path, label, f.get(2).unwrap_or(&"-").to_string()));
     }
     let load = |(path, label, speaker): &(PathBuf, usize, String)| -> Result<(Item, String)> {
         let r = encoder.encode_file(path)?;

@@ -205,9 +205,9 @@ pub fn build_dataset_with(
                 bins,
                 ..Default::default()
             };
-            let items = dataset::load_fsdd(dir, &encoder)?;
+            let items = dataset::load_fsdd(dir, eval_list, &encoder)?;
             let (train, valid) = if eval_list.is_some() {
-                return Err(Error::Config("--list is not supported for FSDD; eval uses the speaker-stratified validation split".into()));
+                (Vec::new(), items.into_iter().map(|(it, _)| it).collect())
             } else {
                 dataset::split_stratified(items, *validation, stream(cfg.train.seed, 5))
             };

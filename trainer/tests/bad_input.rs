@@ -106,6 +106,13 @@ fn every_bad_input_is_one_error_line_and_exit_2() {
         "neurons.toml",
         poisson_with("outputs = 25,", "outputs = 1000000000,").as_bytes(),
     );
+    std::fs::create_dir_all(d.join("nm")).unwrap();
+    std::fs::copy(shared().join("nmnist-small/1.bs2"), d.join("nm/1.bs2")).unwrap();
+    w("nm/train1K.txt", b"#sample #class\n1\t5\n999\t3\n");
+    let nmnist_cfg = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/nmnist_mlp.toml")
+        .display()
+        .to_string();
     w(
         "rate.toml",
         poisson_with("input_rate_hz = ", "input_rate_hz = 1e12 #").as_bytes(),
@@ -138,6 +145,11 @@ fn every_bad_input_is_one_error_line_and_exit_2() {
             &["train", "--seed", "-1", "--out", "o10"],
             "--seed",
             &["o10"],
+        ),
+        row(
+            &["train", &nmnist_cfg, "--data", "nm", "--out", "o11"],
+            "sample 999",
+            &["o11"],
         ),
         row(
             &["train", "--out", "/proc/slayer-no-such/run"],
@@ -274,5 +286,85 @@ fn infer_reports_a_silent_output_as_no_decision() {
     let json: serde_json::Value =
         serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap();
     assert!(json["results"][0]["class"].is_null(), "{json}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `slayer eval CHECKPOINT --data DIR --list FILE` on the spoken digits
+/// reads a folder holding only the listed recordings (no `train.txt`).
+#[test]
+fn eval_with_a_list_reads_a_folder_of_only_the_listed_recordings() {
+    let d = tempdir("fsdd-list");
+    let src = shared().join("fsdd");
+    let text = std::fs::read_to_string(src.join("train.txt")).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .step_by(135)
+        .collect();
+    assert!(rows.len() >= 10, "{} rows", rows.len());
+    // A small training folder in the data kit's layout.
+    std::fs::create_dir_all(d.join("train/recordings")).unwrap();
+    for r in &rows {
+        let f = r.split_whitespace().next().unwrap();
+        std::fs::copy(
+            src.join("recordings").join(f),
+            d.join("train/recordings").join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(d.join("train/train.txt"), rows.join("\n")).unwrap();
+    let cfg =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/fsdd.toml"))
+            .unwrap()
+            .replace("channels = 256", "channels = 16")
+            .replace("epochs = 30", "epochs = 1");
+    std::fs::write(d.join("fsdd.toml"), cfg).unwrap();
+    let out = slayer(
+        &[
+            "train",
+            "fsdd.toml",
+            "--data",
+            "train",
+            "--out",
+            "run",
+            "--quiet",
+        ],
+        &d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The evaluation folder: three recordings and their list, nothing else.
+    std::fs::create_dir_all(d.join("eval")).unwrap();
+    let listed: Vec<&str> = rows.iter().take(3).copied().collect();
+    for r in &listed {
+        let f = r.split_whitespace().next().unwrap();
+        std::fs::copy(src.join("recordings").join(f), d.join("eval").join(f)).unwrap();
+    }
+    std::fs::write(d.join("eval/list.txt"), listed.join("\n")).unwrap();
+    let out = slayer(
+        &[
+            "eval",
+            "run/checkpoint.slyc",
+            "--data",
+            "eval",
+            "--list",
+            "eval/list.txt",
+            "--json",
+        ],
+        &d,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(json["samples"], 3, "{json}");
     let _ = std::fs::remove_dir_all(&d);
 }
