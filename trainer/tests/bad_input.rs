@@ -76,6 +76,8 @@ fn every_bad_input_is_one_error_line_and_exit_2() {
     let model = std::fs::read(d.join("m.slym")).unwrap();
     w("cut.slym", &model[..model.len() / 2]);
     w("empty.bs2", b"");
+    let aedat = std::fs::read(shared().join("dvs-gesture/aedat31/slayer10_concat.aedat")).unwrap();
+    w("cut-header.aedat", &aedat[..100]);
     w("empty.slyc", b"");
     w("empty.toml", b"");
     let mut rng = 0x2545_f491_4f6c_dd1du64;
@@ -214,6 +216,11 @@ fn every_bad_input_is_one_error_line_and_exit_2() {
         row(
             &["stream", "m.slym", "--input", "missing.aedat"],
             "missing.aedat",
+            &[],
+        ),
+        row(
+            &["stream", "m.slym", "--input", "cut-header.aedat"],
+            "truncated header",
             &[],
         ),
         row(&["bench", "--case", "nope"], "nope", &[]),

@@ -371,7 +371,7 @@ impl<R: Read> Aedat31Stream<R> {
             }));
         }
         let mut f = Faults::new(0);
-        s.read_text_header(&mut f).map_err(|e| io_err(e, 0))?;
+        s.read_text_header(&mut f, true).map_err(|e| io_err(e, 0))?;
         if let Some(sz) = s.sensor_named {
             s.sensor = sz;
         }
@@ -394,8 +394,10 @@ impl<R: Read> Aedat31Stream<R> {
     }
 
     /// Reads `#` lines up to `#!END-HEADER` (or up to the first line that
-    /// does not start with `#`, which is left unread).
-    fn read_text_header(&mut self, f: &mut Faults) -> io::Result<()> {
+    /// does not start with `#`, which is left unread). A stream that ends
+    /// inside its `first` header (a cut file) is an error, as for the
+    /// offline reader; a later header cut short costs its bytes.
+    fn read_text_header(&mut self, f: &mut Faults, first: bool) -> io::Result<()> {
         loop {
             // Read until a whole line is there (a live stream may trickle).
             let mut want = 1;
@@ -413,6 +415,15 @@ impl<R: Read> Aedat31Stream<R> {
                 }
                 if let Some(nl) = avail.iter().position(|&b| b == b'\n') {
                     break nl;
+                }
+                if first && self.buf.at_eof() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "truncated header: the stream ends inside its file header at byte offset {}",
+                            self.buf.offset() + avail.len() as u64
+                        ),
+                    ));
                 }
                 if avail.len() >= MAX_HEADER_LINE || self.buf.at_eof() {
                     // An overlong or unterminated line: give up on the
@@ -458,7 +469,7 @@ impl<R: Read> Aedat31Stream<R> {
                     if avail.starts_with(MAGIC) {
                         self.last_overflow = None;
                         self.overflow_confirmed = false;
-                        self.read_text_header(f)?;
+                        self.read_text_header(f, false)?;
                         return Ok(Chunk::NewSegment);
                     }
                     let at = self.buf.offset();
