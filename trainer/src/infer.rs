@@ -14,7 +14,8 @@ pub const MAX_STATE_WORDS: usize = 1 << 28;
 
 /// Reads an event file into a `bins × (c·h·w)` raster for an input of shape
 /// `(c, h, w)` (a flat input is `(1, 1, n)`): `.bs2` and N-MNIST `.bin`,
-/// `.bs1`, AEDAT 3.1 (`.aedat`) and AEDAT 4.0 (`.aedat4`). Times are
+/// `.bs1`, AEDAT 3.1 (`.aedat`), AEDAT 4.0 (`.aedat4`) and Prophesee EVT
+/// 2.0 / 3.0 (`.raw`; trigger events skipped). Times are
 /// re-based to the first event; events after the model's time window are
 /// dropped (SLAYER.md §6). A file with no events, or with any event whose
 /// address lies outside the input (a recording of another sensor size, or
@@ -48,16 +49,17 @@ pub fn load_events(path: &Path, shape: (usize, usize, usize), b: &Binning) -> Re
             }
             Ok(data::bin_1d(&ev, n, 1, b))
         }
-        "bs2" | "bin" | "aedat" | "aedat4" => {
+        "bs2" | "bin" | "aedat" | "aedat4" | "raw" => {
             let mut ev = match ext.as_str() {
                 "aedat" => data::read_aedat31(path)?,
                 "aedat4" => data::read_aedat4(path)?,
+                "raw" => data::read_raw(path)?.events,
                 _ => data::read_bs2(path)?,
             };
             if ev.is_empty() {
                 return Err(no_events());
             }
-            if matches!(ext.as_str(), "aedat" | "aedat4") {
+            if matches!(ext.as_str(), "aedat" | "aedat4" | "raw") {
                 let t0 = ev.iter().map(|e| e.t_us).min().unwrap_or(0);
                 ev.iter_mut().for_each(|e| e.t_us -= t0);
             }
@@ -80,7 +82,7 @@ pub fn load_events(path: &Path, shape: (usize, usize, usize), b: &Binning) -> Re
             Ok(data::bin_2d(&ev, w, h, c, b))
         }
         _ => Err(Error::Config(format!(
-            "{}: unknown event file type (expected .bs2, .bin, .bs1, .aedat or .aedat4)",
+            "{}: unknown event file type (expected .bs2, .bin, .bs1, .aedat, .aedat4 or .raw)",
             path.display()
         ))),
     }

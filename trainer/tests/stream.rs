@@ -716,3 +716,53 @@ fn aedat4_files_stream_every_polarity_event() {
         r.counters.bins
     );
 }
+
+/// An EVT 3.0 (and 2.0) recording streams like the same events from an
+/// AEDAT 3.1 file: the same bins, output spikes and decisions, from a file
+/// and from standard input.
+#[test]
+fn prophesee_raw_streams_like_the_same_events_from_aedat() {
+    use slayer_trainer::data::prophesee::{encode_raw, EvtFormat};
+    let d = tempdir("raw");
+    let model = d.join("m.slym");
+    std::fs::write(&model, model_bytes(600)).unwrap();
+    let (aedat, _) = first_packets(8);
+    let file = d.join("part.aedat");
+    std::fs::write(&file, &aedat).unwrap();
+    let events = slayer_trainer::data::parse_aedat31(&aedat).unwrap();
+    assert!(events.len() > 1000);
+    let m = model.to_str().unwrap();
+    let run = |input: &Path, stdin: Option<&[u8]>| {
+        let arg = if stdin.is_some() {
+            "-".to_string()
+        } else {
+            input.display().to_string()
+        };
+        json(&slayer(
+            &["stream", m, "--input", &arg, "--json", "-q"],
+            stdin,
+        ))
+    };
+    let reference = run(&file, None);
+    for format in [EvtFormat::Evt3, EvtFormat::Evt2] {
+        let raw = encode_raw(format, (128, 128), &events, &[], false).unwrap();
+        let path = d.join(format!("part-{format:?}.raw"));
+        std::fs::write(&path, &raw).unwrap();
+        for (how, v) in [
+            ("file", run(&path, None)),
+            ("stdin", run(&path, Some(&raw))),
+        ] {
+            for k in ["events_in", "binned", "bins", "output_spikes"] {
+                assert_eq!(field(&reference, k), field(&v, k), "{format:?} {how}: {k}");
+            }
+            assert_eq!(
+                reference["output_counts"], v["output_counts"],
+                "{format:?} {how}"
+            );
+            for k in ["final_class", "decision_changes"] {
+                assert_eq!(reference[k], v[k], "{format:?} {how}: {k}");
+            }
+            assert_eq!(field(&v, "malformed"), 0, "{format:?} {how}: {v}");
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //! * [`poisson`]: seeded Poisson inputs and dead-time spike targets;
 //! * [`idx`]: MNIST / Fashion-MNIST IDX files (gzip or raw) and Poisson
 //!   rate encoding of images;
-//! * [`audio`]: WAV files and a cochlea-like filter-bank spike encoder (FSDD).
+//! * [`audio`]: WAV files and a cochlea-like filter-bank spike encoder (FSDD);
+//! * [`prophesee`]: Prophesee `.raw` files, EVT 2.0 and EVT 3.0.
 
 pub mod aedat;
 pub mod audio;
@@ -15,6 +16,7 @@ pub mod dvs_gesture;
 pub mod events;
 pub mod idx;
 pub mod poisson;
+pub mod prophesee;
 
 pub use aedat::{
     parse_aedat31, parse_aedat4, read_aedat31, read_aedat4, Aedat31Reader, Aedat4Reader, AedatError,
@@ -31,3 +33,4 @@ pub use events::{
 };
 pub use idx::{poisson_encode, read_images, read_labels, Images};
 pub use poisson::{dead_time_bins, poisson_raster, poisson_target, seeded_rng};
+pub use prophesee::{parse_raw, read_raw, EvtDecoder, EvtFormat};

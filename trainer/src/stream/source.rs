@@ -87,6 +87,9 @@ pub enum Format {
     Aedat4,
     /// 40-bit `.bs2` / N-MNIST `.bin`.
     Bs2,
+    /// Prophesee EVT 2.0 / 3.0 (`.raw`; on standard input when it starts
+    /// with a `%` header).
+    Raw,
 }
 
 impl Format {
@@ -103,8 +106,9 @@ impl Format {
             "aedat" | "aedat3" => Ok(Format::Aedat31),
             "aedat4" => Ok(Format::Aedat4),
             "bs2" | "bin" => Ok(Format::Bs2),
+            "raw" => Ok(Format::Raw),
             _ => Err(Error::Config(format!(
-                "{}: unknown stream type (expected .aedat, .aedat4, .bs2, .bin or - for AEDAT 3.1 on stdin)",
+                "{}: unknown stream type (expected .aedat, .aedat4, .bs2, .bin, .raw, or - for AEDAT 3.1 or Prophesee raw on stdin)",
                 path.display()
             ))),
         }
@@ -119,6 +123,8 @@ pub enum Source {
     Aedat4(Aedat4Source),
     /// `.bs2` file.
     Bs2(Bs2Source<Box<dyn Read>>),
+    /// Prophesee raw (EVT 2.0 / 3.0) from any reader.
+    Raw(RawSource),
 }
 
 impl std::fmt::Debug for Source {
@@ -127,6 +133,7 @@ impl std::fmt::Debug for Source {
             Source::Aedat31(_) => "Source::Aedat31",
             Source::Aedat4(_) => "Source::Aedat4",
             Source::Bs2(_) => "Source::Bs2",
+            Source::Raw(_) => "Source::Raw",
         })
     }
 }
@@ -136,7 +143,21 @@ impl Source {
     pub fn open(path: &Path) -> Result<Self> {
         let format = Format::of_path(path)?;
         if path.as_os_str() == "-" {
-            return Self::from_reader(Box::new(io::stdin()), format, path);
+            // AEDAT 3.1, or Prophesee raw when the stream starts with `%`.
+            let mut stdin = BufReader::with_capacity(1 << 16, io::stdin());
+            let first = loop {
+                match std::io::BufRead::fill_buf(&mut stdin) {
+                    Ok(b) => break b.first().copied(),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::io(path, e)),
+                }
+            };
+            let format = if first == Some(b'%') {
+                Format::Raw
+            } else {
+                format
+            };
+            return Self::from_reader(Box::new(stdin), format, path);
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         match format {
@@ -155,6 +176,7 @@ impl Source {
                 Aedat31Stream::new(r).map_err(|e| e.at(name))?,
             )),
             Format::Bs2 => Ok(Source::Bs2(Bs2Source::new(r))),
+            Format::Raw => Ok(Source::Raw(RawSource::new(r, name)?)),
             Format::Aedat4 => Ok(Source::Aedat4(Aedat4Source::new(
                 BufReader::with_capacity(1 << 16, r),
                 name,
@@ -168,6 +190,7 @@ impl Source {
             Source::Aedat31(s) => s.sensor(),
             Source::Aedat4(s) => s.sensor,
             Source::Bs2(_) => None,
+            Source::Raw(s) => s.header.geometry.map(|(w, h)| (u32::from(w), u32::from(h))),
         }
     }
 
@@ -176,7 +199,7 @@ impl Source {
     pub fn set_sensor(&mut self, w: u32, h: u32) {
         match self {
             Source::Aedat31(s) => s.set_sensor(w, h),
-            Source::Aedat4(_) | Source::Bs2(_) => {}
+            Source::Aedat4(_) | Source::Bs2(_) | Source::Raw(_) => {}
         }
     }
 
@@ -195,11 +218,13 @@ impl Source {
             Source::Aedat31(s) => s.next(out, f),
             Source::Aedat4(s) => s.next(out, f),
             Source::Bs2(s) => s.next(out, f),
+            Source::Raw(s) => s.next(out, f),
         }?;
         f.counters.bytes = match self {
             Source::Aedat31(s) => s.buf.bytes_read(),
             Source::Aedat4(s) => s.reader.offset(),
             Source::Bs2(s) => s.bytes,
+            Source::Raw(s) => s.bytes,
         };
         Ok(chunk)
     }
@@ -914,5 +939,106 @@ impl<R: Read> Bs2Source<R> {
         self.buf.copy_within(n * 5..self.have, 0);
         self.have -= n * 5;
         Ok(Chunk::Events)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Prophesee raw (EVT 2.0 / 3.0)
+// ---------------------------------------------------------------------------
+
+/// A Prophesee raw stream: the `%` header, then words decoded as they come
+/// ([`crate::data::prophesee::EvtDecoder`]); trigger events are counted and
+/// skipped, a word cut by the end of the stream costs its bytes.
+pub struct RawSource {
+    inner: Box<dyn Read>,
+    header: crate::data::prophesee::RawHeader,
+    decoder: crate::data::prophesee::EvtDecoder,
+    buf: Vec<u8>,
+    bytes: u64,
+    done: bool,
+}
+
+impl RawSource {
+    /// Reads the header (an error when there is none, or it is cut short).
+    fn new(mut inner: Box<dyn Read>, name: &Path) -> Result<Self> {
+        use crate::data::prophesee::{parse_raw_header, EvtDecoder};
+        // The header is short: read lines while they start with `%`, up to
+        // `% end`. `first` is a byte already read that starts the words.
+        let mut head = Vec::new();
+        let mut first: Option<u8> = None;
+        let mut byte = [0u8; 1];
+        loop {
+            if head.len() > 1 << 16 {
+                return Err(Error::Config(format!(
+                    "{}: a raw header longer than 64 KiB",
+                    name.display()
+                )));
+            }
+            match inner.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) => {
+                    let line_start = head.is_empty() || head.ends_with(b"\n");
+                    if line_start && byte[0] != b'%' {
+                        first = Some(byte[0]);
+                        break;
+                    }
+                    head.push(byte[0]);
+                    if head.ends_with(b"\n% end\n") || head == b"% end\n" {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(name, e)),
+            }
+        }
+        let header = parse_raw_header(&head).map_err(|e| e.at(name))?;
+        let mut decoder = EvtDecoder::new(header.format);
+        let first: Vec<u8> = first.into_iter().collect();
+        let mut sink = Vec::new();
+        decoder.push(&first, &mut sink);
+        let bytes = (head.len() + first.len()) as u64;
+        Ok(Self {
+            inner,
+            header,
+            decoder,
+            buf: vec![0; 1 << 16],
+            bytes,
+            done: false,
+        })
+    }
+
+    fn next(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<Chunk> {
+        if self.done {
+            return Ok(Chunk::End);
+        }
+        // At most CHUNK_EVENTS events a call: an EVT 3 word holds up to 12.
+        let max = match self.header.format {
+            crate::data::prophesee::EvtFormat::Evt3 => CHUNK_EVENTS / 6,
+            crate::data::prophesee::EvtFormat::Evt2 => CHUNK_EVENTS * 4,
+        }
+        .clamp(4, self.buf.len());
+        loop {
+            match self.inner.read(&mut self.buf[..max]) {
+                Ok(0) => {
+                    self.done = true;
+                    let n = self.decoder.pending_bytes();
+                    if n > 0 {
+                        let at = self.bytes - n as u64;
+                        f.counters.skipped_bytes += n as u64;
+                        f.report(|| format!("byte offset {at}: truncated word ({n} bytes)"));
+                    }
+                    return Ok(Chunk::End);
+                }
+                Ok(k) => {
+                    self.bytes += k as u64;
+                    let start = out.len();
+                    self.decoder.push(&self.buf[..k], out);
+                    f.counters.events_in += (out.len() - start) as u64;
+                    return Ok(Chunk::Events);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
