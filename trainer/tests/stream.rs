@@ -766,3 +766,70 @@ fn prophesee_raw_streams_like_the_same_events_from_aedat() {
         }
     }
 }
+
+/// AEDAT 4.0 resync: a damaged packet (a size field too large, too small or
+/// absurd, a compression frame that does not decode) costs that packet, is
+/// counted, and the stream goes on at the next packet (seeded trials).
+#[test]
+fn damaged_aedat4_packets_cost_only_themselves() {
+    use rand::{Rng, SeedableRng};
+    use slayer_trainer::data::Aedat4Reader;
+    let clean = std::fs::read(data().join("../event-fixtures/tonic_sample.aedat4")).unwrap();
+    // Every packet: offset, size field, polarity events.
+    let mut packets = Vec::new();
+    let mut r = Aedat4Reader::new(std::io::Cursor::new(&clean)).unwrap();
+    let ev_stream = r.header().event_stream().map(|s| s.id);
+    while let Some(p) = r.next_packet().unwrap() {
+        let mut ev = Vec::new();
+        let n = if Some(p.stream_id) == ev_stream && p.identifier() == Some(*b"EVTS") {
+            p.polarity_events(&mut ev).unwrap();
+            ev.len() as u64
+        } else {
+            0
+        };
+        packets.push((p.offset as usize, n));
+    }
+    let total: u64 = packets.iter().map(|p| p.1).sum();
+    let with_events: Vec<usize> = (0..packets.len() - 1)
+        .filter(|&i| packets[i].1 > 0)
+        .collect();
+    assert!(with_events.len() >= 3, "{packets:?}");
+    let stream_all = |bytes: Vec<u8>| {
+        let mut src = Source::from_reader(
+            Box::new(std::io::Cursor::new(bytes)),
+            slayer_trainer::stream::Format::Aedat4,
+            Path::new("damaged.aedat4"),
+        )
+        .unwrap();
+        let mut f = slayer_trainer::stream::Faults::new(8);
+        let mut ev = Vec::new();
+        while src.next(&mut ev, &mut f).unwrap() != slayer_trainer::stream::Chunk::End {}
+        (ev.len() as u64, f.counters, f.take_messages())
+    };
+    let (n, c, _) = stream_all(clean.clone());
+    assert_eq!((n, c.bad_packets), (total, 0));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+    for trial in 0..24 {
+        let k = with_events[rng.random_range(0..with_events.len())];
+        let (at, lost) = packets[k];
+        let mut bytes = clean.clone();
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap());
+        let how = trial % 4;
+        match how {
+            0 => bytes[at + 4..at + 8].copy_from_slice(&(size + 17).to_le_bytes()),
+            1 => bytes[at + 4..at + 8].copy_from_slice(&(size - 17).to_le_bytes()),
+            2 => bytes[at + 4..at + 8].copy_from_slice(&u32::MAX.to_le_bytes()),
+            _ => bytes[at + 8..at + 12].copy_from_slice(b"junk"),
+        }
+        let (n, c, msgs) = stream_all(bytes);
+        assert_eq!(
+            n,
+            total - lost,
+            "trial {trial} (damage {how} at packet {k}): lost more than the damaged packet; {c:?} {msgs:?}"
+        );
+        assert!(
+            c.bad_packets >= 1 && !msgs.is_empty(),
+            "trial {trial}: {c:?}"
+        );
+    }
+}

@@ -127,13 +127,36 @@ fn format_err(offset: u64, msg: impl Into<String>) -> AedatError {
 struct Counted<R> {
     inner: R,
     offset: u64,
+    /// Bytes put back ([`Counted::unread`]), read again before `inner`.
+    back: std::collections::VecDeque<u8>,
 }
 
 impl<R: Read> Counted<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            back: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Puts `bytes` back in front of the stream (the offset moves back).
+    fn unread(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().rev() {
+            self.back.push_front(b);
+        }
+        self.offset -= bytes.len() as u64;
+    }
+
     /// Fills `buf` as far as the stream goes; returns the bytes read (less
     /// than `buf.len()` only at end of stream).
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, AedatError> {
         let mut n = 0;
+        while n < buf.len() && !self.back.is_empty() {
+            buf[n] = self.back.pop_front().unwrap_or_default();
+            n += 1;
+            self.offset += 1;
+        }
         while n < buf.len() {
             match self.inner.read(&mut buf[n..]) {
                 Ok(0) => break,
@@ -392,7 +415,7 @@ impl<R: Read> Aedat31Reader<R> {
     /// Reads and checks the text header: `#!AER-DAT3.x` first, `#`-lines,
     /// `#!END-HEADER` last; a `#Format:` other than `RAW` is rejected.
     pub fn new(inner: R) -> Result<Self, AedatError> {
-        let mut src = Counted { inner, offset: 0 };
+        let mut src = Counted::new(inner);
         let mut version = None;
         let mut lines = Vec::new();
         loop {
@@ -923,7 +946,30 @@ pub struct Aedat4Reader<R> {
     header: Aedat4Header,
     compressed: Vec<u8>,
     data: Vec<u8>,
+    /// Resynchronise after a damaged packet instead of failing.
+    resync: bool,
+    /// What resynchronising cost, since the reader was opened.
+    pub damage: Aedat4Damage,
 }
+
+/// What [`Aedat4Reader::resynchronising`] skipped: counts and the first
+/// messages (taken by the caller with `std::mem::take`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aedat4Damage {
+    /// Damaged packets skipped (a size field past the limit or the data, a
+    /// compression frame that does not decode or does not end where the
+    /// size says).
+    pub bad_packets: u64,
+    /// Times the reader searched for the next packet header.
+    pub resyncs: u64,
+    /// Bytes skipped while searching.
+    pub skipped_bytes: u64,
+    /// Messages not yet taken (at most 32 are kept).
+    pub messages: Vec<String>,
+}
+
+/// Longest stretch searched for the next packet header after a damaged one.
+const MAX_RESYNC_SCAN: u64 = 1 << 26;
 
 /// One decompressed AEDAT 4.0 packet.
 #[derive(Debug, Clone, Copy)]
@@ -994,7 +1040,7 @@ fn size_prefixed<'a>(buf: &'a [u8], what: &'a str) -> Result<Fb<'a>, String> {
 impl<R: Read> Aedat4Reader<R> {
     /// Reads the magic line and the `IOHeader` flatbuffer.
     pub fn new(inner: R) -> Result<Self, AedatError> {
-        let mut src = Counted { inner, offset: 0 };
+        let mut src = Counted::new(inner);
         let mut magic = [0u8; 14];
         let n = src.fill(&mut magic)?;
         if magic[..n] != AEDAT4_MAGIC[..n] || n == 0 {
@@ -1040,7 +1086,77 @@ impl<R: Read> Aedat4Reader<R> {
             header,
             compressed: Vec::new(),
             data: Vec::new(),
+            resync: false,
+            damage: Aedat4Damage::default(),
         })
+    }
+
+    /// From now on a damaged packet (a broken size field, a compression
+    /// frame that does not decode, or one that does not end where the size
+    /// field says) costs that packet: it is counted in [`Aedat4Reader::damage`]
+    /// and the reader searches forward for the next plausible packet header
+    /// (a known stream id, a size within the limit, and the compression's
+    /// frame magic or a flatbuffer identifier after it), as the AEDAT 3.1
+    /// stream reader does.
+    pub fn resynchronising(mut self) -> Self {
+        self.resync = true;
+        self
+    }
+
+    /// Whether the 16 bytes at `w` look like the start of a packet.
+    fn plausible(&self, w: &[u8; 16]) -> bool {
+        let id = le_i32(w, 0);
+        let size = u64::from(le_u32(w, 4));
+        if !(8..=MAX_PACKET_BYTES).contains(&size) || self.header.stream(id).is_none() {
+            return false;
+        }
+        match self.header.compression {
+            Compression::Lz4 | Compression::Lz4High => w[8..12] == [0x04, 0x22, 0x4d, 0x18],
+            Compression::Zstd | Compression::ZstdHigh => w[8..12] == [0x28, 0xb5, 0x2f, 0xfd],
+            Compression::None => w[12..16].iter().all(|b| b.is_ascii_uppercase()),
+        }
+    }
+
+    /// After a damaged packet starting at `start` whose bytes `held` were
+    /// read: puts back all but its first byte and searches for the next
+    /// plausible packet header. `false`: none before the end (or the search
+    /// limit).
+    fn find_next_packet(&mut self, held: &[u8]) -> Result<bool, AedatError> {
+        self.damage.resyncs += 1;
+        if held.len() > 1 {
+            self.src.unread(&held[1..]);
+        }
+        let mut skipped = 1u64;
+        let mut w = [0u8; 16];
+        loop {
+            if let Some(dt) = self.header.data_table_position {
+                if self.src.offset >= dt {
+                    self.damage.skipped_bytes += skipped;
+                    return Ok(false);
+                }
+            }
+            let n = self.src.fill(&mut w)?;
+            self.src.unread(&w[..n]);
+            if n < 16 || skipped > MAX_RESYNC_SCAN {
+                // Too little left for a packet: the rest is skipped.
+                let rest = self.src.skip(u64::MAX)?;
+                self.damage.skipped_bytes += skipped + rest;
+                return Ok(false);
+            }
+            if self.plausible(&w) {
+                self.damage.skipped_bytes += skipped;
+                return Ok(true);
+            }
+            self.src.skip(1)?;
+            skipped += 1;
+        }
+    }
+
+    fn note(&mut self, msg: String) {
+        self.damage.bad_packets += 1;
+        if self.damage.messages.len() < 32 {
+            self.damage.messages.push(msg);
+        }
     }
 
     /// The file header.
@@ -1056,6 +1172,33 @@ impl<R: Read> Aedat4Reader<R> {
     /// Reads and decompresses the next packet. `Ok(None)` at the data table
     /// or, when the file has none, at a clean end of file.
     pub fn next_packet(&mut self) -> Result<Option<Aedat4Packet<'_>>, AedatError> {
+        loop {
+            match self.read_packet() {
+                Ok(Some((stream_id, offset))) => {
+                    return Ok(Some(Aedat4Packet {
+                        stream_id,
+                        offset,
+                        data: &self.data,
+                    }))
+                }
+                Ok(None) => return Ok(None),
+                Err(AedatError::Format(e)) if self.resync => {
+                    // The bytes of the damaged packet were left in
+                    // `compressed` (header first) by `read_packet`.
+                    let held = std::mem::take(&mut self.compressed);
+                    self.note(format!("{e}; packet skipped, searching for the next one"));
+                    if !self.find_next_packet(&held)? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads one packet into `data`: its stream id and offset. On a format
+    /// error, `compressed` holds the bytes read from the packet's start.
+    fn read_packet(&mut self) -> Result<Option<(i32, u64)>, AedatError> {
         let start = self.src.offset;
         if let Some(dt) = self.header.data_table_position {
             if start >= dt {
@@ -1074,6 +1217,7 @@ impl<R: Read> Aedat4Reader<R> {
             return Ok(None);
         }
         if n < pre.len() {
+            self.compressed = pre[..n].to_vec();
             return Err(format_err(
                 start,
                 format!("truncated packet header: {n} of 8 bytes"),
@@ -1082,25 +1226,43 @@ impl<R: Read> Aedat4Reader<R> {
         let stream_id = le_i32(&pre, 0);
         let size = u64::from(le_u32(&pre, 4));
         if size > MAX_PACKET_BYTES {
+            self.compressed = pre.to_vec();
             return Err(format_err(
                 start + 4,
                 format!("packet size {size} exceeds the {MAX_PACKET_BYTES}-byte limit"),
             ));
         }
         let got = self.src.read_vec(size, &mut self.compressed)?;
+        let with_header = |c: &[u8]| [&pre[..], c].concat();
         if got < size {
+            self.compressed = with_header(&self.compressed);
             return Err(format_err(
                 start,
                 format!("truncated packet (stream {stream_id}): {got} of {size} bytes"),
             ));
         }
-        decompress(self.header.compression, &self.compressed, &mut self.data)
-            .map_err(|m| format_err(start + 8, format!("packet of stream {stream_id}: {m}")))?;
-        Ok(Some(Aedat4Packet {
-            stream_id,
-            offset: start,
-            data: &self.data,
-        }))
+        if let Err(m) = decompress(self.header.compression, &self.compressed, &mut self.data) {
+            self.compressed = with_header(&self.compressed);
+            return Err(format_err(
+                start + 8,
+                format!("packet of stream {stream_id}: {m}"),
+            ));
+        }
+        Ok(Some((stream_id, start)))
+    }
+}
+
+/// A packet's compressed bytes must end with its frame: bytes left over
+/// mean a size field larger than the packet (the next packets would be
+/// swallowed silently).
+fn ends_with_the_frame(rest: &[u8], n: usize) -> Result<usize, String> {
+    if rest.is_empty() {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{} bytes after the compression frame (a wrong packet size)",
+            rest.len()
+        ))
     }
 }
 
@@ -1113,16 +1275,23 @@ fn decompress(c: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(), Str
             out.extend_from_slice(input);
             Ok(0)
         }
-        Compression::Lz4 | Compression::Lz4High => lz4_flex::frame::FrameDecoder::new(input)
-            .take(cap)
-            .read_to_end(out)
-            .map_err(|e| format!("LZ4 decompression failed: {e}")),
-        Compression::Zstd | Compression::ZstdHigh => {
-            let dec = ruzstd::StreamingDecoder::new(input)
-                .map_err(|e| format!("Zstd decompression failed: {e}"))?;
-            dec.take(cap)
+        Compression::Lz4 | Compression::Lz4High => {
+            let mut rest = input;
+            let r = lz4_flex::frame::FrameDecoder::new(&mut rest)
+                .take(cap)
                 .read_to_end(out)
-                .map_err(|e| format!("Zstd decompression failed: {e}"))
+                .map_err(|e| format!("LZ4 decompression failed: {e}"));
+            r.and_then(|n| ends_with_the_frame(rest, n))
+        }
+        Compression::Zstd | Compression::ZstdHigh => {
+            let mut rest = input;
+            let dec = ruzstd::StreamingDecoder::new(&mut rest)
+                .map_err(|e| format!("Zstd decompression failed: {e}"))?;
+            let r = dec
+                .take(cap)
+                .read_to_end(out)
+                .map_err(|e| format!("Zstd decompression failed: {e}"));
+            r.and_then(|n| ends_with_the_frame(rest, n))
         }
     };
     res?;

@@ -819,8 +819,9 @@ impl Aedat4Source {
     fn new<R: Read + 'static>(r: BufReader<R>, name: &Path) -> Result<Self> {
         let (cap, inner) = (r.capacity(), r.into_inner());
         let boxed: Box<dyn Read> = Box::new(inner);
-        let reader =
-            Aedat4Reader::new(BufReader::with_capacity(cap, boxed)).map_err(|e| e.at(name))?;
+        let reader = Aedat4Reader::new(BufReader::with_capacity(cap, boxed))
+            .map_err(|e| e.at(name))?
+            .resynchronising();
         let ev = reader.header().event_stream();
         let stream = ev.map(|s| s.id);
         let sensor = ev.and_then(|s| Some((s.size_x?, s.size_y?)));
@@ -838,6 +839,25 @@ impl Aedat4Source {
             return Ok(Chunk::End);
         }
         let before = self.reader.offset();
+        let chunk = self.next_packet(before, out, f);
+        // What resynchronising cost (damaged packets, bytes searched).
+        let d = std::mem::take(&mut self.reader.damage.messages);
+        for m in d {
+            f.report(|| m);
+        }
+        let dmg = &mut self.reader.damage;
+        f.counters.bad_packets += std::mem::take(&mut dmg.bad_packets);
+        f.counters.desyncs += std::mem::take(&mut dmg.resyncs);
+        f.counters.skipped_bytes += std::mem::take(&mut dmg.skipped_bytes);
+        chunk
+    }
+
+    fn next_packet(
+        &mut self,
+        before: u64,
+        out: &mut Vec<Event2d>,
+        f: &mut Faults,
+    ) -> io::Result<Chunk> {
         match self.reader.next_packet() {
             Ok(None) => {
                 self.done = true;
