@@ -1,6 +1,9 @@
-//! Writes a seed corpus for `decode_and_step`: valid models and sample packs
-//! without their CRC (the target re-seals its input), so the fuzzer starts
-//! from well-formed bodies.
+//! Writes seed corpora the data kit cannot give: for `decode_and_step`,
+//! valid models and sample packs without their CRC (the target re-seals its
+//! input); for `evt2` / `evt3`, generated EVT words (the target prepends the
+//! header); for `checkpoint`, checkpoints of the shipped configs' networks;
+//! for `idx`, small raw IDX files. `scripts/fuzz-parsers.sh` adds the data
+//! kit's real files.
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --example seeds` (from the repository root).
 
@@ -67,4 +70,49 @@ fn main() {
         fs::write(dir.join(format!("seed-{i}")), &s[..s.len() - 4]).unwrap();
     }
     println!("{} seeds in {}", seeds.len(), dir.display());
+    trainer_seeds();
+}
+
+fn write(target: &str, name: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(name), bytes).unwrap();
+}
+
+fn trainer_seeds() {
+    use slayer_trainer::data::prophesee::{encode_raw, random_fixture, EvtFormat};
+    for (format, target) in [(EvtFormat::Evt2, "evt2"), (EvtFormat::Evt3, "evt3")] {
+        for (seed, n, span) in [(1u64, 200usize, 20_000u64), (2, 2000, 40_000_000)] {
+            let (events, triggers) = random_fixture(seed, n, span);
+            let raw = encode_raw(format, (640, 480), &events, &triggers, true).unwrap();
+            let h = slayer_trainer::data::prophesee::parse_raw_header(&raw).unwrap();
+            write(target, &format!("words-{seed}"), &raw[h.len..]);
+        }
+    }
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../trainer/configs");
+    for entry in fs::read_dir(configs).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(cfg) = slayer_trainer::config::ExperimentConfig::load(&path) else {
+            continue;
+        };
+        let (inputs, shape) = match cfg.data.inputs_hint() {
+            Some(2312) => (2312, Some((2, 34, 34))),
+            Some(784) => (784, Some((1, 28, 28))),
+            Some(n) if n <= 4096 => (n, None),
+            _ => continue,
+        };
+        let Ok(net) = slayer_trainer::train::build_network(&cfg, inputs, shape, 1) else {
+            continue;
+        };
+        let opt = slayer_trainer::optim::Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+        let ck = slayer_trainer::checkpoint::Checkpoint::new(&cfg, &net, &opt, &[]);
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        write("checkpoint", &name, &ck.to_bytes().unwrap());
+    }
+    // Raw IDX: 3 images of 4 × 5, and 3 labels.
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5];
+    images.extend((0..60u8).map(|i| i.wrapping_mul(37)));
+    write("idx", "images", &images);
+    write("idx", "labels", &[0, 0, 8, 1, 0, 0, 0, 3, 7, 1, 9]);
+    println!("trainer seeds written");
 }

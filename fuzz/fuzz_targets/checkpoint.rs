@@ -1,0 +1,50 @@
+//! Checkpoints: as given, and re-sealed with a valid CRC-32 so that the
+//! fuzzer reaches the postcard body and the network checks.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let p = std::path::Path::new("fuzz.slyc");
+    let _ = slayer_trainer::checkpoint::Checkpoint::from_bytes(data, p);
+    if data.len() >= 6 {
+        let mut sealed = b"SLYC\x02\x00".to_vec();
+        sealed.extend_from_slice(&data[6..]);
+        let crc = slayer_core::crc32(&sealed);
+        sealed.extend_from_slice(&crc.to_le_bytes());
+        if let Ok(ck) = slayer_trainer::checkpoint::Checkpoint::from_bytes(&sealed, p) {
+            let _ = ck.config();
+        }
+    }
+});
+
+/// Runs a `slayer stream` source over `data` to its end.
+#[allow(dead_code)]
+fn run_stream(data: &[u8], format: slayer_trainer::stream::Format) {
+    let reader: Box<dyn std::io::Read> = Box::new(std::io::Cursor::new(data.to_vec()));
+    let Ok(mut source) =
+        slayer_trainer::stream::Source::from_reader(reader, format, std::path::Path::new("fuzz"))
+    else {
+        return;
+    };
+    let mut faults = slayer_trainer::stream::Faults::new(4);
+    let mut events = Vec::new();
+    // Every call consumes input or ends: a bounded number of calls.
+    for _ in 0..=data.len() + 16 {
+        events.clear();
+        match source.next(&mut events, &mut faults) {
+            Ok(slayer_trainer::stream::Chunk::End) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    panic!("the source did not end after {} calls", data.len() + 16);
+}
+
+/// A file in memory-backed /dev/shm (else the temporary folder) for readers
+/// that take a path.
+#[allow(dead_code)]
+fn scratch(ext: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new("/dev/shm");
+    let dir = if dir.is_dir() { dir.to_path_buf() } else { std::env::temp_dir() };
+    dir.join(format!("slayer-fuzz-{}.{ext}", std::process::id()))
+}
