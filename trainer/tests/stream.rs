@@ -833,3 +833,144 @@ fn damaged_aedat4_packets_cost_only_themselves() {
         );
     }
 }
+
+/// A free TCP port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `slayer stream --input tcp://…` against the DV network server of the
+/// `dv-processing` package (scripts/dv_server.py serving an AEDAT 4
+/// recording): the same events, bins, output counts and decision as
+/// streaming the file itself. Skipped without Python and dv-processing,
+/// unless `SLAYER_REQUIRE_DV=1` (as in CI, where `.ci/run` installs it).
+#[test]
+fn dv_network_stream_gives_the_same_decisions_as_the_file() {
+    let file = data().join("../event-fixtures/tonic_sample.aedat4");
+    let d = tempdir("dv-net");
+    let model = d.join("m.slym");
+    std::fs::write(&model, model_bytes(600)).unwrap();
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/dv_server.py");
+    let mut server = match std::process::Command::new("python3")
+        .arg(&script)
+        .arg(port.to_string())
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => panic!("python3: {e}"),
+    };
+    // Wait for "listening" (or an import error).
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    if !line.starts_with("listening") {
+        let mut err = String::new();
+        std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let _ = server.wait();
+        let required = std::env::var("SLAYER_REQUIRE_DV").is_ok_and(|v| !v.is_empty() && v != "0");
+        assert!(
+            !required && err.contains("No module named"),
+            "dv_server.py: {err}"
+        );
+        eprintln!("skipped: dv-processing not installed (pip install dv-processing)");
+        return;
+    }
+    let m = model.to_str().unwrap();
+    let addr = format!("tcp://127.0.0.1:{port}");
+    let net = json(&slayer(
+        &["stream", m, "--input", &addr, "--json", "-q"],
+        None,
+    ));
+    let _ = server.wait();
+    let reference = json(&slayer(
+        &[
+            "stream",
+            m,
+            "--input",
+            file.to_str().unwrap(),
+            "--json",
+            "-q",
+        ],
+        None,
+    ));
+    for k in ["events_in", "binned", "bins", "output_spikes"] {
+        assert_eq!(field(&reference, k), field(&net, k), "{k}: {net}");
+    }
+    assert_eq!(reference["output_counts"], net["output_counts"]);
+    assert_eq!(reference["final_class"], net["final_class"]);
+    assert_eq!(field(&net, "bad_packets"), 0, "{net}");
+}
+
+/// A server that drops the connection in the middle of a packet and then
+/// comes back: the client reconnects, reports the gap, loses only the cut
+/// packet, and ends when the server is gone for good.
+#[test]
+fn network_stream_survives_a_connection_dropped_mid_packet() {
+    use slayer_trainer::data::Aedat4Reader;
+    let bytes = std::fs::read(data().join("../event-fixtures/tonic_sample.aedat4")).unwrap();
+    let mut packets = Vec::new();
+    let mut r = Aedat4Reader::new(std::io::Cursor::new(&bytes)).unwrap();
+    let ev_stream = r.header().event_stream().map(|s| s.id);
+    let data_end = r.header().data_table_position.unwrap_or(bytes.len() as u64) as usize;
+    let header_end = r.header().data_offset as usize;
+    while let Some(p) = r.next_packet().unwrap() {
+        let mut ev = Vec::new();
+        if Some(p.stream_id) == ev_stream && p.identifier() == Some(*b"EVTS") {
+            p.polarity_events(&mut ev).unwrap();
+        }
+        packets.push((p.offset as usize, ev.len() as u64));
+    }
+    let total: u64 = packets.iter().map(|p| p.1).sum();
+    let k = (1..packets.len() - 1).find(|&i| packets[i].1 > 0).unwrap();
+    let (cut_at, lost) = packets[k];
+    let end_k = packets[k + 1].0;
+    // What each connection sends: the header (without the file's magic
+    // line), then packets; the first stops half-way through packet k.
+    let header = bytes[14..header_end].to_vec();
+    let first = [
+        &header[..],
+        &bytes[header_end..cut_at + (end_k - cut_at) / 2],
+    ]
+    .concat();
+    let second = [&header[..], &bytes[end_k..data_end]].concat();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for part in [first, second] {
+            let (mut s, _) = listener.accept().unwrap();
+            std::io::Write::write_all(&mut s, &part).unwrap();
+        }
+        // The listener closes: later reconnections are refused.
+    });
+    let d = tempdir("net-drop");
+    let model = d.join("m.slym");
+    std::fs::write(&model, model_bytes(600)).unwrap();
+    let addr = format!("tcp://127.0.0.1:{port}");
+    let out = slayer(
+        &[
+            "stream",
+            model.to_str().unwrap(),
+            "--input",
+            &addr,
+            "--json",
+            "-q",
+        ],
+        None,
+    );
+    server.join().unwrap();
+    let v = json(&out);
+    assert_eq!(field(&v, "events_in"), total - lost, "{v}");
+    assert_eq!(field(&v, "reconnects"), 1, "{v}");
+    assert_eq!(field(&v, "segments"), 2, "{v}");
+    assert!(field(&v, "bad_packets") >= 1, "{v}");
+    let faults = v["first_faults"].to_string();
+    assert!(faults.contains("reconnected after"), "{faults}");
+}

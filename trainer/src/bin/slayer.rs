@@ -79,7 +79,10 @@ enum Cmd {
 struct StreamArgs {
     /// A model written by `slayer export`.
     model: PathBuf,
-    /// The event source: .aedat (AEDAT 3.1), .aedat4, .bs2 / .bin, or - (AEDAT 3.1 on stdin).
+    /// The event source: .aedat (AEDAT 3.1), .aedat4, .bs2 / .bin, .raw
+    /// (Prophesee EVT 2.0 / 3.0), tcp://HOST:PORT (an AEDAT 4 network stream
+    /// of DV or dv-processing; reconnects when the server goes away), or -
+    /// (AEDAT 3.1 or Prophesee raw on stdin).
     #[arg(long, short, value_name = "SOURCE")]
     input: PathBuf,
     /// Replay a file at recording speed (bin k is released (k + 1/2)·Ts after the first event).

@@ -1103,6 +1103,13 @@ impl<R: Read> Aedat4Reader<R> {
         self
     }
 
+    /// Ignores the header's data-table position: packets run to the end of
+    /// the stream (a network stream has no data table).
+    pub fn without_data_table(mut self) -> Self {
+        self.header.data_table_position = None;
+        self
+    }
+
     /// Whether the 16 bytes at `w` look like the start of a packet.
     fn plausible(&self, w: &[u8; 16]) -> bool {
         let id = le_i32(w, 0);

@@ -125,6 +125,8 @@ pub enum Source {
     Bs2(Bs2Source<Box<dyn Read>>),
     /// Prophesee raw (EVT 2.0 / 3.0) from any reader.
     Raw(RawSource),
+    /// An AEDAT 4 network stream (DV, dv-processing) over TCP.
+    Tcp(TcpSource),
 }
 
 impl std::fmt::Debug for Source {
@@ -134,6 +136,7 @@ impl std::fmt::Debug for Source {
             Source::Aedat4(_) => "Source::Aedat4",
             Source::Bs2(_) => "Source::Bs2",
             Source::Raw(_) => "Source::Raw",
+            Source::Tcp(_) => "Source::Tcp",
         })
     }
 }
@@ -141,6 +144,9 @@ impl std::fmt::Debug for Source {
 impl Source {
     /// Opens `path` (`-`: AEDAT 3.1 on standard input) by its extension.
     pub fn open(path: &Path) -> Result<Self> {
+        if let Some(addr) = path.to_str().and_then(|p| p.strip_prefix("tcp://")) {
+            return Ok(Source::Tcp(TcpSource::connect(addr)?));
+        }
         let format = Format::of_path(path)?;
         if path.as_os_str() == "-" {
             // AEDAT 3.1, or Prophesee raw when the stream starts with `%`.
@@ -191,6 +197,7 @@ impl Source {
             Source::Aedat4(s) => s.sensor,
             Source::Bs2(_) => None,
             Source::Raw(s) => s.header.geometry.map(|(w, h)| (u32::from(w), u32::from(h))),
+            Source::Tcp(s) => s.inner.as_ref().and_then(|i| i.sensor),
         }
     }
 
@@ -199,7 +206,7 @@ impl Source {
     pub fn set_sensor(&mut self, w: u32, h: u32) {
         match self {
             Source::Aedat31(s) => s.set_sensor(w, h),
-            Source::Aedat4(_) | Source::Bs2(_) | Source::Raw(_) => {}
+            Source::Aedat4(_) | Source::Bs2(_) | Source::Raw(_) | Source::Tcp(_) => {}
         }
     }
 
@@ -219,12 +226,14 @@ impl Source {
             Source::Aedat4(s) => s.next(out, f),
             Source::Bs2(s) => s.next(out, f),
             Source::Raw(s) => s.next(out, f),
+            Source::Tcp(s) => s.next(out, f),
         }?;
         f.counters.bytes = match self {
             Source::Aedat31(s) => s.buf.bytes_read(),
             Source::Aedat4(s) => s.reader.offset(),
             Source::Bs2(s) => s.bytes,
             Source::Raw(s) => s.bytes,
+            Source::Tcp(s) => s.bytes + s.inner.as_ref().map_or(0, |i| i.reader.offset()),
         };
         Ok(chunk)
     }
@@ -1060,5 +1069,108 @@ impl RawSource {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// AEDAT 4 network streams (TCP)
+// ---------------------------------------------------------------------------
+
+/// Back-off between reconnection attempts; the stream ends after the last.
+const RECONNECT_DELAYS_MS: [u64; 8] = [50, 100, 200, 400, 800, 1600, 1600, 1600];
+
+/// The AEDAT 4 network stream that iniVation's DV software and
+/// `dv-processing`'s `NetworkWriter` serve: the file format without its
+/// magic line (a size-prefixed `IOHeader`, then packets), read with the
+/// resynchronising AEDAT 4 reader. When the server goes away the source
+/// reconnects with back-off ([`RECONNECT_DELAYS_MS`]); a new connection is
+/// a new segment (its own time base), and the gap is reported.
+pub struct TcpSource {
+    addr: String,
+    inner: Option<Aedat4Source>,
+    /// Bytes of connections already closed.
+    bytes: u64,
+    /// Connections made.
+    pub connections: u64,
+    done: bool,
+}
+
+impl TcpSource {
+    /// Connects to `addr` (`HOST:PORT`) and reads the stream's header.
+    pub fn connect(addr: &str) -> Result<Self> {
+        let inner = Self::open(addr).map_err(|e| Error::Config(format!("tcp://{addr}: {e}")))?;
+        Ok(Self {
+            addr: addr.to_string(),
+            inner: Some(inner),
+            bytes: 0,
+            connections: 1,
+            done: false,
+        })
+    }
+
+    fn open(addr: &str) -> std::result::Result<Aedat4Source, String> {
+        use std::net::ToSocketAddrs;
+        let addrs: Vec<_> = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("not a HOST:PORT address ({e})"))?
+            .collect();
+        let tcp = addrs
+            .iter()
+            .find_map(|a| {
+                std::net::TcpStream::connect_timeout(a, std::time::Duration::from_secs(2)).ok()
+            })
+            .ok_or_else(|| "could not connect".to_string())?;
+        let _ = tcp.set_nodelay(true);
+        let stream: Box<dyn Read> =
+            Box::new(io::Cursor::new(crate::data::aedat::AEDAT4_MAGIC).chain(tcp));
+        let mut source =
+            Aedat4Source::new(BufReader::with_capacity(1 << 16, stream), Path::new(addr))
+                .map_err(|e| e.to_string())?;
+        source.reader = source.reader.without_data_table();
+        Ok(source)
+    }
+
+    fn next(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<Chunk> {
+        if self.done {
+            return Ok(Chunk::End);
+        }
+        if let Some(inner) = self.inner.as_mut() {
+            match inner.next(out, f) {
+                Ok(Chunk::End) => {}
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    let msg = e.to_string();
+                    f.report(|| format!("connection error: {msg}"));
+                }
+            }
+            // The connection ended (or broke).
+            self.bytes += inner.reader.offset();
+        }
+        self.inner = None;
+        let lost_at = std::time::Instant::now();
+        for (k, ms) in RECONNECT_DELAYS_MS.iter().enumerate() {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+            if let Ok(inner) = Self::open(&self.addr) {
+                self.inner = Some(inner);
+                self.connections += 1;
+                f.counters.reconnects += 1;
+                let gap = lost_at.elapsed().as_secs_f64();
+                let addr = self.addr.clone();
+                f.report(|| {
+                    format!(
+                        "tcp://{addr}: connection lost; reconnected after {gap:.2} s ({} attempt(s)): a gap in the stream",
+                        k + 1
+                    )
+                });
+                return Ok(Chunk::NewSegment);
+            }
+        }
+        let addr = self.addr.clone();
+        let n = RECONNECT_DELAYS_MS.len();
+        f.report(|| {
+            format!("tcp://{addr}: connection lost; {n} reconnection attempts failed; stream ends")
+        });
+        self.done = true;
+        Ok(Chunk::End)
     }
 }

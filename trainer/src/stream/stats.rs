@@ -163,6 +163,9 @@ pub struct Counters {
     pub segments: u64,
     /// Forward gaps longer than `max_gap` that were shortened.
     pub gaps_cut: u64,
+    /// Reconnections of a network source after its server went away (each
+    /// a gap in the stream and a new segment).
+    pub reconnects: u64,
     /// Time bins processed by the engine.
     pub bins: u64,
     /// Output spikes of the model.
