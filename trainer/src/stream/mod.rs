@@ -1105,6 +1105,10 @@ pub fn split_calibration_bins() -> u64 {
     split::CALIBRATION_BINS
 }
 
+/// How long a stream may deliver no events before it says so (and again
+/// after as long).
+pub const IDLE_WARNING: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Streams `source` through `model` until the source ends, reporting to
 /// `sink` as it goes.
 pub fn run(
@@ -1263,6 +1267,9 @@ fn stream_in<'m, 'a, 's>(
     }
     let mut events = Vec::with_capacity(source::CHUNK_EVENTS);
     let mut first_faults = Vec::new();
+    // A stream that delivers no events for a while says so, every
+    // IDLE_WARNING, with what it read and skipped meanwhile.
+    let (mut idle_since, mut idle_events, mut idle_said) = (Instant::now(), 0u64, Instant::now());
     loop {
         let t0 = Instant::now();
         events.clear();
@@ -1279,6 +1286,18 @@ fn stream_in<'m, 'a, 's>(
                     p.event(e, &mut f, sink);
                 }
             }
+        }
+        if f.counters.events_in != idle_events {
+            (idle_events, idle_since) = (f.counters.events_in, t0);
+        } else if idle_since.elapsed() >= IDLE_WARNING && idle_said.elapsed() >= IDLE_WARNING {
+            idle_said = Instant::now();
+            let c = &f.counters;
+            let (secs, read, skipped) = (idle_since.elapsed().as_secs(), c.bytes, c.skipped_bytes);
+            f.report(|| {
+                format!(
+                    "no events for {secs} s: {read} bytes read, {skipped} skipped searching for packets"
+                )
+            });
         }
         for m in f.take_messages() {
             sink.on_fault(&m);

@@ -535,7 +535,13 @@ impl<R: Read> Aedat31Stream<R> {
                         }
                     }
                 }
-                State::Scan => self.scan(f)?,
+                State::Scan => {
+                    if self.scan(f)? {
+                        // A buffer of garbage searched: let the caller see
+                        // the time pass (stats, warnings) before going on.
+                        return Ok(Chunk::Events);
+                    }
+                }
                 State::Skip { left } => {
                     if left == 0 {
                         self.state = State::Between;
@@ -553,6 +559,7 @@ impl<R: Read> Aedat31Stream<R> {
                     self.state = State::Skip {
                         left: left - n as u64,
                     };
+                    return Ok(Chunk::Events);
                 }
                 State::Events { .. } => {
                     self.events(out, f)?;
@@ -591,7 +598,9 @@ impl<R: Read> Aedat31Stream<R> {
     }
 
     /// Searches for a plausible packet header or a file header.
-    fn scan(&mut self, f: &mut Faults) -> io::Result<()> {
+    /// Searches for the next packet or file header. `true`: a whole buffer
+    /// was searched without finding one (the search goes on at the next call).
+    fn scan(&mut self, f: &mut Faults) -> io::Result<bool> {
         loop {
             self.buf.ensure(PACKET_HEADER_BYTES.max(MAGIC.len()))?;
             let avail = self.buf.avail();
@@ -600,12 +609,12 @@ impl<R: Read> Aedat31Stream<R> {
                 let n = avail.len();
                 if avail.starts_with(MAGIC) && n >= MAGIC.len() {
                     self.state = State::Between;
-                    return Ok(());
+                    return Ok(false);
                 }
                 f.counters.skipped_bytes += n as u64;
                 self.buf.consume(n);
                 self.state = State::End;
-                return Ok(());
+                return Ok(false);
             }
             let last = avail.len().saturating_sub(PACKET_HEADER_BYTES);
             let mut found = None;
@@ -635,12 +644,13 @@ impl<R: Read> Aedat31Stream<R> {
                         }
                         None => self.state = State::Between,
                     }
-                    return Ok(());
+                    return Ok(false);
                 }
                 None => {
                     let n = last + 1;
                     f.counters.skipped_bytes += n as u64;
                     self.buf.consume(n);
+                    return Ok(true);
                 }
             }
         }
