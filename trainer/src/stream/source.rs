@@ -601,57 +601,55 @@ impl<R: Read> Aedat31Stream<R> {
     /// Searches for the next packet or file header. `true`: a whole buffer
     /// was searched without finding one (the search goes on at the next call).
     fn scan(&mut self, f: &mut Faults) -> io::Result<bool> {
-        loop {
-            self.buf.ensure(PACKET_HEADER_BYTES.max(MAGIC.len()))?;
-            let avail = self.buf.avail();
-            let base = self.buf.offset();
-            if avail.len() < PACKET_HEADER_BYTES.max(MAGIC.len()) && self.buf.at_eof() {
-                let n = avail.len();
-                if avail.starts_with(MAGIC) && n >= MAGIC.len() {
-                    self.state = State::Between;
-                    return Ok(false);
-                }
-                f.counters.skipped_bytes += n as u64;
-                self.buf.consume(n);
-                self.state = State::End;
+        self.buf.ensure(PACKET_HEADER_BYTES.max(MAGIC.len()))?;
+        let avail = self.buf.avail();
+        let base = self.buf.offset();
+        if avail.len() < PACKET_HEADER_BYTES.max(MAGIC.len()) && self.buf.at_eof() {
+            let n = avail.len();
+            if avail.starts_with(MAGIC) && n >= MAGIC.len() {
+                self.state = State::Between;
                 return Ok(false);
             }
-            let last = avail.len().saturating_sub(PACKET_HEADER_BYTES);
-            let mut found = None;
-            for i in 0..=last {
-                let w = &avail[i..];
-                if w.starts_with(MAGIC) {
-                    found = Some((i, None));
+            f.counters.skipped_bytes += n as u64;
+            self.buf.consume(n);
+            self.state = State::End;
+            return Ok(false);
+        }
+        let last = avail.len().saturating_sub(PACKET_HEADER_BYTES);
+        let mut found = None;
+        for i in 0..=last {
+            let w = &avail[i..];
+            if w.starts_with(MAGIC) {
+                found = Some((i, None));
+                break;
+            }
+            if w[0] <= 1 && w[1] == 0 {
+                // The overflow is not checked here: after a damaged
+                // header the reference itself may be the damaged one.
+                if let Ok(h) = plausible_header(w, base + i as u64, true, None) {
+                    found = Some((i, Some(h)));
                     break;
                 }
-                if w[0] <= 1 && w[1] == 0 {
-                    // The overflow is not checked here: after a damaged
-                    // header the reference itself may be the damaged one.
-                    if let Ok(h) = plausible_header(w, base + i as u64, true, None) {
-                        found = Some((i, Some(h)));
-                        break;
-                    }
-                }
             }
-            match found {
-                Some((i, h)) => {
-                    f.counters.skipped_bytes += i as u64;
-                    self.buf.consume(i);
-                    match h {
-                        Some(h) => {
-                            self.buf.consume(PACKET_HEADER_BYTES);
-                            self.start_packet(h, f);
-                        }
-                        None => self.state = State::Between,
+        }
+        match found {
+            Some((i, h)) => {
+                f.counters.skipped_bytes += i as u64;
+                self.buf.consume(i);
+                match h {
+                    Some(h) => {
+                        self.buf.consume(PACKET_HEADER_BYTES);
+                        self.start_packet(h, f);
                     }
-                    return Ok(false);
+                    None => self.state = State::Between,
                 }
-                None => {
-                    let n = last + 1;
-                    f.counters.skipped_bytes += n as u64;
-                    self.buf.consume(n);
-                    return Ok(true);
-                }
+                Ok(false)
+            }
+            None => {
+                let n = last + 1;
+                f.counters.skipped_bytes += n as u64;
+                self.buf.consume(n);
+                Ok(true)
             }
         }
     }
