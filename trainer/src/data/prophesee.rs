@@ -631,6 +631,42 @@ mod tests {
         }
     }
 
+    /// Damaged streams (seeded byte flips, cuts): decoding never fails or
+    /// stops; a flipped word changes at most the events it encodes (one CD
+    /// event in EVT 2, a vector's 12 in EVT 3), and a cut stream keeps every
+    /// event before the cut.
+    #[test]
+    fn damaged_words_cost_only_their_events() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        for format in [EvtFormat::Evt2, EvtFormat::Evt3] {
+            let (events, _) = random_fixture(3, 3000, 1_000_000);
+            let raw = encode_raw(format, (640, 480), &events, &[], false).unwrap();
+            let h = parse_raw_header(&raw).unwrap().len;
+            let per_word = if format == EvtFormat::Evt2 { 1 } else { 12 };
+            for trial in 0..50 {
+                let mut bad = raw.clone();
+                let flips = 1 + trial % 5;
+                for _ in 0..flips {
+                    let at = rng.random_range(h..bad.len());
+                    bad[at] ^= 1 << rng.random_range(0..8);
+                }
+                let d = parse_raw(&bad).unwrap();
+                assert!(
+                    d.events.len().abs_diff(events.len()) <= per_word * flips,
+                    "{format:?} trial {trial}: {} events, clean {}",
+                    d.events.len(),
+                    events.len()
+                );
+                // A cut at any byte: the events before it survive.
+                let cut = rng.random_range(h..raw.len());
+                let mut dec = EvtDecoder::new(format);
+                let mut out = Vec::new();
+                dec.push(&raw[h..cut], &mut out);
+                assert_eq!(out[..], events[..out.len()], "{format:?} cut at {cut}");
+            }
+        }
+    }
+
     #[test]
     fn vector_words_are_used_and_decoded() {
         let events: Vec<Event2d> = [3u16, 4, 5, 9, 14, 15, 27, 28, 40]
