@@ -4,22 +4,15 @@
 //! half-written output file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn slayer(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slayer"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run slayer")
-}
+mod common;
 
+/// A fresh temporary folder for this test file.
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slayer-bad-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("bad", name)
 }
+
+use common::slayer;
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")

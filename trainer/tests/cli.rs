@@ -6,21 +6,14 @@ use std::process::{Command, Output};
 
 use slayer_trainer::checkpoint::Checkpoint;
 
-fn slayer(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slayer"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run slayer")
+mod common;
+
+/// A fresh temporary folder for this test file.
+fn tempdir(name: &str) -> PathBuf {
+    common::tempdir("cli", name)
 }
 
-/// A fresh temporary folder per test.
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slayer-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::slayer;
 
 fn configs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")

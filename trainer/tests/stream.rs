@@ -767,28 +767,49 @@ fn prophesee_raw_streams_like_the_same_events_from_aedat() {
     }
 }
 
+/// The data kit's AEDAT 4 recording and its packets: `(offset, polarity
+/// events)` each, the end of the packets and the end of the header.
+struct Aedat4Packets {
+    bytes: Vec<u8>,
+    packets: Vec<(usize, u64)>,
+    data_end: usize,
+    header_end: usize,
+}
+
+fn aedat4_packets() -> Aedat4Packets {
+    use slayer_trainer::data::Aedat4Reader;
+    let bytes = std::fs::read(data().join("../event-fixtures/tonic_sample.aedat4")).unwrap();
+    let mut packets = Vec::new();
+    let mut r = Aedat4Reader::new(std::io::Cursor::new(&bytes)).unwrap();
+    let ev_stream = r.header().event_stream().map(|s| s.id);
+    let data_end = r.header().data_table_position.unwrap_or(bytes.len() as u64) as usize;
+    let header_end = r.header().data_offset as usize;
+    while let Some(p) = r.next_packet().unwrap() {
+        let mut ev = Vec::new();
+        if Some(p.stream_id) == ev_stream && p.identifier() == Some(*b"EVTS") {
+            p.polarity_events(&mut ev).unwrap();
+        }
+        packets.push((p.offset as usize, ev.len() as u64));
+    }
+    Aedat4Packets {
+        bytes,
+        packets,
+        data_end,
+        header_end,
+    }
+}
+
 /// AEDAT 4.0 resync: a damaged packet (a size field too large, too small or
 /// absurd, a compression frame that does not decode) costs that packet, is
 /// counted, and the stream goes on at the next packet (seeded trials).
 #[test]
 fn damaged_aedat4_packets_cost_only_themselves() {
     use rand::{Rng, SeedableRng};
-    use slayer_trainer::data::Aedat4Reader;
-    let clean = std::fs::read(data().join("../event-fixtures/tonic_sample.aedat4")).unwrap();
-    // Every packet: offset, size field, polarity events.
-    let mut packets = Vec::new();
-    let mut r = Aedat4Reader::new(std::io::Cursor::new(&clean)).unwrap();
-    let ev_stream = r.header().event_stream().map(|s| s.id);
-    while let Some(p) = r.next_packet().unwrap() {
-        let mut ev = Vec::new();
-        let n = if Some(p.stream_id) == ev_stream && p.identifier() == Some(*b"EVTS") {
-            p.polarity_events(&mut ev).unwrap();
-            ev.len() as u64
-        } else {
-            0
-        };
-        packets.push((p.offset as usize, n));
-    }
+    let Aedat4Packets {
+        bytes: clean,
+        packets,
+        ..
+    } = aedat4_packets();
     let total: u64 = packets.iter().map(|p| p.1).sum();
     let with_events: Vec<usize> = (0..packets.len() - 1)
         .filter(|&i| packets[i].1 > 0)
@@ -914,20 +935,12 @@ fn dv_network_stream_gives_the_same_decisions_as_the_file() {
 /// packet, and ends when the server is gone for good.
 #[test]
 fn network_stream_survives_a_connection_dropped_mid_packet() {
-    use slayer_trainer::data::Aedat4Reader;
-    let bytes = std::fs::read(data().join("../event-fixtures/tonic_sample.aedat4")).unwrap();
-    let mut packets = Vec::new();
-    let mut r = Aedat4Reader::new(std::io::Cursor::new(&bytes)).unwrap();
-    let ev_stream = r.header().event_stream().map(|s| s.id);
-    let data_end = r.header().data_table_position.unwrap_or(bytes.len() as u64) as usize;
-    let header_end = r.header().data_offset as usize;
-    while let Some(p) = r.next_packet().unwrap() {
-        let mut ev = Vec::new();
-        if Some(p.stream_id) == ev_stream && p.identifier() == Some(*b"EVTS") {
-            p.polarity_events(&mut ev).unwrap();
-        }
-        packets.push((p.offset as usize, ev.len() as u64));
-    }
+    let Aedat4Packets {
+        bytes,
+        packets,
+        data_end,
+        header_end,
+    } = aedat4_packets();
     let total: u64 = packets.iter().map(|p| p.1).sum();
     let k = (1..packets.len() - 1).find(|&i| packets[i].1 > 0).unwrap();
     let (cut_at, lost) = packets[k];
