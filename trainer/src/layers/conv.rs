@@ -21,15 +21,12 @@ use crate::spikes::SpikeTrain;
 ///
 /// `None` when any of `input`, `kernel` and `stride` is zero, or when the
 /// kernel is larger than the padded input (PyTorch raises an error there).
+/// The core's [`slayer_core::model::conv_output_len`] (one rule for the
+/// trainer and the engine), on `usize`: `None` also for sizes beyond `u32`.
 pub fn output_len(input: usize, kernel: usize, stride: usize, padding: usize) -> Option<usize> {
-    if input == 0 || kernel == 0 || stride == 0 {
-        return None;
-    }
-    let padded = input.checked_add(padding.checked_mul(2)?)?;
-    if kernel > padded {
-        return None;
-    }
-    Some((padded - kernel) / stride + 1)
+    let u = |v: usize| u32::try_from(v).ok();
+    slayer_core::model::conv_output_len(u(input)?, u(kernel)?, u(stride)?, u(padding)?)
+        .map(|n| n as usize)
 }
 
 /// Per input coordinate, a half-open range of output coordinates.
