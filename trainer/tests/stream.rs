@@ -119,6 +119,14 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {text}"))
 }
 
+/// `slayer stream MODEL --input INPUT --json -q`'s JSON line.
+fn stream_json(model: &str, input: &str, stdin: Option<&[u8]>) -> serde_json::Value {
+    json(&slayer(
+        &["stream", model, "--input", input, "--json", "-q"],
+        stdin,
+    ))
+}
+
 fn field(v: &serde_json::Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"))
 }
@@ -249,17 +257,7 @@ fn stdin_and_files_give_the_same_stream() {
     let file = d.join("part.aedat");
     std::fs::write(&file, &aedat).unwrap();
     let m = model.to_str().unwrap();
-    let from_file = json(&slayer(
-        &[
-            "stream",
-            m,
-            "--input",
-            file.to_str().unwrap(),
-            "--json",
-            "-q",
-        ],
-        None,
-    ));
+    let from_file = stream_json(m, file.to_str().unwrap(), None);
     let from_stdin = json(&slayer(
         &["stream", m, "--input", "-", "--json"],
         Some(&aedat),
@@ -274,10 +272,7 @@ fn stdin_and_files_give_the_same_stream() {
     // Three copies back to back (headers in mid-stream): three segments,
     // three times the events, a continuous clock, nothing dropped.
     let three = [aedat.clone(), aedat.clone(), aedat].concat();
-    let v = json(&slayer(
-        &["stream", m, "--input", "-", "--json", "-q"],
-        Some(&three),
-    ));
+    let v = stream_json(m, "-", Some(&three));
     assert_eq!(field(&v, "segments"), 3);
     assert_eq!(field(&v, "events_in"), 3 * events);
     assert_eq!(field(&v, "dropped"), 0);
@@ -738,10 +733,7 @@ fn prophesee_raw_streams_like_the_same_events_from_aedat() {
         } else {
             input.display().to_string()
         };
-        json(&slayer(
-            &["stream", m, "--input", &arg, "--json", "-q"],
-            stdin,
-        ))
+        stream_json(m, &arg, stdin)
     };
     let reference = run(&file, None);
     for format in [EvtFormat::Evt3, EvtFormat::Evt2] {
@@ -906,22 +898,9 @@ fn dv_network_stream_gives_the_same_decisions_as_the_file() {
     }
     let m = model.to_str().unwrap();
     let addr = format!("tcp://127.0.0.1:{port}");
-    let net = json(&slayer(
-        &["stream", m, "--input", &addr, "--json", "-q"],
-        None,
-    ));
+    let net = stream_json(m, &addr, None);
     let _ = server.wait();
-    let reference = json(&slayer(
-        &[
-            "stream",
-            m,
-            "--input",
-            file.to_str().unwrap(),
-            "--json",
-            "-q",
-        ],
-        None,
-    ));
+    let reference = stream_json(m, file.to_str().unwrap(), None);
     for k in ["events_in", "binned", "bins", "output_spikes"] {
         assert_eq!(field(&reference, k), field(&net, k), "{k}: {net}");
     }
