@@ -1133,29 +1133,45 @@ impl<R: Read> Aedat4Reader<R> {
         if held.len() > 1 {
             self.src.unread(&held[1..]);
         }
+        // Searched a chunk at a time; the last 15 bytes of a chunk are put
+        // back, so a header across the border is seen whole.
         let mut skipped = 1u64;
-        let mut w = [0u8; 16];
+        let mut chunk = Vec::new();
         loop {
-            if let Some(dt) = self.header.data_table_position {
-                if self.src.offset >= dt {
+            let limit = match self.header.data_table_position {
+                Some(dt) if self.src.offset >= dt => {
                     self.damage.skipped_bytes += skipped;
                     return Ok(false);
                 }
-            }
-            let n = self.src.fill(&mut w)?;
-            self.src.unread(&w[..n]);
+                Some(dt) => (dt - self.src.offset).min(1 << 16) as usize,
+                None => 1 << 16,
+            };
+            chunk.resize(limit, 0);
+            let n = self.src.fill(&mut chunk)?;
+            chunk.truncate(n);
             if n < 16 || skipped > MAX_RESYNC_SCAN {
-                // Too little left for a packet: the rest is skipped.
-                let rest = self.src.skip(u64::MAX)?;
-                self.damage.skipped_bytes += skipped + rest;
+                // Too little left for a packet: the rest is skipped (up to
+                // the data table, which the next call then finds).
+                let rest = if self.header.data_table_position.is_some() {
+                    0
+                } else {
+                    self.src.skip(u64::MAX)?
+                };
+                self.damage.skipped_bytes += skipped + n as u64 + rest;
                 return Ok(false);
             }
-            if self.plausible(&w) {
-                self.damage.skipped_bytes += skipped;
+            let last = n - 16;
+            let found = (0..=last).find(|&i| {
+                let w: &[u8; 16] = chunk[i..i + 16].try_into().unwrap_or(&[0; 16]);
+                self.plausible(w)
+            });
+            if let Some(i) = found {
+                self.src.unread(&chunk[i..]);
+                self.damage.skipped_bytes += skipped + i as u64;
                 return Ok(true);
             }
-            self.src.skip(1)?;
-            skipped += 1;
+            self.src.unread(&chunk[last + 1..]);
+            skipped += last as u64 + 1;
         }
     }
 
