@@ -436,6 +436,21 @@ mod tests {
         ])
     }
 
+    /// A case's batch on the CPU backend and on the emulated GPU.
+    fn cpu_and_emulated(
+        exec: &EmuExec,
+        case: &parity::Case,
+        products: Products,
+    ) -> (BatchResult, BatchResult) {
+        let batch = case.batch();
+        let a = CpuBackend::new()
+            .train_batch(&case.net, &batch, &case.loss, case.seed)
+            .unwrap();
+        let b = runner::train_batch(exec, &case.net, &batch, &case.loss, case.seed, products)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        (a, b)
+    }
+
     fn gold_dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/slayer-reference/snnData")
     }
@@ -481,23 +496,10 @@ mod tests {
             eprintln!("skipped: no C++ compiler for the CUDA kernel emulator");
             return;
         };
-        let cpu = CpuBackend::new();
         let mut cases = parity::conv_cases();
         cases.push(parity::random_cases().remove(0));
         for case in &cases {
-            let batch = case.batch();
-            let a = cpu
-                .train_batch(&case.net, &batch, &case.loss, case.seed)
-                .unwrap();
-            let b = runner::train_batch(
-                &exec,
-                &case.net,
-                &batch,
-                &case.loss,
-                case.seed,
-                Products::Gather,
-            )
-            .unwrap();
+            let (a, b) = cpu_and_emulated(&exec, case, Products::Gather);
             assert_eq!(a.outputs, b.outputs, "{}", case.name);
             // The loss depends on the forward pass only: equal up to the
             // order of the final f64 sum.
@@ -519,21 +521,8 @@ mod tests {
         let Some(exec) = EmuExec::new(true) else {
             return;
         };
-        let cpu = CpuBackend::new();
         for case in parity::config_cases(40, 2, 400.0).unwrap() {
-            let batch = case.batch();
-            let a = cpu
-                .train_batch(&case.net, &batch, &case.loss, case.seed)
-                .unwrap();
-            let b = runner::train_batch(
-                &exec,
-                &case.net,
-                &batch,
-                &case.loss,
-                case.seed,
-                Products::Auto,
-            )
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let (a, b) = cpu_and_emulated(&exec, &case, Products::Auto);
             let r = parity::compare(&a, &b);
             eprintln!("{}: {r:?}", case.name);
             assert!(r.passes(1e-5), "{}: {r:?}", case.name);

@@ -62,6 +62,21 @@ fn neuron(tau_s: f32) -> NeuronParams {
     }
 }
 
+/// The loss of a random case: SpikeTime (`kind` 0), else NumSpikes 12/2 over
+/// the bins `window`.
+fn case_loss(kind: usize, (start, stop): (usize, usize)) -> Loss {
+    if kind == 0 {
+        Loss::SpikeTime
+    } else {
+        Loss::NumSpikes {
+            start,
+            stop,
+            true_count: 12.0,
+            false_count: 2.0,
+        }
+    }
+}
+
 /// A batch of Poisson inputs (`input_hz`) for `net`, with targets for
 /// `loss`: random target trains (`target_hz`) for SpikeTime, classes
 /// `b % outputs` for NumSpikes. Draws input then target, sample by sample.
@@ -115,16 +130,7 @@ pub fn random_cases() -> Vec<Case> {
             kernel: mode,
             ts: 1.0,
         };
-        let loss = if loss_kind == 0 {
-            Loss::SpikeTime
-        } else {
-            Loss::NumSpikes {
-                start: 20,
-                stop: 130,
-                true_count: 12.0,
-                false_count: 2.0,
-            }
-        };
+        let loss = case_loss(loss_kind, (20, 130));
         let samples = poisson_batch(&mut rng, &net, &loss, bins, batch, (80.0, 30.0));
         cases.push(Case {
             name: format!("dense-delay-dropout-dense {mode:?} {loss:?}"),
@@ -213,16 +219,7 @@ pub fn conv_cases() -> Vec<Case> {
             kernel: mode,
             ts: 1.0,
         };
-        let loss = if loss_kind == 0 {
-            Loss::SpikeTime
-        } else {
-            Loss::NumSpikes {
-                start: 10,
-                stop: 70,
-                true_count: 12.0,
-                false_count: 2.0,
-            }
-        };
+        let loss = case_loss(loss_kind, (10, 70));
         let samples = poisson_batch(&mut rng, &net, &loss, bins, batch, (60.0, 40.0));
         cases.push(Case {
             name: format!(

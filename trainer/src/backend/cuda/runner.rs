@@ -141,46 +141,48 @@ enum SynOp<E: Exec> {
     Pool { geo: PoolGeo, weight: f32 },
 }
 
-/// A convolution's sizes as the kernels take them: input channels, height,
-/// width; output channels, height, width; kernel height, width; stride y, x;
-/// padding y, x.
+/// Sizes as a kernel takes them: `int` parameters, checked to fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ConvGeo([i32; 12]);
+struct Geo<const N: usize>([i32; N]);
 
-/// A sum pool's sizes as the kernels take them: channels, input height,
-/// width, output height, width, window size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PoolGeo([i32; 6]);
+/// A convolution's sizes: input channels, height, width; output channels,
+/// height, width; kernel height, width; stride y, x; padding y, x.
+type ConvGeo = Geo<12>;
 
-/// `v` as a kernel's `int`.
-fn int(v: usize, what: &str) -> Result<i32> {
-    i32::try_from(v)
-        .map_err(|_| Error::Shape(format!("{what} {v} is too large for the CUDA kernels")))
+/// A sum pool's sizes: channels, input height, width, output height,
+/// width, window size.
+type PoolGeo = Geo<6>;
+
+impl<const N: usize> Geo<N> {
+    /// `sizes` as `int`s; an error names `what` when one does not fit.
+    fn from_sizes(sizes: [usize; N], what: &str) -> Result<Self> {
+        let mut g = [0i32; N];
+        for (g, v) in g.iter_mut().zip(sizes) {
+            *g = i32::try_from(v).map_err(|_| {
+                Error::Shape(format!("{what} {v} is too large for the CUDA kernels"))
+            })?;
+        }
+        Ok(Self(g))
+    }
+
+    /// Appends the sizes to a kernel's arguments.
+    fn push<'a, E: Exec + ?Sized>(&self, args: &mut Vec<Arg<'a, E>>) {
+        args.extend(self.0.map(Arg::Int));
+    }
 }
 
 impl ConvGeo {
     fn new(c: &Conv2d) -> Result<Self> {
         let (ic, ih, iw) = c.in_shape;
         let (oc, oh, ow) = c.out_shape();
-        let v = [
-            ic,
-            ih,
-            iw,
-            oc,
-            oh,
-            ow,
-            c.kernel.0,
-            c.kernel.1,
-            c.stride.0,
-            c.stride.1,
-            c.padding.0,
-            c.padding.1,
-        ];
-        let mut g = [0i32; 12];
-        for (g, v) in g.iter_mut().zip(v) {
-            *g = int(v, "a convolution size")?;
-        }
-        Ok(Self(g))
+        let (kernel, stride, padding) = (c.kernel, c.stride, c.padding);
+        Self::from_sizes(
+            [
+                ic, ih, iw, oc, oh, ow, kernel.0, kernel.1, stride.0, stride.1, padding.0,
+                padding.1,
+            ],
+            "a convolution size",
+        )
     }
 
     /// Number of weights, `oc·ic·kh·kw`.
@@ -188,25 +190,13 @@ impl ConvGeo {
         let g = self.0.map(|v| v as usize);
         g[3] * g[0] * g[6] * g[7]
     }
-
-    fn push<'a, E: Exec + ?Sized>(&self, args: &mut Vec<Arg<'a, E>>) {
-        args.extend(self.0.map(Arg::Int));
-    }
 }
 
 impl PoolGeo {
     fn new(p: &SumPool) -> Result<Self> {
         let (c, ih, iw) = p.in_shape;
         let (_, oh, ow) = p.out_shape();
-        let mut g = [0i32; 6];
-        for (g, v) in g.iter_mut().zip([c, ih, iw, oh, ow, p.size]) {
-            *g = int(v, "a pooling size")?;
-        }
-        Ok(Self(g))
-    }
-
-    fn push<'a, E: Exec + ?Sized>(&self, args: &mut Vec<Arg<'a, E>>) {
-        args.extend(self.0.map(Arg::Int));
+        Self::from_sizes([c, ih, iw, oh, ow, p.size], "a pooling size")
     }
 }
 
