@@ -1,19 +1,20 @@
-//! Build script of the firmware: links `memory.x`, embeds the model and the
-//! sample pack, and sizes the engine's state arena at compile time.
+//! Build script of the firmware: picks the memory map, sizes the buffers
+//! and, in bench mode, embeds the model and the sample pack.
 //!
-//! * `SLAYER_MODEL`: path of an exported model (`slayer export`).
-//! * `SLAYER_SAMPLES`: path of a sample pack (`slayer_core::SamplePackBuilder`).
-//!
-//! Give both or neither; relative paths are relative to `firmware/`. With neither, a tiny demo model (16 → 8 → 4) and a
-//! pack of 4 pseudo-random samples are generated here, so that `cargo build`,
-//! `cargo clippy` and `cargo run` work in `firmware/` with no arguments; a
-//! cargo warning says so.
-//!
-//! The model and the pack are decoded here with the host `slayer-core` (a
-//! malformed file fails the build, not the board) and their sizes go into
-//! `$OUT_DIR/embedded.rs`: `STATE_WORDS` (the arena, a `static` buffer),
-//! `MAX_BIN` (the longest bin's index list), `OUTPUTS` and the two byte
-//! blobs (`include_bytes!` of copies in `$OUT_DIR`).
+//! * Memory map: `memory/mps2.x` for Cortex-M (QEMU MPS2 boards),
+//!   `memory/riscv-virt.x` for RISC-V (QEMU `virt`), or the file named by
+//!   `SLAYER_MEMORY` (a real board's flash, model region and RAM).
+//! * `SLAYER_ARENA_WORDS` (default 16,384 = 64 KiB): `i32` words of
+//!   engine state; a model needing more is refused at boot with an error
+//!   code. `SLAYER_MAX_INPUTS` (default 4,096): inputs the binner can mark
+//!   active (the model's input size must not exceed it).
+//! * Bench mode (`--features bench`): `SLAYER_MODEL` (an exported model) and
+//!   `SLAYER_SAMPLES` (a sample pack, `slayer_core::SamplePackBuilder`); give
+//!   both or neither (relative paths are relative to `firmware/`). With
+//!   neither, a tiny demo model (16 → 8 → 4) and a pack of 4 pseudo-random
+//!   samples are generated here. The model and the pack are decoded with
+//!   the host `slayer-core` (a malformed file fails the build, not the
+//!   board) and their sizes go into `$OUT_DIR/embedded.rs`.
 
 use std::env;
 use std::fmt::Write as _;
@@ -42,6 +43,10 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     link(&out)?;
+    sizes(&out)?;
+    if env::var_os("CARGO_FEATURE_BENCH").is_none() {
+        return Ok(());
+    }
 
     println!("cargo:rerun-if-env-changed={MODEL_VAR}");
     println!("cargo:rerun-if-env-changed={SAMPLES_VAR}");
@@ -134,19 +139,60 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))
 }
 
-/// `memory.x` on the linker's search path, `link.x` (and `defmt.x` with the
-/// `defmt` feature) as linker scripts.
+/// The memory map as `memory.x` on the linker's search path and the
+/// runtime's linker scripts (`link.x`, and `defmt.x` with `defmt`).
 fn link(out: &Path) -> Result<(), String> {
-    let memory = include_bytes!("memory.x");
+    let target = env::var("TARGET").unwrap_or_default();
+    println!("cargo:rustc-check-cfg=cfg(armv6m)");
+    if target.starts_with("thumbv6m") {
+        println!("cargo:rustc-cfg=armv6m");
+    }
+    println!("cargo:rerun-if-env-changed=SLAYER_MEMORY");
+    let riscv = target.starts_with("riscv32");
+    let memory = match env::var_os("SLAYER_MEMORY").filter(|v| !v.is_empty()) {
+        Some(p) => read(Path::new(&p))?,
+        None if riscv => include_bytes!("memory/riscv-virt.x").to_vec(),
+        None => include_bytes!("memory/mps2.x").to_vec(),
+    };
     fs::write(out.join("memory.x"), memory).map_err(|e| format!("writing OUT_DIR: {e}"))?;
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory");
     println!("cargo:rerun-if-changed=build.rs");
+    if riscv {
+        println!("cargo:rustc-link-arg-bins=-Tmemory.x");
+    }
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
         println!("cargo:rustc-link-arg-bins=-Tdefmt.x");
     }
     Ok(())
+}
+
+/// A positive size from an environment variable, or its default.
+fn size_var(name: &str, default: usize) -> Result<usize, String> {
+    println!("cargo:rerun-if-env-changed={name}");
+    match env::var(name) {
+        Ok(v) if !v.is_empty() => match v.parse::<usize>() {
+            Ok(n) if (1..=1 << 24).contains(&n) => Ok(n),
+            _ => Err(format!("{name}={v}: expected a number from 1 to 16777216")),
+        },
+        _ => Ok(default),
+    }
+}
+
+/// `$OUT_DIR/sizes.rs`: the link mode's buffer sizes.
+fn sizes(out: &Path) -> Result<(), String> {
+    let arena = size_var("SLAYER_ARENA_WORDS", 16_384)?;
+    let inputs = size_var("SLAYER_MAX_INPUTS", 4_096)?;
+    let rs = format!(
+        "/// `i32` words of engine state (`SLAYER_ARENA_WORDS`).\n\
+         #[allow(dead_code)]\n\
+         pub const ARENA_WORDS: usize = {arena};\n\
+         /// Inputs the binner can mark active (`SLAYER_MAX_INPUTS`).\n\
+         #[allow(dead_code)]\n\
+         pub const MAX_INPUTS: usize = {inputs};\n"
+    );
+    fs::write(out.join("sizes.rs"), rs).map_err(|e| format!("writing OUT_DIR: {e}"))
 }
 
 /// The demo: 16 inputs → 8 → 4, 50 bins, int8, and 4 samples of sparse

@@ -7,4 +7,5 @@
 mod common;
 mod firmware;
 mod gold;
+mod link;
 mod oxford;

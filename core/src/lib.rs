@@ -10,6 +10,8 @@
 //!   with an encoder behind the `alloc` feature;
 //! * [`engine`]: the streaming, event-driven, integer-only simulator that runs
 //!   a decoded model one time bin per call in caller-provided state;
+//! * [`link`]: the serial wire protocol between a host and a board (COBS
+//!   frames with CRC-32), the board's event binning and its session;
 //! * [`samples`]: packs of pre-binned input spike trains (for firmware).
 //!
 //! Decoding and simulation never allocate, never panic on any input and
@@ -26,6 +28,7 @@ mod crc32;
 pub mod engine;
 pub mod event;
 pub mod fixed;
+pub mod link;
 pub mod model;
 pub mod params;
 pub mod samples;
@@ -34,7 +37,7 @@ pub use crc32::checksum as crc32;
 pub use engine::{scratch_words, state_words, Engine, EngineError, Phase, StepStats};
 pub use event::{Event1d, Event2d};
 pub use fixed::{pool_tap_weight, ConstsError, NeuronConsts};
-pub use model::{DecodeError, Layer, Model, Shape, WeightBits};
+pub use model::{image_model, DecodeError, ImageError, Layer, Model, Shape, WeightBits};
 pub use params::{NeuronParams, SimulationParams};
 pub use samples::{Sample, SampleError, SamplePack};
 

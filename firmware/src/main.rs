@@ -1,99 +1,57 @@
-//! `slayer-firmware`: runs an exported slayer-rs model on a Cortex-M4F over
-//! the input samples embedded beside it, and reports every sample's output
-//! spike counts and the cost of a time step.
+//! `slayer-firmware`: runs an exported slayer-rs model on a microcontroller.
 //!
-//! The model and the sample pack are chosen at build time (`SLAYER_MODEL`,
-//! `SLAYER_SAMPLES`; see `build.rs`), live in flash (`include_bytes!`,
-//! decoded zero-copy) and the engine state is one statically sized buffer:
-//! no allocator. For each sample the engine is reset and stepped over every
-//! bin; SysTick times each step (`cost.rs`). The firmware exits through
-//! semihosting: status 0 when every sample ran, 1 on an error (a panic exits
-//! with 1 as well). No `unsafe` code of its own: the buffers are the
-//! `static mut` items `cortex-m-rt`'s `#[entry]` hands out as `&'static mut`.
+//! * **Link mode** (the default, `link.rs`): the model is read from its own
+//!   flash region (`memory/*.x`, written apart from the firmware: `slayer
+//!   export --image`), checked (magic, length, CRC) at boot; events arrive
+//!   over the UART as COBS frames ([`slayer_core::link`]), are binned on
+//!   the model's `Ts`, stepped through the engine, and class decisions,
+//!   acknowledgements and counters go back on the same link. A missing or
+//!   corrupt model is an error code on the link, never a fault.
+//! * **Bench mode** (`--features bench`, Cortex-M only, `bench/`): the model
+//!   and a sample pack compiled in, every sample's counts and the step cost
+//!   printed over semihosting.
+//!
+//! Targets: Cortex-M0/M0+ (`thumbv6m-none-eabi`), Cortex-M4F and M7
+//! (`thumbv7em-none-eabihf`), RISC-V (`riscv32imac-unknown-none-elf`); the
+//! chip-specific parts are in `arch/`. No allocator; all buffers are fixed
+//! sizes chosen at build time (`build.rs`).
 #![no_std]
 #![no_main]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-mod cost;
-mod report;
+mod arch;
+#[cfg(feature = "bench")]
+mod bench;
+#[cfg(not(feature = "bench"))]
+mod link;
+#[cfg(not(feature = "bench"))]
+mod ring;
+mod stack;
 
-/// The embedded model and samples, and the sizes `build.rs` computed.
-mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+/// Buffer sizes `build.rs` chose.
+mod sizes {
+    include!(concat!(env!("OUT_DIR"), "/sizes.rs"));
 }
 
-#[cfg(feature = "defmt")]
+#[cfg(all(feature = "bench", not(target_arch = "arm")))]
+compile_error!("the `bench` feature prints over Arm semihosting: build it for a Cortex-M target");
+
+#[cfg(all(target_arch = "arm", feature = "defmt"))]
 use defmt_rtt as _;
-#[cfg(feature = "defmt")]
+#[cfg(all(target_arch = "arm", feature = "defmt"))]
 use panic_probe as _;
-#[cfg(not(feature = "defmt"))]
+#[cfg(all(target_arch = "arm", not(feature = "defmt")))]
 use panic_semihosting as _;
 
-use cortex_m_rt::entry;
-use cortex_m_semihosting::debug::{self, ExitStatus};
-use slayer_core::{Engine, Model, SamplePack};
-
-use cost::Cost;
-use embedded::{MAX_BIN, MODEL, OUTPUTS, SAMPLES, STATE_WORDS};
-use report::{Console, Header};
-
-#[entry]
-fn main() -> ! {
-    // `cortex-m-rt` turns these into `&'static mut` buffers (in `.bss`).
-    static mut STATE: [i32; STATE_WORDS] = [0; STATE_WORDS];
-    static mut INPUT: [u32; MAX_BIN] = [0; MAX_BIN];
-
-    let mut console = Console::new();
-    let status = match run(&mut console, STATE, INPUT) {
-        Ok(()) => debug::EXIT_SUCCESS,
-        Err(()) => debug::EXIT_FAILURE,
-    };
-    exit(status)
-}
-
-/// Decodes, runs every sample and reports; errors are printed here.
-fn run(console: &mut Console, state: &mut [i32], input: &mut [u32]) -> Result<(), ()> {
-    let model = Model::decode(MODEL).map_err(|e| console.error("model", &e))?;
-    let pack = SamplePack::decode(SAMPLES).map_err(|e| console.error("samples", &e))?;
-    let mut engine = Engine::new(&model, state).map_err(|e| console.error("engine", &e))?;
-    console.header(&Header {
-        inputs: model.inputs(),
-        outputs: model.outputs(),
-        layers: model.layers().len(),
-        bits: model.bits().bits(),
-        bins: pack.bins(),
-        samples: pack.len(),
-        state_words: STATE_WORDS,
-    });
-
-    let Some(mut peripherals) = cortex_m::Peripherals::take() else {
-        console.error("peripherals", &"already taken");
-        return Err(());
-    };
-    let mut cost = Cost::start(&mut peripherals.SYST);
-    for (i, sample) in pack.iter().enumerate() {
-        engine.reset();
-        let mut counts = [0u32; OUTPUTS];
-        for bin in sample.bins() {
-            let spikes = bin.fill(input);
-            if spikes.len() != bin.len() {
-                console.error("samples", &"a bin holds more indices than MAX_BIN");
-                return Err(());
-            }
-            cost.step(&mut engine, spikes, &mut counts);
-        }
-        console.sample(i, sample.label, &counts);
+/// The firmware's main loop (called by the architecture's entry point).
+pub fn run() -> ! {
+    #[cfg(feature = "bench")]
+    {
+        bench::run()
     }
-    console.cost(&cost);
-    Ok(())
-}
-
-/// Ends the run with a semihosting exit (QEMU and probe-rs stop there); if
-/// no debugger answers, waits forever.
-fn exit(status: ExitStatus) -> ! {
-    debug::exit(status);
-    loop {
-        cortex_m::asm::wfi();
+    #[cfg(not(feature = "bench"))]
+    {
+        link::run()
     }
 }

@@ -176,7 +176,7 @@ pub fn missing_toolchain() -> Option<String> {
 pub fn build(model: &Path, samples: &Path, target_dir: &Path) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--release"])
+        .args(["build", "--release", "--features", "bench"])
         .current_dir(firmware_dir())
         .env("SLAYER_MODEL", model)
         .env("SLAYER_SAMPLES", samples)

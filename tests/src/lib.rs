@@ -2,3 +2,4 @@
 //! holds host-side helpers shared by tests and examples.
 
 pub mod firmware;
+pub mod link;

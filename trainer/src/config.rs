@@ -303,7 +303,16 @@ pub enum DataConfig {
         /// Augmentation of the training samples.
         #[serde(default)]
         augment: crate::dataset::Augment,
+        /// Integer down-sampling of the 128×128 sensor (1, 2, 4, …: the
+        /// input is `2 × 128/d × 128/d`), the way `slayer stream` and the
+        /// firmware map the camera onto a smaller input.
+        #[serde(default = "no_downsample")]
+        downsample: usize,
     },
+}
+
+fn no_downsample() -> usize {
+    1
 }
 
 fn mnist_images() -> String {
@@ -609,7 +618,10 @@ impl DataConfig {
             DataConfig::Nmnist { .. } => Some(2 * 34 * 34),
             DataConfig::Fsdd { channels, .. } => Some(*channels),
             DataConfig::Mnist { .. } => Some(28 * 28),
-            DataConfig::DvsGesture { .. } => Some(2 * 128 * 128),
+            DataConfig::DvsGesture { downsample, .. } => {
+                let s = 128 / downsample.max(&1);
+                Some(2 * s * s)
+            }
         }
     }
 }

@@ -422,14 +422,30 @@ pub fn load_mnist(
 /// (`trials_to_train.txt` listing AEDAT 3.1 recordings, each gesture of a
 /// recording's `_labels.csv` one sample) when that list exists, otherwise a
 /// list file of `.bs2` clips (`labels.txt`: `id<TAB>class`, 0-based, as the
-/// data kit's `dvs-gesture/`).
-pub fn load_dvs_gesture(dir: &Path) -> Result<Vec<Item>> {
+/// data kit's `dvs-gesture/`). `downsample` (1 = none) divides pixel
+/// coordinates, as `slayer stream` maps a 128×128 camera onto a
+/// `128/d`-sided input (the sensor divides evenly, so nothing is cropped).
+pub fn load_dvs_gesture(dir: &Path, downsample: usize) -> Result<Vec<Item>> {
     use data::dvs_gesture::{list_trials, load_trial, Split, SENSOR_SIZE};
-    let events_input = |events| Input::Events2d {
-        events,
-        width: SENSOR_SIZE,
-        height: SENSOR_SIZE,
-        polarities: 2,
+    let d = downsample;
+    if d == 0 || SENSOR_SIZE % d != 0 {
+        return Err(Error::Config(format!(
+            "downsample = {d}: must divide the sensor's {SENSOR_SIZE} pixels"
+        )));
+    }
+    let events_input = |mut events: Vec<Event2d>| {
+        if d > 1 {
+            for e in &mut events {
+                e.x /= d as u16;
+                e.y /= d as u16;
+            }
+        }
+        Input::Events2d {
+            events,
+            width: SENSOR_SIZE / d,
+            height: SENSOR_SIZE / d,
+            polarities: 2,
+        }
     };
     let mut items = Vec::new();
     if dir.join(Split::Train.list_file()).is_file() {

@@ -18,6 +18,7 @@ pub mod export;
 pub mod files;
 pub mod infer;
 pub mod layers;
+pub mod link;
 pub mod loss;
 pub mod network;
 pub mod neuron;

@@ -276,6 +276,7 @@ pub fn build_dataset_with(
         DataConfig::DvsGesture {
             validation,
             augment,
+            downsample,
         } => {
             let dir = need_dir("DVS Gesture recordings")?;
             if eval_list.is_some() {
@@ -284,9 +285,9 @@ pub fn build_dataset_with(
                         .into(),
                 ));
             }
-            let items = dataset::load_dvs_gesture(dir)?;
+            let items = dataset::load_dvs_gesture(dir, *downsample)?;
             let (train, valid) = dataset::split(items, *validation, stream(cfg.train.seed, 5));
-            let s = data::dvs_gesture::SENSOR_SIZE;
+            let s = data::dvs_gesture::SENSOR_SIZE / downsample;
             Ok(Dataset {
                 inputs: 2 * s * s,
                 shape: Some((2, s, s)),
@@ -478,8 +479,8 @@ pub fn input_shape(cfg: &ExperimentConfig, net: &Network) -> (usize, usize, usiz
     }
     let sensor = match &cfg.data {
         DataConfig::Nmnist { .. } => Some((2, dataset::NMNIST_SIZE, dataset::NMNIST_SIZE)),
-        DataConfig::DvsGesture { .. } => {
-            let s = data::dvs_gesture::SENSOR_SIZE;
+        DataConfig::DvsGesture { downsample, .. } => {
+            let s = data::dvs_gesture::SENSOR_SIZE / downsample.max(&1);
             Some((2, s, s))
         }
         _ => None,

@@ -35,7 +35,11 @@ use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
 
 /// Whether the engine takes this path: 32-bit Arm targets, or any target
 /// with the `lean` feature (to test this path on a host).
-pub(crate) const LEAN: bool = cfg!(any(target_arch = "arm", feature = "lean"));
+pub(crate) const LEAN: bool = cfg!(any(
+    target_arch = "arm",
+    target_arch = "riscv32",
+    feature = "lean"
+));
 
 /// Rounding constant of the Q2.30 products (round half up).
 const HALF: i64 = 1 << (COEF_FRAC_BITS - 1);

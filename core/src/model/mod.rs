@@ -23,6 +23,7 @@
 mod builder;
 mod error;
 mod header;
+pub mod image;
 mod layer;
 mod validate;
 
@@ -32,6 +33,9 @@ pub use error::DecodeError;
 #[cfg(feature = "alloc")]
 pub use error::EncodeError;
 pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION};
+#[cfg(feature = "alloc")]
+pub use image::encode_image;
+pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
 pub use layer::{conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, SumPool};
 
 use serde::Deserialize;

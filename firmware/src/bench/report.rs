@@ -3,7 +3,7 @@
 //! feature (real boards, probe-rs). The text lines are read by the QEMU
 //! parity test (`tests/firmware.rs`); keep their words stable.
 
-use crate::cost::Cost;
+use super::cost::Cost;
 
 /// Facts about the embedded model and samples, printed once.
 pub struct Header {
@@ -30,7 +30,7 @@ mod imp {
     use cortex_m_semihosting::hio::{self, HostStream};
 
     use super::{Cost, Header};
-    use crate::cost::INSTRUCTIONS_PER_TICK;
+    use crate::bench::cost::INSTRUCTIONS_PER_TICK;
 
     /// The host's stdout, opened once (`None` if the host refused).
     pub struct Console(Option<HostStream>);

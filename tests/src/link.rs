@@ -1,0 +1,166 @@
+//! The link firmware in QEMU: the four targets, building each, starting a
+//! board with a model image loaded into its model region and the UART on a
+//! local TCP port (`slayer link --port tcp:…`).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::firmware::{firmware_dir, repo_root};
+
+/// A firmware target and the QEMU board that runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// Short name (`m4`, …).
+    pub name: &'static str,
+    /// What it stands for.
+    pub what: &'static str,
+    /// The Rust target.
+    pub triple: &'static str,
+    /// The QEMU program.
+    pub qemu: &'static str,
+    /// Machine (and CPU) arguments.
+    pub machine: &'static [&'static str],
+    /// Address of the model region (`firmware/memory/*.x`).
+    pub model_addr: u64,
+}
+
+/// Every target the firmware supports in QEMU.
+pub const TARGETS: [Target; 4] = [
+    Target {
+        name: "m0",
+        what: "Cortex-M0/M0+ (thumbv6m; QEMU mps2-an385, whose Cortex-M3 runs the ARMv6-M code)",
+        triple: "thumbv6m-none-eabi",
+        qemu: "qemu-system-arm",
+        machine: &["-machine", "mps2-an385"],
+        model_addr: 0x0020_0000,
+    },
+    Target {
+        name: "m4",
+        what: "Cortex-M4F (QEMU mps2-an386)",
+        triple: "thumbv7em-none-eabihf",
+        qemu: "qemu-system-arm",
+        machine: &["-machine", "mps2-an386", "-cpu", "cortex-m4"],
+        model_addr: 0x0020_0000,
+    },
+    Target {
+        name: "m7",
+        what: "Cortex-M7 (QEMU mps2-an500)",
+        triple: "thumbv7em-none-eabihf",
+        qemu: "qemu-system-arm",
+        machine: &["-machine", "mps2-an500", "-cpu", "cortex-m7"],
+        model_addr: 0x0020_0000,
+    },
+    Target {
+        name: "riscv",
+        what: "RISC-V RV32IMAC (QEMU virt)",
+        triple: "riscv32imac-unknown-none-elf",
+        qemu: "qemu-system-riscv32",
+        machine: &["-machine", "virt", "-bios", "none"],
+        model_addr: 0x8040_0000,
+    },
+];
+
+/// Why `t` cannot be built and run here (`None`: it can).
+pub fn missing(t: &Target) -> Option<String> {
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if !sysroot.is_some_and(|s| s.join("lib/rustlib").join(t.triple).is_dir()) {
+        return Some(format!("the Rust target {} is not installed", t.triple));
+    }
+    let qemu = Command::new(t.qemu)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (!qemu).then(|| format!("{} is not installed", t.qemu))
+}
+
+/// Builds the link firmware for `t` (release, default sizes) and returns
+/// its ELF.
+pub fn build(t: &Target) -> Result<PathBuf> {
+    let target_dir = repo_root().join("target/firmware-link");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--target", t.triple])
+        .current_dir(firmware_dir())
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .context("running cargo build in firmware/")?;
+    if !out.status.success() {
+        bail!(
+            "cargo build --target {} in firmware/ failed ({}):\n{}",
+            t.triple,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let elf = target_dir.join(t.triple).join("release/slayer-firmware");
+    ensure!(elf.is_file(), "{} was not built", elf.display());
+    Ok(elf)
+}
+
+/// A board running in QEMU; killed when dropped.
+pub struct Board {
+    child: Child,
+    /// `tcp:127.0.0.1:PORT` for `slayer link --port`.
+    pub port: String,
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `elf` on `t`'s board with `image` (a model image) in the model
+/// region, the UART on a free local TCP port (QEMU waits for the host).
+pub fn start(t: &Target, elf: &Path, image: Option<&Path>) -> Result<Board> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port")?
+        .port();
+    let mut c = Command::new(t.qemu);
+    c.args(t.machine)
+        .args([
+            "-nographic",
+            "-monitor",
+            "none",
+            "-icount",
+            "shift=0,sleep=off",
+        ])
+        .arg("-serial")
+        .arg(format!("tcp:127.0.0.1:{port},server=on,wait=on"))
+        .arg("-kernel")
+        .arg(elf);
+    if t.triple.starts_with("thumb") {
+        c.args(["-semihosting-config", "enable=on,target=native"]);
+    }
+    if let Some(img) = image {
+        c.arg("-device").arg(format!(
+            "loader,file={},addr={:#x},force-raw=on",
+            img.display(),
+            t.model_addr
+        ));
+    }
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", t.qemu))?;
+    Ok(Board {
+        child,
+        port: format!("tcp:127.0.0.1:{port}"),
+    })
+}
