@@ -138,13 +138,18 @@ pub fn target() -> &'static str {
 }
 
 /// The receive interrupt: every byte the UART holds goes into the ring.
+///
+/// The interrupt is cleared before the data register is drained: a byte
+/// that lands after the last read raises it again. (Clearing it after the
+/// drain loses that byte's interrupt, and the UART, full, never receives
+/// another one.)
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
     if irqn == UART0_RX_IRQ as i16 {
+        write(INTCLEAR, INT_RX);
         while read(STATE) & STATE_RX_FULL != 0 {
             ring::push(read(DATA) as u8);
         }
-        write(INTCLEAR, INT_RX);
     }
 }
 

@@ -73,6 +73,68 @@ enum Cmd {
     /// reported on stderr. Late events are dropped and counted. Live
     /// statistics go to stderr once a second.
     Stream(StreamArgs),
+    /// Drive a board running the link firmware (`firmware/`): send event
+    /// recordings to it over a serial link, collect its per-window class
+    /// decisions, and check them against the host core engine run on the
+    /// same bytes (identical decisions, spike counts and counters expected).
+    ///
+    /// The board is a serial device (/dev/ttyACM0; set its line speed first,
+    /// e.g. `stty -F /dev/ttyACM0 1000000 raw`) or tcp:HOST:PORT (QEMU's
+    /// `-serial tcp:…`, see the README). Prints, per recording, whether board
+    /// and host agree, the frames lost on the wire, and the board's cost per
+    /// bin; exits with status 1 when any recording differs.
+    Link(LinkArgs),
+}
+
+#[derive(Args, Debug)]
+struct LinkArgs {
+    /// The model the board runs (written by `slayer export`); its CRC is
+    /// checked against the one the board reports.
+    model: PathBuf,
+    /// Event recordings to send, one at a time: .aedat (AEDAT 3.1),
+    /// .aedat4, .bs2 / N-MNIST .bin, .raw (Prophesee).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The board: a serial device or tcp:HOST:PORT.
+    #[arg(long, short, value_name = "PORT")]
+    port: String,
+    /// Bins per decision window (tumbling: one decision every BINS bins,
+    /// as `slayer stream --window-ms BINS·Ts --report-ms BINS·Ts` reports)
+    /// [default: the model's bins].
+    #[arg(long, value_name = "BINS", value_parser = clap::value_parser!(u32).range(1..))]
+    window: Option<u32>,
+    /// Send at recording speed (each frame when its first event is due).
+    #[arg(long)]
+    realtime: bool,
+    /// Send F times faster than recorded.
+    #[arg(long, value_name = "F", conflicts_with = "realtime")]
+    speed: Option<f64>,
+    /// Event frames sent ahead of the board's acknowledgements.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    in_flight: u32,
+    /// Seconds to wait for the board before resending a control message
+    /// or taking unacknowledged frames as lost.
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    timeout: f64,
+    /// Damage the outgoing event frames on purpose: flip or drop each byte
+    /// with this probability (seeded by --seed); the host reference decodes
+    /// the same damaged bytes, so agreement is still expected.
+    #[arg(long, value_name = "RATE")]
+    damage: Option<f64>,
+    /// Seed of --damage (recording i uses SEED + i).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Sensor size WxH [default: from the file header, else the model's input].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    sensor: Option<(u32, u32)>,
+    /// Print every decision window of the board.
+    #[arg(long, short)]
+    verbose: bool,
+    /// End with one line of JSON: the board's identity and every recording's
+    /// board and host results.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -336,6 +398,10 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Disagreement>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(DISAGREE)
+        }
         Err(e) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
@@ -376,6 +442,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Export(a) => cmd_export(a),
         Cmd::Infer(a) => cmd_infer(a),
         Cmd::Stream(a) => cmd_stream(a),
+        Cmd::Link(a) => cmd_link(a),
     }
 }
 
@@ -1025,6 +1092,186 @@ fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
         v["model"] = serde_json::json!(a.model);
         v["input"] = serde_json::json!(a.input);
         writeln!(out, "{v}")?;
+    }
+    Ok(())
+}
+
+/// Exit status of `slayer link` when a board disagrees with the host.
+const DISAGREE: u8 = 1;
+
+/// A board that answered differently from the host (exit status 1).
+#[derive(Debug)]
+struct Disagreement(usize, usize);
+
+impl std::fmt::Display for Disagreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} recordings differ between board and host",
+            self.0, self.1
+        )
+    }
+}
+
+impl std::error::Error for Disagreement {}
+
+fn cmd_link(a: LinkArgs) -> anyhow::Result<()> {
+    use slayer_trainer::link::{load_recording, Board, Hello, LinkOptions};
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let model = infer::decode_model(&bytes, &a.model)?;
+    anyhow::ensure!(
+        a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0,
+        "--timeout must be a number of seconds in (0, 3600]"
+    );
+    let speed = match (a.realtime, a.speed) {
+        (true, _) => Some(1.0),
+        (false, Some(f)) => {
+            anyhow::ensure!(
+                f.is_finite() && f > 0.0,
+                "--speed must be a positive factor"
+            );
+            Some(f)
+        }
+        (false, None) => None,
+    };
+    if let Some(r) = a.damage {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&r),
+            "--damage must be a probability in [0, 1]"
+        );
+    }
+    let window = a.window.unwrap_or(model.bins().max(1));
+    let options = LinkOptions {
+        window_bins: window,
+        speed,
+        in_flight: a.in_flight,
+        timeout: std::time::Duration::from_secs_f64(a.timeout),
+        damage: a.damage.map(|r| (r, a.seed)),
+    };
+    let mut board = Board::connect(&a.port, options)?;
+    let id = match board.hello()? {
+        Hello::Ready(id) => id,
+        Hello::Refused(code, detail) => {
+            anyhow::bail!(
+                "the board on {} cannot run: {code} (detail {detail})",
+                a.port
+            )
+        }
+    };
+    let crc = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|i| bytes.get(i..))
+        .map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
+    anyhow::ensure!(
+        id.model_crc == crc,
+        "the board runs a different model (CRC {:08x}, {} has {crc:08x}): flash it first (see the README)",
+        id.model_crc,
+        a.model.display()
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "board on {}: {}, model {:08x} ({} -> {}, Ts {} µs), arena {}/{} words; decision every {window} bins",
+        a.port,
+        id.target,
+        id.model_crc,
+        id.inputs,
+        id.outputs,
+        id.ts_us,
+        id.state_words,
+        id.arena_words
+    )?;
+    let shape = model.input_shape();
+    let bar = indicatif::ProgressBar::new(a.inputs.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} recordings {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let (mut results, mut differ) = (Vec::new(), 0usize);
+    let (mut ticks, mut steps, mut worst) = (0u64, 0u64, 0u32);
+    for (i, path) in a.inputs.iter().enumerate() {
+        bar.set_message(path.display().to_string());
+        let rec = load_recording(path, a.sensor, (shape.w, shape.h))?;
+        let c = board.check(&model, &rec, i as u64)?;
+        bar.inc(1);
+        let b = &c.board;
+        let (mean, max) = c.instructions_per_bin(id.instructions_per_tick);
+        bar.suspend(|| -> std::io::Result<()> {
+            if a.verbose {
+                for (w, last, class, counts) in &b.decisions {
+                    writeln!(
+                        out,
+                        "  window {w} (bins ..={last}): {} {counts:?}",
+                        class_name(class.map(usize::from))
+                    )?;
+                }
+            }
+            writeln!(
+                out,
+                "{}: {} — {} events in {} frames ({} bytes damaged), {} bins, {} decisions; lost {} frames ({} CRC errors, {} unreadable, {} overflows, {} ring overruns); late {} events, {} bins over budget; {:.0} mean / {} worst instructions per bin",
+                c.name,
+                if c.identical { "board = host" } else { "BOARD DIFFERS FROM HOST" },
+                c.events,
+                c.frames,
+                c.damaged_bytes,
+                b.counters.bins,
+                b.decisions.len(),
+                b.counters.frames_lost,
+                b.counters.crc_errors,
+                b.counters.bad_frames,
+                b.counters.overflows,
+                b.counters.rx_overruns,
+                b.counters.late,
+                b.counters.bins_late,
+                mean,
+                max
+            )?;
+            if !c.identical {
+                writeln!(
+                    out,
+                    "  board: {} decisions, counts {:?}, {:?}\n  host:  {} decisions, counts {:?}, {:?}",
+                    b.decisions.len(), b.counts, b.counters,
+                    c.host.decisions.len(), c.host.counts, c.host.counters
+                )?;
+            }
+            Ok(())
+        })?;
+        differ += usize::from(!c.identical);
+        ticks += b.cost.ticks;
+        steps += u64::from(b.cost.steps);
+        worst = worst.max(b.cost.max_ticks);
+        results.push(c);
+    }
+    bar.finish_and_clear();
+    let ipt = u64::from(id.instructions_per_tick);
+    let mean = if steps == 0 {
+        0.0
+    } else {
+        (ticks * ipt) as f64 / steps as f64
+    };
+    writeln!(
+        out,
+        "{}/{} recordings identical on board and host; {steps} bins, {mean:.0} mean / {} worst instructions per bin (budget {} µs per bin)",
+        results.len() - differ,
+        results.len(),
+        u64::from(worst) * ipt,
+        id.ts_us
+    )?;
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "port": a.port, "model": a.model, "identity": id, "window_bins": window,
+                "identical": results.len() - differ, "recordings": results,
+                "mean_instructions_per_bin": mean, "worst_instructions_per_bin": u64::from(worst) * ipt,
+            })
+        )?;
+    }
+    if differ > 0 {
+        return Err(Disagreement(differ, results.len()).into());
     }
     Ok(())
 }

@@ -68,8 +68,37 @@ pub struct Recording {
     pub name: String,
     /// Sensor width and height.
     pub sensor: (u16, u16),
+    /// The file's timestamp of stream time 0 (µs).
+    pub origin_us: u64,
     /// Events with `t_us` in stream time.
     pub events: Vec<Event2d>,
+}
+
+impl Recording {
+    /// The events with file timestamps in `[from_us, to_us)`, as a
+    /// recording of its own whose stream time starts at `from_us` (to send
+    /// one labelled window of a long recording).
+    pub fn span(&self, from_us: u64, to_us: u64) -> Recording {
+        let (a, b) = (
+            from_us.saturating_sub(self.origin_us),
+            to_us.saturating_sub(self.origin_us),
+        );
+        let events = self
+            .events
+            .iter()
+            .filter(|e| (a..b).contains(&e.t_us))
+            .map(|e| Event2d {
+                t_us: e.t_us - a,
+                ..*e
+            })
+            .collect();
+        Recording {
+            name: format!("{} [{from_us}, {to_us}) µs", self.name),
+            sensor: self.sensor,
+            origin_us: self.origin_us + a,
+            events,
+        }
+    }
 }
 
 /// Reads a whole recording (a file `slayer stream` reads); stream time
@@ -118,6 +147,7 @@ pub fn load_recording(
     Ok(Recording {
         name: path.display().to_string(),
         sensor: (fit(w)?, fit(h)?),
+        origin_us: origin,
         events,
     })
 }
@@ -203,10 +233,8 @@ pub struct RunResult {
     /// Output spike counts over the recording.
     pub counts: Vec<u32>,
     /// The board's counters.
-    #[serde(skip)]
     pub counters: Counters,
     /// The board's step cost.
-    #[serde(skip)]
     pub cost: StepCost,
 }
 
@@ -452,6 +480,76 @@ impl Board {
             done
         })?;
         Ok(result)
+    }
+}
+
+/// One recording sent to a board and checked against the host reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    /// The recording.
+    pub name: String,
+    /// Its events and the frames they went out in.
+    pub events: usize,
+    /// Event frames sent.
+    pub frames: usize,
+    /// Bytes flipped or dropped on purpose (`--damage`).
+    pub damaged_bytes: u32,
+    /// What the board answered.
+    pub board: RunResult,
+    /// What the host core engine made of the same bytes.
+    pub host: RunResult,
+    /// Same decisions, counts and counters (the board's `bins_late` aside).
+    pub identical: bool,
+}
+
+impl Checked {
+    /// Mean and worst guest instructions per bin on the board (its step
+    /// ticks × the identity's instructions per tick; exact under QEMU
+    /// `-icount`, cycles-based on hardware).
+    pub fn instructions_per_bin(&self, instructions_per_tick: u32) -> (f64, u64) {
+        let c = &self.board.cost;
+        let ipt = u64::from(instructions_per_tick);
+        let mean = if c.steps == 0 {
+            0.0
+        } else {
+            (c.ticks * ipt) as f64 / f64::from(c.steps)
+        };
+        (mean, u64::from(c.max_ticks) * ipt)
+    }
+}
+
+impl Board {
+    /// Sends `rec` (damaged as `options.damage` says, with `seed_offset`
+    /// added to its seed) and runs the host reference on the same bytes.
+    pub fn check(
+        &mut self,
+        model: &Model<'_>,
+        rec: &Recording,
+        seed_offset: u64,
+    ) -> Result<Checked> {
+        let (mut wire, times) = wire_of(rec)?;
+        let frames = wire.len();
+        let damaged_bytes = match self.options.damage {
+            Some((rate, seed)) => damage(&mut wire, rate, seed.wrapping_add(seed_offset)),
+            None => 0,
+        };
+        let host = run_host(
+            model,
+            rec.sensor,
+            self.options.window_bins,
+            &wire,
+            frames as u32,
+        )?;
+        let board = self.run(rec, &wire, &times)?;
+        Ok(Checked {
+            name: rec.name.clone(),
+            events: rec.events.len(),
+            frames,
+            damaged_bytes,
+            identical: board.agrees_with(&host),
+            board,
+            host,
+        })
     }
 }
 

@@ -43,6 +43,8 @@ impl Port {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                // A board that stops reading must not hang the host.
+                stream.set_write_timeout(Some(timeout)).map_err(io)?;
                 let r = stream.try_clone().map_err(io)?;
                 (Inner::Tcp(stream), Box::new(r))
             }
