@@ -62,6 +62,13 @@ pub fn run() -> ! {
     let mut active = [0u32; MAX_INPUTS];
     let error = match open(arch::model_region()) {
         Ok((model, crc)) => {
+            #[cfg(all(target_arch = "arm", feature = "defmt"))]
+            defmt::info!(
+                "model {=u32:08x}: {=u32} inputs -> {=u32} outputs",
+                crc,
+                model.inputs(),
+                model.outputs()
+            );
             let binner = Binner::new(&mut seen, &mut active);
             match Session::new(
                 &model,
@@ -142,6 +149,8 @@ fn serve(mut session: Session<'_, '_, '_, '_>) -> ! {
 
 /// No usable model: answers every frame (and says once at boot) why.
 fn refuse(e: SessionError) -> ! {
+    #[cfg(all(target_arch = "arm", feature = "defmt"))]
+    defmt::error!("cannot run: {} (detail {=u32})", e.code, e.detail);
     let msg = FromBoard::Error {
         code: e.code,
         detail: e.detail,

@@ -164,3 +164,48 @@ pub fn start(t: &Target, elf: &Path, image: Option<&Path>) -> Result<Board> {
         port: format!("tcp:127.0.0.1:{port}"),
     })
 }
+
+/// Flash and static RAM of a firmware ELF of any target, from the section
+/// table (`size -A`, GNU binutils): code and read-only data, initialised
+/// data, zero-initialised RAM; the stack and heap reservations (`.stack`,
+/// `.heap`: riscv-rt lists them as sections) are not static RAM.
+pub fn sections_size(elf: &Path) -> Result<crate::firmware::Size> {
+    let out = Command::new("size")
+        .arg("-A")
+        .arg(elf)
+        .output()
+        .context("running size -A (GNU binutils)")?;
+    ensure!(
+        out.status.success(),
+        "size -A {} failed: {}",
+        elf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut size = crate::firmware::Size {
+        text: 0,
+        data: 0,
+        bss: 0,
+    };
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(name), Some(bytes)) = (f.next(), f.next().and_then(|b| b.parse::<u64>().ok()))
+        else {
+            continue;
+        };
+        match name {
+            ".vector_table" | ".text" | ".rodata" | ".gnu.sgstubs" | ".init" | ".trap" => {
+                size.text += bytes
+            }
+            ".data" | ".sdata" => size.data += bytes,
+            ".bss" | ".sbss" | ".uninit" => size.bss += bytes,
+            _ => {}
+        }
+    }
+    ensure!(
+        size.text > 0,
+        "no code sections in {}: {text}",
+        elf.display()
+    );
+    Ok(size)
+}

@@ -56,6 +56,15 @@ pub enum Error {
         /// The drawing error.
         msg: String,
     },
+    /// A board on the serial link did not answer, refused, or broke the
+    /// protocol (`slayer link`).
+    #[error("link {port}: {msg}")]
+    Link {
+        /// The port (`tcp:HOST:PORT` or a device).
+        port: String,
+        /// What happened.
+        msg: String,
+    },
     /// The requested device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),

@@ -29,7 +29,7 @@
 //! On a Cortex-M4 (QEMU, N-MNIST MLP 2312-128-10 int8) this halves the
 //! instructions per time step; see `docs/benchmarks.md`.
 
-use super::population::{pole, Population};
+use super::population::Population;
 use super::spikes::Spikes;
 use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
 
@@ -67,12 +67,40 @@ fn saturated(hi: i32) -> i32 {
     }
 }
 
-/// [`pole`] with [`narrow`].
+/// Whether this is ARMv6-M (Cortex-M0/M0+/M1): the Arm core without a
+/// 32 × 32 → 64-bit multiply (`SMULL`), told apart by its missing
+/// compare-and-swap atomics.
+const ARMV6M: bool = cfg!(all(target_arch = "arm", not(target_has_atomic = "32")));
+
+/// `a · b` in 64 bits. ARMv6-M has no `SMULL`: there a product of i64s is a
+/// call to the 64 × 64-bit multiply routine, and four 16 × 16-bit `MULS`
+/// ([`mul_wide_parts`]) do it in a third of the instructions.
+#[inline(always)]
+fn mul_wide(a: i32, b: i32) -> i64 {
+    if ARMV6M {
+        mul_wide_parts(a, b)
+    } else {
+        i64::from(a) * i64::from(b)
+    }
+}
+
+/// `a · b` from 16-bit halves: `a = ah·2^16 + al` (`ah` signed, `al` not),
+/// likewise `b`; every partial product fits 32 bits (`|ah·bl| < 2^31`).
+#[inline(always)]
+fn mul_wide_parts(a: i32, b: i32) -> i64 {
+    let (al, ah) = (a & 0xFFFF, a >> 16);
+    let (bl, bh) = (b & 0xFFFF, b >> 16);
+    let low = (al as u32) * (bl as u32);
+    let mid = i64::from(ah * bl) + i64::from(al * bh);
+    (i64::from(ah * bh) << 32) + (mid << 16) + i64::from(low)
+}
+
+/// [`pole`](super::population::pole) with [`narrow`] and [`mul_wide`].
 #[inline(always)]
 fn pole_lean(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 {
     let mut acc = start;
-    acc += i64::from(a2) * i64::from(y1);
-    acc += i64::from(neg_a_sq) * i64::from(y2);
+    acc += mul_wide(a2, y1);
+    acc += mul_wide(neg_a_sq, y2);
     narrow(acc)
 }
 
@@ -130,7 +158,7 @@ pub(crate) fn update(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
                 break;
             };
             let start = if old >> i & 1 != 0 { kick } else { HALF };
-            let r = pole(nu_a2, nu_neg_a_sq, r1, *r2, start);
+            let r = pole_lean(nu_a2, nu_neg_a_sq, r1, *r2, start);
             *r2 = r;
             if p.saturating_add(r) >= theta {
                 new |= 1 << i;
@@ -152,13 +180,13 @@ pub(crate) fn update(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
 #[inline(never)]
 fn eps(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts) -> u32 {
     let f = u32::from(k.frac_bits);
-    let (a2, neg_a_sq, c, theta) = (k.eps_a2, -k.eps_a_sq, i64::from(k.eps_c), k.theta);
+    let (a2, neg_a_sq, c, theta) = (k.eps_a2, -k.eps_a_sq, k.eps_c, k.theta);
     let mut new = 0u32;
     let mut bit = 1u32;
     for ((&p1, p2), &a) in p1.iter().zip(p2.iter_mut()).zip(acc) {
         // `fit` kept `a << f` within i32.
         let x = a << f;
-        let p = pole_lean(a2, neg_a_sq, p1, *p2, c * i64::from(x) + HALF);
+        let p = pole_lean(a2, neg_a_sq, p1, *p2, mul_wide(c, x) + HALF);
         *p2 = p;
         if p >= theta {
             new |= bit;
@@ -304,6 +332,40 @@ mod tests {
             self.0 ^= self.0 >> 17;
             self.0 ^= self.0 << 5;
             self.0
+        }
+    }
+
+    #[test]
+    fn mul_wide_parts_is_the_product() {
+        let mut rng = Rng(0x2545_F491);
+        let edges = [
+            0,
+            1,
+            -1,
+            0xFFFF,
+            0x1_0000,
+            -0x1_0000,
+            i32::MAX,
+            i32::MIN,
+            i32::MIN + 1,
+        ];
+        for &a in &edges {
+            for &b in &edges {
+                assert_eq!(
+                    mul_wide_parts(a, b),
+                    i64::from(a) * i64::from(b),
+                    "{a} · {b}"
+                );
+            }
+        }
+        for _ in 0..200_000 {
+            let (a, b) = (rng.next() as i32, rng.next() as i32);
+            assert_eq!(
+                mul_wide_parts(a, b),
+                i64::from(a) * i64::from(b),
+                "{a} · {b}"
+            );
+            assert_eq!(mul_wide(a, b), i64::from(a) * i64::from(b));
         }
     }
 

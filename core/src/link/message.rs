@@ -25,6 +25,10 @@ pub struct WireEvent {
 }
 
 /// Host → board.
+///
+/// `Events` is far larger than the control messages; it stays inline (no
+/// allocator in `core`): one message is decoded at a time, on the stack.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToBoard {
     /// Asks for a [`FromBoard::Pong`] (the board's identity or error).

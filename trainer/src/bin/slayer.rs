@@ -231,6 +231,13 @@ struct ExportArgs {
     /// Weight width: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
+    /// Also write the model image for a board's model region (the link
+    /// firmware's flash region: "SLYI", length, model): flash it with
+    /// `probe-rs download --binary-format bin --base-address ADDR`, or load
+    /// it in QEMU with `-device loader,file=PATH,addr=ADDR,force-raw=on`
+    /// (ADDR: the MODEL region of firmware/memory/*.x; see the README).
+    #[arg(long, value_name = "PATH")]
+    image: Option<PathBuf>,
     /// End with one line of JSON: bytes, bits and the per-layer report.
     #[arg(long)]
     json: bool,
@@ -623,6 +630,17 @@ fn cmd_export(a: ExportArgs) -> anyhow::Result<()> {
     let ex = export::export(&ck.network, Some(shape), cfg.simulation.bins, a.bits)?;
     slayer_trainer::files::write_atomic(&a.out, &ex.bytes)?;
     let mut out = std::io::stdout().lock();
+    if let Some(path) = &a.image {
+        let image = slayer_core::model::encode_image(&ex.bytes)
+            .context("the model is too large for a model image (4 GiB)")?;
+        slayer_trainer::files::write_atomic(path, &image)?;
+        writeln!(
+            out,
+            "{}: model image, {} bytes (flash it at the firmware's model region)",
+            path.display(),
+            image.len()
+        )?;
+    }
     writeln!(
         out,
         "{}: {} bytes, int{} weights, input {}x{}x{}, {} bins of {} ms",
@@ -668,7 +686,7 @@ fn cmd_export(a: ExportArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"model": a.out, "bytes": ex.bytes.len(), "bits": ex.bits, "layers": layers})
+            serde_json::json!({"model": a.out, "image": a.image, "bytes": ex.bytes.len(), "bits": ex.bits, "layers": layers})
         )?;
     }
     Ok(())

@@ -365,9 +365,14 @@ impl Board {
         match self.rx.recv_timeout(timeout) {
             Ok(m) => Ok(Some(m)),
             Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(Error::Config("the board closed the link".into()))
-            }
+            Err(RecvTimeoutError::Disconnected) => Err(self.error("the board closed the link")),
+        }
+    }
+
+    fn error(&self, msg: impl Into<String>) -> Error {
+        Error::Link {
+            port: self.port.name().to_string(),
+            msg: msg.into(),
         }
     }
 
@@ -394,10 +399,7 @@ impl Board {
                 }
             }
         }
-        Err(Error::Config(format!(
-            "no answer from the board on {} (3 pings)",
-            self.port.name()
-        )))
+        Err(self.error("no answer from the board (3 pings)"))
     }
 
     /// Sends a control message until `answer` accepts a reply (three tries).
@@ -409,18 +411,14 @@ impl Board {
                 match self.recv(left)? {
                     Some(m) if answer(&m) => return Ok(()),
                     Some(FromBoard::Error { code, detail }) => {
-                        return Err(Error::Config(format!(
-                            "the board refuses: {code} ({detail})"
-                        )))
+                        return Err(self.error(format!("the board refuses: {code} ({detail})")))
                     }
                     Some(_) => {}
                     None => break,
                 }
             }
         }
-        Err(Error::Config(format!(
-            "no answer from the board to {msg:?}"
-        )))
+        Err(self.error(format!("no answer from the board to {msg:?} (3 tries)")))
     }
 
     /// Sends one recording's (possibly damaged) frames and collects the
