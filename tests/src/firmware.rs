@@ -174,14 +174,30 @@ pub fn missing_toolchain() -> Option<String> {
 /// Builds the firmware (release) with `model` and `samples` embedded, in
 /// `target_dir`, and returns the path of its ELF.
 pub fn build(model: &Path, samples: &Path, target_dir: &Path) -> Result<PathBuf> {
+    cargo_build(
+        TARGET,
+        &["--features", "bench"],
+        &[("SLAYER_MODEL", model), ("SLAYER_SAMPLES", samples)],
+        target_dir,
+    )
+}
+
+/// Runs `cargo build --release --target TRIPLE ARGS…` in `firmware/` with
+/// `envs`, in `target_dir` (host flags kept away from the cross build), and
+/// returns the ELF.
+pub fn cargo_build(
+    triple: &str,
+    args: &[&str],
+    envs: &[(&str, &Path)],
+    target_dir: &Path,
+) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--release", "--features", "bench"])
+        .args(["build", "--release", "--target", triple])
+        .args(args)
         .current_dir(firmware_dir())
-        .env("SLAYER_MODEL", model)
-        .env("SLAYER_SAMPLES", samples)
+        .envs(envs.iter().copied())
         .env("CARGO_TARGET_DIR", target_dir)
-        // Host flags must not reach the cross build.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
@@ -190,12 +206,13 @@ pub fn build(model: &Path, samples: &Path, target_dir: &Path) -> Result<PathBuf>
         .context("running cargo build in firmware/")?;
     if !out.status.success() {
         bail!(
-            "cargo build in firmware/ failed ({}):\n{}",
+            "cargo build --target {triple} {} in firmware/ failed ({}):\n{}",
+            args.join(" "),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let elf = target_dir.join(TARGET).join("release/slayer-firmware");
+    let elf = target_dir.join(triple).join("release/slayer-firmware");
     ensure!(elf.is_file(), "{} was not built", elf.display());
     Ok(elf)
 }

@@ -6,9 +6,9 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
-use crate::firmware::{firmware_dir, repo_root};
+use crate::firmware::{cargo_build, repo_root};
 
 /// A firmware target and the QEMU board that runs it.
 #[derive(Debug, Clone, Copy)]
@@ -84,29 +84,12 @@ pub fn missing(t: &Target) -> Option<String> {
 /// Builds the link firmware for `t` (release, default sizes) and returns
 /// its ELF.
 pub fn build(t: &Target) -> Result<PathBuf> {
-    let target_dir = repo_root().join("target/firmware-link");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--target", t.triple])
-        .current_dir(firmware_dir())
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .output()
-        .context("running cargo build in firmware/")?;
-    if !out.status.success() {
-        bail!(
-            "cargo build --target {} in firmware/ failed ({}):\n{}",
-            t.triple,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let elf = target_dir.join(t.triple).join("release/slayer-firmware");
-    ensure!(elf.is_file(), "{} was not built", elf.display());
-    Ok(elf)
+    cargo_build(
+        t.triple,
+        &[],
+        &[],
+        &repo_root().join("target/firmware-link"),
+    )
 }
 
 /// A board running in QEMU; killed when dropped.

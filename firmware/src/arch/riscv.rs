@@ -118,21 +118,6 @@ fn machine_external() {
     write32(PLIC_CLAIM, source);
 }
 
-/// The model region's bounds (`memory/riscv-virt.x`).
-pub fn model_region() -> &'static [u8] {
-    extern "C" {
-        static __model_start: u8;
-        static __model_end: u8;
-    }
-    // SAFETY: the linker script reserves `__model_start..__model_end` for
-    // the model image, which nothing writes while the firmware runs.
-    unsafe {
-        let start = core::ptr::addr_of!(__model_start);
-        let end = core::ptr::addr_of!(__model_end);
-        core::slice::from_raw_parts(start, end as usize - start as usize)
-    }
-}
-
 /// Bounds of the stack: the end of static RAM (`_sheap`, no heap) and
 /// its top.
 pub fn stack_bounds() -> (usize, usize) {

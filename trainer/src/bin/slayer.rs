@@ -207,6 +207,21 @@ struct StreamArgs {
     json: bool,
 }
 
+/// `--realtime` / `--speed F` as a replay factor (`None`: as fast as possible).
+fn pacing(realtime: bool, speed: Option<f64>) -> anyhow::Result<Option<f64>> {
+    match (realtime, speed) {
+        (true, _) => Ok(Some(1.0)),
+        (false, Some(f)) => {
+            anyhow::ensure!(
+                f.is_finite() && f > 0.0,
+                "--speed must be a positive factor"
+            );
+            Ok(Some(f))
+        }
+        (false, None) => Ok(None),
+    }
+}
+
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -966,17 +981,7 @@ fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
         a.report_ms.is_finite() && a.report_ms >= 0.0,
         "--report-ms must be 0 or a positive number of ms"
     );
-    let speed = match (a.realtime, a.speed) {
-        (true, _) => Some(1.0),
-        (false, Some(f)) => {
-            anyhow::ensure!(
-                f.is_finite() && f > 0.0,
-                "--speed must be a positive factor"
-            );
-            Some(f)
-        }
-        (false, None) => None,
-    };
+    let speed = pacing(a.realtime, a.speed)?;
     let labels = match &a.labels {
         Some(p) => slayer_trainer::data::read_labels_csv(p)?,
         None => Vec::new(),
@@ -1142,17 +1147,7 @@ fn cmd_link(a: LinkArgs) -> anyhow::Result<()> {
         a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0,
         "--timeout must be a number of seconds in (0, 3600]"
     );
-    let speed = match (a.realtime, a.speed) {
-        (true, _) => Some(1.0),
-        (false, Some(f)) => {
-            anyhow::ensure!(
-                f.is_finite() && f > 0.0,
-                "--speed must be a positive factor"
-            );
-            Some(f)
-        }
-        (false, None) => None,
-    };
+    let speed = pacing(a.realtime, a.speed)?;
     if let Some(r) = a.damage {
         anyhow::ensure!(
             (0.0..=1.0).contains(&r),
