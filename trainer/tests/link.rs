@@ -184,6 +184,23 @@ fn link_reports_agreement_and_catches_a_differing_board() {
         assert!(!r["board"]["decisions"].as_array().unwrap().is_empty());
     }
 
+    // Paced at 10x recording speed: the same answers, and it takes at
+    // least the paced time (3 recordings of ~0.3 s each).
+    let (port, h) = board(model.clone(), Fake::Honest);
+    let t0 = std::time::Instant::now();
+    let paced = run(&port, &["--speed", "10"]);
+    h.join().unwrap();
+    assert!(
+        paced.status.success(),
+        "{}{}",
+        stdout(&paced),
+        stderr(&paced)
+    );
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(80));
+    let pj: serde_json::Value =
+        serde_json::from_str(stdout(&paced).lines().last().unwrap()).unwrap();
+    assert_eq!(pj["recordings"], json["recordings"]);
+
     // Damaged on the wire: frames are lost, board and host still agree.
     let (port, h) = board(model.clone(), Fake::Honest);
     let out = run(&port, &["--damage", "5e-4", "--seed", "5"]);
