@@ -1223,7 +1223,7 @@ fn cmd_link(a: LinkArgs) -> anyhow::Result<()> {
             }
             writeln!(
                 out,
-                "{}: {} — {} events in {} frames ({} bytes damaged), {} bins, {} decisions; lost {} frames ({} CRC errors, {} unreadable, {} overflows, {} ring overruns); late {} events, {} bins over budget; {:.0} mean / {} worst instructions per bin",
+                "{}: {} — {} events in {} frames ({} bytes damaged), {} bins, {} decision(s), the last: {}; lost {} frames ({} CRC errors, {} unreadable, {} overflows, {} ring overruns); late {} events, {} bins over budget; {:.0} mean / {} worst instructions per bin",
                 c.name,
                 if c.identical { "board = host" } else { "BOARD DIFFERS FROM HOST" },
                 c.events,
@@ -1231,6 +1231,11 @@ fn cmd_link(a: LinkArgs) -> anyhow::Result<()> {
                 c.damaged_bytes,
                 b.counters.bins,
                 b.decisions.len(),
+                match b.decisions.last().map(|d| d.2) {
+                    Some(Some(c)) => format!("class {c}"),
+                    Some(None) => "no output spike".to_string(),
+                    None => "none".to_string(),
+                },
                 b.counters.frames_lost,
                 b.counters.crc_errors,
                 b.counters.bad_frames,
