@@ -109,9 +109,11 @@ struct LinkArgs {
     /// Send F times faster than recorded.
     #[arg(long, value_name = "F", conflicts_with = "realtime")]
     speed: Option<f64>,
-    /// Event frames sent ahead of the board's acknowledgements.
+    /// Event frames sent ahead of the board's acknowledgements (the
+    /// firmware's 4 KiB receive ring holds about 12 frames of 330 bytes;
+    /// bytes it has no room for are counted as ring overruns).
     #[arg(long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u32).range(1..=64))]
+          value_parser = clap::value_parser!(u32).range(1..=8))]
     in_flight: u32,
     /// Seconds to wait for the board before resending a control message
     /// or taking unacknowledged frames as lost.
