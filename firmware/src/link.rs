@@ -5,7 +5,7 @@ use slayer_core::link::ErrorCode;
 use slayer_core::link::{
     decode, encode, Binner, FromBoard, Session, SessionError, StepCost, Stepper, ToBoard, MAX_FRAME,
 };
-use slayer_core::{image_model, Engine, ImageError, Model};
+use slayer_core::{image_model, model_crc, Engine, ImageError, Model};
 
 use crate::sizes::{ARENA_WORDS, MAX_INPUTS};
 use crate::{arch, ring, stack};
@@ -100,11 +100,7 @@ fn open(region: &'static [u8]) -> Result<(Model<'static>, u32), SessionError> {
         code: ErrorCode::ModelCorrupt,
         detail: 0,
     })?;
-    let mut crc = [0u8; 4];
-    if let Some(tail) = bytes.get(bytes.len().saturating_sub(4)..) {
-        crc.copy_from_slice(tail);
-    }
-    Ok((model, u32::from_le_bytes(crc)))
+    Ok((model, model_crc(bytes).unwrap_or(0)))
 }
 
 /// Feeds every received byte to `on_byte`, sleeping when there is none.

@@ -81,26 +81,54 @@ struct ModelRun {
     bins_over_budget: u32,
 }
 
-fn run_model(
-    t: &Target,
-    elf: &Path,
-    model_path: &Path,
-    recs: &[Recording],
+/// A model with its image written once and the recordings it is sent.
+struct Subject {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    image: PathBuf,
+    image_bytes: usize,
+    recordings: Vec<Recording>,
     window: u32,
-) -> Result<ModelRun> {
-    let bytes = std::fs::read(model_path).with_context(|| model_path.display().to_string())?;
-    let model =
-        Model::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
-    let image = encode_image(&bytes).context("model too large")?;
-    let img = firmware_target_dir().join(format!(
-        "link-report-{}.img",
-        model_path.file_stem().unwrap_or_default().to_string_lossy()
-    ));
-    std::fs::create_dir_all(firmware_target_dir())?;
-    std::fs::write(&img, &image)?;
-    let qemu = start(t, elf, Some(&img))?;
+}
+
+impl Subject {
+    /// Reads the model at `path`, writes its image and loads `files`;
+    /// `window`: bins per decision (`None`: the model's bins).
+    fn load(path: &Path, files: &[PathBuf], window: Option<u32>) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+        let model =
+            Model::decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let (fallback, bins) = ((model.input_shape().w, model.input_shape().h), model.bins());
+        drop(model);
+        let recordings = files
+            .iter()
+            .map(|f| load_recording(f, None, fallback))
+            .collect::<Result<_, _>>()?;
+        let window = window.unwrap_or(bins);
+        let image_data = encode_image(&bytes).context("model too large")?;
+        std::fs::create_dir_all(firmware_target_dir())?;
+        let image = firmware_target_dir().join(format!(
+            "link-report-{}.img",
+            path.file_stem().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::write(&image, &image_data)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            image_bytes: image_data.len(),
+            bytes,
+            image,
+            recordings,
+            window,
+        })
+    }
+}
+
+fn run_model(t: &Target, elf: &Path, s: &Subject) -> Result<ModelRun> {
+    let model = Model::decode(&s.bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let recs = &s.recordings;
+    let qemu = start(t, elf, Some(&s.image))?;
     let opts = LinkOptions {
-        window_bins: window,
+        window_bins: s.window,
         timeout: std::time::Duration::from_secs(30),
         ..LinkOptions::default()
     };
@@ -117,7 +145,7 @@ fn run_model(
         mean_instructions: 0.0,
         worst_instructions: 0,
         stack_bytes: 0,
-        image_bytes: image.len(),
+        image_bytes: s.image_bytes,
         bins_over_budget: 0,
     };
     let mut ticks = 0u64;
@@ -138,7 +166,7 @@ fn run_model(
     eprintln!(
         "{} {}: {}/{} identical, {} bins, {:.0} mean / {} worst instructions per bin, stack {} B",
         t.name,
-        model_path.display(),
+        s.path.display(),
         r.identical,
         r.recordings,
         r.bins,
@@ -162,29 +190,20 @@ fn main() -> ExitCode {
 
 fn run() -> Result<bool> {
     let a = parse_args()?;
-    let nm_model = std::fs::read(&a.nmnist).with_context(|| a.nmnist.display().to_string())?;
-    let nm = Model::decode(&nm_model).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ge_model = std::fs::read(&a.gesture).with_context(|| a.gesture.display().to_string())?;
-    let ge = Model::decode(&ge_model).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let shape = |m: &Model<'_>| (m.input_shape().w, m.input_shape().h);
-    let nmnist: Vec<Recording> = (1..=a.samples)
-        .map(|i| {
-            load_recording(
-                &a.data.join(format!("nmnist-small/{i}.bs2")),
-                None,
-                shape(&nm),
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    let gesture: Vec<Recording> = (1..=10)
-        .map(|i| {
-            load_recording(
-                &a.data.join(format!("dvs-gesture/{i}.bs2")),
-                None,
-                shape(&ge),
-            )
-        })
-        .collect::<Result<_, _>>()?;
+    let nmnist = Subject::load(
+        &a.nmnist,
+        &(1..=a.samples)
+            .map(|i| a.data.join(format!("nmnist-small/{i}.bs2")))
+            .collect::<Vec<_>>(),
+        None,
+    )?;
+    let gesture = Subject::load(
+        &a.gesture,
+        &(1..=10)
+            .map(|i| a.data.join(format!("dvs-gesture/{i}.bs2")))
+            .collect::<Vec<_>>(),
+        Some(250),
+    )?;
     let mut all_ok = true;
     let mut rows = Vec::new();
     println!("| target | QEMU board | firmware flash | static RAM | stack high-water | N-MNIST mean / worst instr. per bin | gesture mean / worst instr. per bin | identical to host |");
@@ -199,8 +218,8 @@ fn run() -> Result<bool> {
         }
         let elf = build(t)?;
         let size = sections_size(&elf)?;
-        let n = run_model(t, &elf, &a.nmnist, &nmnist, nm.bins())?;
-        let g = run_model(t, &elf, &a.gesture, &gesture, 250)?;
+        let n = run_model(t, &elf, &nmnist)?;
+        let g = run_model(t, &elf, &gesture)?;
         let ok = n.identical == n.recordings && g.identical == g.recordings;
         all_ok &= ok;
         println!(

@@ -149,26 +149,29 @@ pub fn runner_counts(model: &Model<'_>, rasters: &[SpikeRaster]) -> Result<Vec<V
 /// Why the firmware cannot be built and run here (`None`: it can): the
 /// Rust target or `qemu-system-arm` is missing.
 pub fn missing_toolchain() -> Option<String> {
+    missing_tools(TARGET, "qemu-system-arm")
+}
+
+/// Why firmware for `triple` cannot be built and run in `qemu` here
+/// (`None`: it can): the Rust target or the QEMU program is missing.
+pub fn missing_tools(triple: &str, qemu: &str) -> Option<String> {
     let sysroot = Command::new("rustc")
         .args(["--print", "sysroot"])
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let has_target = sysroot.is_some_and(|s| s.join("lib/rustlib").join(TARGET).is_dir());
+    let has_target = sysroot.is_some_and(|s| s.join("lib/rustlib").join(triple).is_dir());
     if !has_target {
         return Some(format!(
-            "the Rust target {TARGET} is not installed (rustup target add {TARGET})"
+            "the Rust target {triple} is not installed (rustup target add {triple})"
         ));
     }
-    let qemu = Command::new("qemu-system-arm")
+    let has_qemu = Command::new(qemu)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !qemu {
-        return Some("qemu-system-arm is not installed (apt-get install qemu-system-arm)".into());
-    }
-    None
+    (!has_qemu).then(|| format!("{qemu} is not installed (.ci/run installs it)"))
 }
 
 /// Builds the firmware (release) with `model` and `samples` embedded, in

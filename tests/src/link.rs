@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{ensure, Context, Result};
 
-use crate::firmware::{cargo_build, repo_root};
+use crate::firmware::{cargo_build, missing_tools, repo_root};
 
 /// A firmware target and the QEMU board that runs it.
 #[derive(Debug, Clone, Copy)]
@@ -65,20 +65,7 @@ pub const TARGETS: [Target; 4] = [
 
 /// Why `t` cannot be built and run here (`None`: it can).
 pub fn missing(t: &Target) -> Option<String> {
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if !sysroot.is_some_and(|s| s.join("lib/rustlib").join(t.triple).is_dir()) {
-        return Some(format!("the Rust target {} is not installed", t.triple));
-    }
-    let qemu = Command::new(t.qemu)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    (!qemu).then(|| format!("{} is not installed", t.qemu))
+    missing_tools(t.triple, t.qemu)
 }
 
 /// Builds the link firmware for `t` (release, default sizes) and returns

@@ -84,7 +84,7 @@ fn board(model: Vec<u8>, fake: Fake) -> (String, JoinHandle<()>) {
             return;
         }
         let m = Model::decode(&model).unwrap();
-        let crc = u32::from_le_bytes(model[model.len() - 4..].try_into().unwrap());
+        let crc = slayer_core::model_crc(&model).unwrap();
         let mut state = vec![0i32; state_words(&m)];
         let n = m.inputs() as usize;
         let (mut seen, mut active) = (vec![0u32; n.div_ceil(32)], vec![0u32; n]);

@@ -51,12 +51,36 @@ impl SensorMap {
         }
     }
 
-    /// Cell of sensor coordinate `p` along an axis of `n` pixels, `out`
-    /// cells and `off` cropped pixels.
+    /// Cell of sensor coordinate `p` along an axis with `off` cropped
+    /// pixels and `out` cells.
     #[inline]
     fn axis(&self, p: u32, off: u32, out: u32) -> Option<u32> {
         let q = p.checked_sub(off)? / self.factor;
         (q < out).then_some(q)
+    }
+
+    /// The input column of sensor column `x` (`None`: cropped away).
+    #[inline]
+    pub fn cell_x(&self, x: u32) -> Option<u32> {
+        self.axis(x, self.crop.0, self.shape.w.max(1))
+    }
+
+    /// The input row of sensor row `y` (`None`: cropped away).
+    #[inline]
+    pub fn cell_y(&self, y: u32) -> Option<u32> {
+        self.axis(y, self.crop.1, self.shape.h.max(1))
+    }
+
+    /// The input index of cell `(cx, cy)` for polarity `p`.
+    #[inline]
+    pub fn index(&self, cx: u32, cy: u32, p: u8) -> u32 {
+        let (w, h) = (self.shape.w.max(1), self.shape.h.max(1));
+        let c = if self.shape.c <= 1 {
+            0
+        } else {
+            u32::from(p).min(self.shape.c - 1)
+        };
+        (c * h + cy) * w + cx
     }
 
     /// Where the event at `(x, y)` with polarity `p` lands.
@@ -66,17 +90,10 @@ impl SensorMap {
         if x >= self.sensor.0 || y >= self.sensor.1 {
             return Mapped::OutOfRange;
         }
-        let (w, h) = (self.shape.w.max(1), self.shape.h.max(1));
-        let (Some(cx), Some(cy)) = (self.axis(x, self.crop.0, w), self.axis(y, self.crop.1, h))
-        else {
-            return Mapped::Cropped;
-        };
-        let c = if self.shape.c <= 1 {
-            0
-        } else {
-            u32::from(p).min(self.shape.c - 1)
-        };
-        Mapped::Input((c * h + cy) * w + cx)
+        match (self.cell_x(x), self.cell_y(y)) {
+            (Some(cx), Some(cy)) => Mapped::Input(self.index(cx, cy, p)),
+            _ => Mapped::Cropped,
+        }
     }
 }
 

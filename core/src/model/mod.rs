@@ -54,6 +54,13 @@ pub struct Model<'a> {
     state_words: u32,
 }
 
+/// The CRC-32 stored at the end of a model blob (its identity on the
+/// serial link); `None` when the blob is shorter than four bytes. Not a
+/// check: [`Model::decode`] verifies it.
+pub fn model_crc(bytes: &[u8]) -> Option<u32> {
+    crate::crc32::split(bytes).map(|(_, crc)| crc)
+}
+
 impl<'a> Model<'a> {
     /// Decodes and validates a model blob (see the [module docs](self) for
     /// the layout). Weight and delay blobs borrow from `bytes`.

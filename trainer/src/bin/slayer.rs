@@ -1174,11 +1174,7 @@ fn cmd_link(a: LinkArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let crc = bytes
-        .len()
-        .checked_sub(4)
-        .and_then(|i| bytes.get(i..))
-        .map_or(0, |t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]));
+    let crc = slayer_core::model_crc(&bytes).unwrap_or(0);
     anyhow::ensure!(
         id.model_crc == crc,
         "the board runs a different model (CRC {:08x}, {} has {crc:08x}): flash it first (see the README)",

@@ -226,7 +226,7 @@ pub fn damage(frames: &mut [Vec<u8>], rate: f64, seed: u64) -> u32 {
 }
 
 /// What a board (or the host reference) made of one recording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RunResult {
     /// Per window: its number, last bin, class and counts.
     pub decisions: Vec<(u32, u32, Option<u8>, Vec<u32>)>,
@@ -294,7 +294,7 @@ pub fn run_host(
             e.code, e.detail
         ))
     })?;
-    let mut result = RunResult::default_empty();
+    let mut result = RunResult::default();
     let mut send = |m: &FromBoard| {
         result.take(m);
     };
@@ -325,17 +325,6 @@ pub fn run_host(
     }
     session.handle(&ToBoard::Flush { seq: flush_seq }, &mut Untimed, &mut send);
     Ok(result)
-}
-
-impl RunResult {
-    fn default_empty() -> Self {
-        Self {
-            decisions: Vec::new(),
-            counts: Vec::new(),
-            counters: Counters::default(),
-            cost: StepCost::default(),
-        }
-    }
 }
 
 /// What the board said when asked who it is.
@@ -383,23 +372,16 @@ impl Board {
 
     /// Asks the board who it is (three tries).
     pub fn hello(&mut self) -> Result<Hello> {
-        for nonce in 1..=3u32 {
-            self.send(&ToBoard::Ping { nonce })?;
-            let deadline = Instant::now() + self.options.timeout;
-            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                match self.recv(left)? {
-                    Some(FromBoard::Pong { nonce: n, identity }) if n == nonce => {
-                        return Ok(Hello::Ready(identity))
-                    }
-                    Some(FromBoard::Error { code, detail }) => {
-                        return Ok(Hello::Refused(code, detail))
-                    }
-                    Some(_) => {}
-                    None => break,
-                }
-            }
-        }
-        Err(self.error("no answer from the board (3 pings)"))
+        let mut hello = None;
+        self.control(&ToBoard::Ping { nonce: 1 }, |m| {
+            hello = match m {
+                FromBoard::Pong { identity, .. } => Some(Hello::Ready(identity.clone())),
+                FromBoard::Error { code, detail } => Some(Hello::Refused(*code, *detail)),
+                _ => None,
+            };
+            hello.is_some()
+        })?;
+        hello.ok_or_else(|| self.error("no answer from the board"))
     }
 
     /// Sends a control message until `answer` accepts a reply (three tries).
@@ -435,7 +417,7 @@ impl Board {
         self.send(&ToBoard::SetWindow {
             bins: self.options.window_bins,
         })?;
-        let mut result = RunResult::default_empty();
+        let mut result = RunResult::default();
         let start = Instant::now();
         let mut acked: i64 = -1;
         let ahead = i64::from(self.options.in_flight.max(1));
