@@ -3,7 +3,9 @@
 mod common;
 
 use proptest::prelude::*;
-use slayer_core::model::{ConvGeometry, Delay, Dense, Layer, SumPool, MAGIC, VERSION};
+use slayer_core::model::{
+    ConvGeometry, Delay, Dense, Layer, SumPool, MAGIC, VERSION, VERSION_UNALIGNED, WEIGHT_ALIGN,
+};
 use slayer_core::{
     crc32, state_words, DecodeError, Engine, EngineError, Model, NeuronConsts, Shape, WeightBits,
 };
@@ -12,12 +14,31 @@ fn consts() -> NeuronConsts {
     NeuronConsts::derive(100.0, 5.0, 1.0, 2.0, 1.0).unwrap()
 }
 
-/// Encodes a possibly invalid model by hand, with a valid CRC.
+/// Encodes a possibly invalid model by hand, with a valid CRC: version 1
+/// without pads, any other version with an empty pad before each layer.
 fn raw(version: u16, header: (f32, u32, WeightBits, Shape), layers: &[Layer<'_>]) -> Vec<u8> {
+    raw_padded(version, header, layers, &[])
+}
+
+/// [`raw`] with the pad `pads[i]` (default empty) before layer `i`.
+fn raw_padded(
+    version: u16,
+    header: (f32, u32, WeightBits, Shape),
+    layers: &[Layer<'_>],
+    pads: &[&[u8]],
+) -> Vec<u8> {
     let mut out = MAGIC.to_vec();
     out = postcard::to_extend(&version, out).unwrap();
     out = postcard::to_extend(&header, out).unwrap();
-    out = postcard::to_extend(layers, out).unwrap();
+    if version == VERSION_UNALIGNED {
+        out = postcard::to_extend(layers, out).unwrap();
+    } else {
+        out = postcard::to_extend(&(layers.len() as u32), out).unwrap();
+        for (i, layer) in layers.iter().enumerate() {
+            out = postcard::to_extend(pads.get(i).copied().unwrap_or(&[]), out).unwrap();
+            out = postcard::to_extend(layer, out).unwrap();
+        }
+    }
     seal(out)
 }
 
@@ -72,6 +93,19 @@ proptest! {
         let decoded = Model::decode(&bytes).unwrap();
         prop_assert_eq!(&decoded, &built);
         prop_assert_eq!(&decoded.encode().unwrap(), &bytes);
+        // Every weight blob starts at a multiple of WEIGHT_ALIGN from the magic.
+        let base = bytes.as_ptr() as usize;
+        for layer in decoded.layers() {
+            let blob = match layer {
+                Layer::Dense(d) => d.weights,
+                Layer::Conv2d(c) => c.weights,
+                _ => continue,
+            };
+            prop_assert_eq!((blob.as_ptr() as usize - base) % WEIGHT_ALIGN, 0);
+        }
+        // The same model written as version 1 (no pads) reads back the same.
+        let v1 = raw(VERSION_UNALIGNED, (built.ts(), built.bins(), built.bits(), built.input_shape()), built.layers());
+        prop_assert_eq!(&Model::decode(&v1).unwrap(), &built);
         exercise(&decoded, &seed.to_le_bytes());
     }
 
@@ -161,9 +195,23 @@ fn header_errors() {
     bad[0] = b'X';
     assert_eq!(Model::decode(&bad), Err(DecodeError::BadMagic));
     assert_eq!(
-        Model::decode(&raw(2, header(3), &[dense(3, 2, &w)])),
-        Err(DecodeError::UnsupportedVersion { found: 2 })
+        Model::decode(&raw(3, header(3), &[dense(3, 2, &w)])),
+        Err(DecodeError::UnsupportedVersion { found: 3 })
     );
+    // Pads: up to three zero bytes; longer or non-zero ones are malformed.
+    let layers = [dense(3, 2, &w), Layer::Flatten];
+    for (pad, ok) in [
+        (&[][..], true),
+        (&[0, 0, 0][..], true),
+        (&[0, 0, 0, 0][..], false),
+        (&[0, 1][..], false),
+    ] {
+        let blob = raw_padded(VERSION, header(3), &layers, &[&[0], pad]);
+        assert_eq!(Model::decode(&blob).is_ok(), ok, "pad {pad:?}");
+        if !ok {
+            assert_eq!(Model::decode(&blob), Err(DecodeError::Malformed));
+        }
+    }
     let mut crc = good.clone();
     let n = crc.len();
     crc[n - 1] ^= 1;
@@ -201,7 +249,7 @@ fn header_errors() {
     let mut tag = MAGIC.to_vec();
     tag = postcard::to_extend(&VERSION, tag).unwrap();
     tag = postcard::to_extend(&header(3), tag).unwrap();
-    tag.extend_from_slice(&[1, 9]);
+    tag.extend_from_slice(&[1, 0, 9]);
     assert_eq!(Model::decode(&seal(tag)), Err(DecodeError::Malformed));
 }
 

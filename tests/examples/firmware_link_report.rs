@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p slayer-tests --example firmware_link_report -- \
-//!     NMNIST.slym GESTURE.slym [--data DIR] [--nmnist N] [--targets m0,m4,m7,riscv] [--json FILE]
+//!     NMNIST.slym GESTURE.slym [--data DIR] [--nmnist N] [--gesture N] [--targets m0,m4,m7,riscv] [--json FILE]
 //! ```
 //!
 //! Builds the firmware once per target, and for each model loads its image
@@ -10,7 +10,7 @@
 //! serial link (QEMU `-icount shift=0`: instruction counts are exact) and
 //! checks every decision against the host core engine: the first `N`
 //! (default 20) N-MNIST samples of `DIR/nmnist-small` (one decision per
-//! sample: the model's bins) and the ten whole DVS Gesture clips of
+//! sample: the model's bins) and the first `--gesture` (default ten) whole DVS Gesture clips of
 //! `DIR/dvs-gesture` (a decision every 250 bins). Prints one markdown table
 //! row per target: flash (firmware, model images), static RAM, stack
 //! high-water mark, mean and worst instructions per bin per model. Exits 1
@@ -26,13 +26,14 @@ use slayer_tests::firmware::{firmware_target_dir, repo_root};
 use slayer_tests::link::{build, missing, sections_size, start, Target, TARGETS};
 use slayer_trainer::link::{load_recording, Board, Hello, LinkOptions, Recording};
 
-const USAGE: &str = "usage: firmware_link_report NMNIST.slym GESTURE.slym [--data DIR] [--nmnist N] [--targets m0,m4,m7,riscv] [--json FILE]";
+const USAGE: &str = "usage: firmware_link_report NMNIST.slym GESTURE.slym [--data DIR] [--nmnist N] [--gesture N] [--targets m0,m4,m7,riscv] [--json FILE]";
 
 struct Args {
     nmnist: PathBuf,
     gesture: PathBuf,
     data: PathBuf,
     samples: usize,
+    clips: usize,
     targets: Vec<String>,
     json: Option<PathBuf>,
 }
@@ -44,6 +45,7 @@ fn parse_args() -> Result<Args> {
         gesture: PathBuf::new(),
         data: repo_root().join("../shared/data"),
         samples: 20,
+        clips: 10,
         targets: TARGETS.iter().map(|t| t.name.to_string()).collect(),
         json: None,
     };
@@ -56,6 +58,7 @@ fn parse_args() -> Result<Args> {
         match arg.as_str() {
             "--data" => a.data = value()?.into(),
             "--nmnist" => a.samples = value()?.parse().context("--nmnist")?,
+            "--gesture" => a.clips = value()?.parse().context("--gesture")?,
             "--targets" => a.targets = value()?.split(',').map(str::to_string).collect(),
             "--json" => a.json = Some(value()?.into()),
             "-h" | "--help" => bail!("{USAGE}"),
@@ -199,7 +202,7 @@ fn run() -> Result<bool> {
     )?;
     let gesture = Subject::load(
         &a.gesture,
-        &(1..=10)
+        &(1..=a.clips)
             .map(|i| a.data.join(format!("dvs-gesture/{i}.bs2")))
             .collect::<Vec<_>>(),
         Some(250),

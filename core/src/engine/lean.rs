@@ -198,12 +198,33 @@ fn eps(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts) -> u32 {
     new
 }
 
+/// A word of four int8 weights: an aligned `u32` (one load on any core) or
+/// four bytes (on ARMv6-M, which has no unaligned loads, four byte loads).
+trait Word: Copy + 'static {
+    /// The weights as a little-endian word.
+    fn get(self) -> u32;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from_le(self)
+    }
+}
+
+impl Word for [u8; 4] {
+    #[inline(always)]
+    fn get(self) -> u32 {
+        u32::from_le_bytes(self)
+    }
+}
+
 /// The 16-bit lanes of bytes 0 and 2 and of bytes 1 and 3 of the four
-/// int8 weights `w` (a word, read unaligned), each offset by 128.
+/// int8 weights `w`, each offset by 128.
 #[inline(always)]
-fn lanes(w: &[u8]) -> (u32, u32) {
+fn lanes<W: Word>(w: W) -> (u32, u32) {
     const LOW: u32 = 0x00FF_00FF;
-    let x = u32::from_le_bytes(w.try_into().unwrap_or([0; 4])) ^ 0x8080_8080;
+    let x = w.get() ^ 0x8080_8080;
     (x & LOW, (x >> 8) & LOW)
 }
 
@@ -224,20 +245,20 @@ fn put<const SET: bool>(a: &mut [i32], e: u32, o: u32, k: i32) {
     core::hint::black_box(());
 }
 
-/// `add_k!(name, k, c0, …)`: `fn name::<SET>(acc, cols)` adds the first
-/// `k` columns of `cols` to `acc` (`SET`: stores their sum), four
-/// accumulators at a time (nothing when `cols` is shorter). Not inlined:
-/// each gets its own registers.
+/// `add_k!(name, k, c0, …)`: `fn name::<W, SET>(acc, cols)` adds the first
+/// `k` columns of `cols` (words of four weights) to `acc` (`SET`: stores
+/// their sum), four accumulators at a time (nothing when `cols` is
+/// shorter). Not inlined: each gets its own registers.
 macro_rules! add_k {
     ($name:ident, $k:literal, $($c:ident),+) => {
         #[inline(never)]
-        fn $name<const SET: bool>(acc: &mut [i32], cols: &[&[u8]]) {
+        fn $name<W: Word, const SET: bool>(acc: &mut [i32], cols: &[&[W]]) {
             let [$($c,)+ ..] = cols else { return };
-            let it = acc.chunks_exact_mut(4)$(.zip($c.chunks_exact(4)))+;
+            let it = acc.chunks_exact_mut(4)$(.zip($c.iter()))+;
             for add_k!(@pat (a) $($c),+) in it {
                 let (mut e, mut o) = (0u32, 0u32);
                 $(
-                    let (x, y) = lanes($c);
+                    let (x, y) = lanes(*$c);
                     e += x;
                     o += y;
                 )+
@@ -265,21 +286,53 @@ add_k!(add8, 8, c0, c1, c2, c3, c4, c5, c6, c7);
 /// values are ignored (the lean update leaves them). Only for when no
 /// partial sum can leave `i32` (the caller checks), as the host's plain
 /// path.
+///
+/// When the columns are whole aligned words (`col` a multiple of 4 and
+/// `weights` word-aligned, as a model in the firmware's model region:
+/// see [`WEIGHT_ALIGN`](crate::model::WEIGHT_ALIGN)) they are read as
+/// words; otherwise four bytes at a time.
 pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>) {
     let len = col.min(acc.len());
-    let (acc, tail) = acc[..len].split_at_mut(len & !3);
+    let wide = len & !3;
+    let bytes = |at: usize| weights.get(at + wide..at + len).unwrap_or(&[]);
+    if col % 4 == 0 {
+        if let Ok(words) = bytemuck::try_cast_slice::<u8, u32>(weights) {
+            return scatter(&mut acc[..len], spikes, |i| {
+                let at = i as usize * (col / 4);
+                let w = words.get(at..at + col / 4)?;
+                Some((&w[..wide / 4], bytes(4 * at)))
+            });
+        }
+    }
+    let acc = &mut acc[..len];
+    scatter(acc, spikes, |i| {
+        let at = i as usize * col;
+        let w = weights.get(at..at + col)?;
+        Some((bytemuck::cast_slice::<u8, [u8; 4]>(&w[..wide]), bytes(at)))
+    })
+}
+
+/// [`dense_i8`] with the columns given by `column(i)`: the words of the
+/// first `acc.len() & !3` weights of column `i` and the bytes of the rest
+/// (`None` for an input out of range); `acc` is no longer than a column.
+#[inline(always)]
+fn scatter<'w, W: Word>(
+    acc: &mut [i32],
+    spikes: Spikes<'_>,
+    column: impl Fn(u32) -> Option<(&'w [W], &'w [u8])>,
+) {
+    let len = acc.len();
+    let (acc, tail) = acc.split_at_mut(len & !3);
     tail.fill(0);
-    let wide = acc.len();
-    let mut group: [&[u8]; 8] = [&[]; 8];
+    let mut group: [&[W]; 8] = [&[]; 8];
     let mut n = 0usize;
     let mut fresh = true;
     for i in spikes {
-        let at = i as usize * col;
-        let Some(w) = weights.get(at..at + col) else {
+        let Some((w, rest)) = column(i) else {
             continue;
         };
         if !tail.is_empty() {
-            add_i8(tail, w.get(wide..).unwrap_or(&[]));
+            add_i8(tail, rest);
         }
         group[n] = w;
         n += 1;
@@ -297,11 +350,11 @@ pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spik
 }
 
 /// Adds (`fresh`: stores) the sum of up to 8 columns.
-fn columns(acc: &mut [i32], cols: &[&[u8]], fresh: bool) {
+fn columns<W: Word>(acc: &mut [i32], cols: &[&[W]], fresh: bool) {
     macro_rules! pick {
         ($($k:literal => $f:ident),+) => {
             match (cols.len(), fresh) {
-                $(($k, true) => $f::<true>(acc, cols), ($k, false) => $f::<false>(acc, cols),)+
+                $(($k, true) => $f::<W, true>(acc, cols), ($k, false) => $f::<W, false>(acc, cols),)+
                 _ => {}
             }
         };
@@ -374,26 +427,43 @@ mod tests {
         let mut rng = Rng(0x1234_5678);
         for col in [1usize, 3, 4, 5, 8, 10, 13, 128, 131] {
             let inputs = 40usize;
-            let weights: Vec<u8> = (0..col * inputs).map(|_| rng.next() as u8).collect();
-            for spikes in 0..=20usize {
-                let list: Vec<u32> = (0..spikes)
-                    .map(|_| rng.next() % (inputs as u32 + 2)) // some out of range
-                    .collect();
-                let start: Vec<i32> = (0..col)
-                    .map(|_| (rng.next() % 2001) as i32 - 1000)
-                    .collect();
-                // `dense_i8` overwrites whatever `acc` held.
-                let mut want = vec![0i32; col];
-                for &i in &list {
-                    if let Some(w) = weights.get(i as usize * col..(i as usize + 1) * col) {
-                        for (a, &w) in want.iter_mut().zip(w) {
-                            *a += i32::from(w as i8);
+            // Word-backed storage: the weights at byte 0 are word-aligned
+            // (the word path when `col % 4 == 0`), at byte 1 they are not.
+            let mut store = vec![0u32; (col * inputs).div_ceil(4) + 1];
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut store);
+            for b in bytes.iter_mut() {
+                *b = rng.next() as u8;
+            }
+            for shift in [0usize, 1] {
+                let weights = &bytes[shift..shift + col * inputs];
+                let aligned = bytemuck::try_cast_slice::<u8, u32>(weights).is_ok();
+                if col % 4 == 0 {
+                    assert_eq!(
+                        aligned,
+                        shift == 0,
+                        "col {col}: the word path is not tested"
+                    );
+                }
+                for spikes in 0..=20usize {
+                    let list: Vec<u32> = (0..spikes)
+                        .map(|_| rng.next() % (inputs as u32 + 2)) // some out of range
+                        .collect();
+                    let start: Vec<i32> = (0..col)
+                        .map(|_| (rng.next() % 2001) as i32 - 1000)
+                        .collect();
+                    // `dense_i8` overwrites whatever `acc` held.
+                    let mut want = vec![0i32; col];
+                    for &i in &list {
+                        if let Some(w) = weights.get(i as usize * col..(i as usize + 1) * col) {
+                            for (a, &w) in want.iter_mut().zip(w) {
+                                *a += i32::from(w as i8);
+                            }
                         }
                     }
+                    let mut got = start.clone();
+                    dense_i8(&mut got, weights, col, Spikes::list(&list, u32::MAX));
+                    assert_eq!(got, want, "col {col}, shift {shift}, spikes {list:?}");
                 }
-                let mut got = start.clone();
-                dense_i8(&mut got, &weights, col, Spikes::list(&list, u32::MAX));
-                assert_eq!(got, want, "col {col}, spikes {list:?}");
             }
         }
     }

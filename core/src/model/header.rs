@@ -5,8 +5,16 @@ use serde::{Deserialize, Serialize};
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"SLYM";
 
-/// The format version this crate reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes. It reads this one and version 1
+/// (the same layout without the alignment padding before each layer).
+pub const VERSION: u16 = 2;
+
+/// Version 1: layers without alignment padding (still read).
+pub const VERSION_UNALIGNED: u16 = 1;
+
+/// Weight blobs of a version-2 model start at a multiple of this many bytes
+/// from its first byte.
+pub const WEIGHT_ALIGN: usize = 4;
 
 /// Most layers a model may have (flatten and delay layers count).
 pub const MAX_LAYERS: usize = 16;

@@ -5,11 +5,20 @@
 //!
 //! ```text
 //! magic  *b"SLYM"                        4 raw bytes
-//! version u16 (= 1)                      varint
+//! version u16 (= 2)                      varint
 //! ts f32 · bins u32 · bits · input (c, h, w)
-//! layers: count, then each Layer         postcard (enum tag varint, fields)
+//! layers: count, then each
+//!   pad: n ≤ 3, then n zero bytes        postcard byte string
+//!   Layer                                postcard (enum tag varint, fields)
 //! crc32  u32 little-endian               CRC-32/ISO-HDLC of every byte before it
 //! ```
+//!
+//! The pad before a layer puts its weight blob (the last field of `Dense`
+//! and `Conv2d`) at a multiple of [`WEIGHT_ALIGN`] bytes from the magic, so
+//! that a model stored at a word-aligned address (the firmware's model
+//! region) has word-aligned weights: the engine then reads them a word at a
+//! time on cores without unaligned loads (Cortex-M0/M0+). Version 1 (no
+//! pads) is still read.
 //!
 //! Weights are byte blobs (`i8`, or `i16` little-endian pairs: postcard
 //! varint-encodes wider integers) that decoding borrows from the input, so
@@ -32,7 +41,7 @@ pub use builder::ModelBuilder;
 pub use error::DecodeError;
 #[cfg(feature = "alloc")]
 pub use error::EncodeError;
-pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION};
+pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION, VERSION_UNALIGNED, WEIGHT_ALIGN};
 #[cfg(feature = "alloc")]
 pub use image::encode_image;
 pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
@@ -70,7 +79,7 @@ impl<'a> Model<'a> {
             return Err(DecodeError::BadMagic);
         }
         let (version, _) = postcard::take_from_bytes::<u16>(&bytes[4..])?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_UNALIGNED {
             return Err(DecodeError::UnsupportedVersion { found: version });
         }
         let (body, stored) = crate::crc32::split(bytes).ok_or(DecodeError::Truncated)?;
@@ -84,7 +93,7 @@ impl<'a> Model<'a> {
         }
         let mut de = postcard::Deserializer::from_bytes(body);
         let version = u16::deserialize(&mut de)?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_UNALIGNED {
             return Err(DecodeError::UnsupportedVersion { found: version });
         }
         let header = Header::deserialize(&mut de)?;
@@ -94,6 +103,12 @@ impl<'a> Model<'a> {
         }
         let mut layers = heapless::Vec::new();
         for _ in 0..count {
+            if version == VERSION {
+                let pad = <&[u8]>::deserialize(&mut de)?;
+                if pad.len() >= WEIGHT_ALIGN || pad.iter().any(|&b| b != 0) {
+                    return Err(DecodeError::Malformed);
+                }
+            }
             let layer = Layer::deserialize(&mut de)?;
             layers
                 .push(layer)
@@ -214,7 +229,22 @@ impl<'a> Model<'a> {
         let mut out = alloc::vec::Vec::from(MAGIC);
         out = put(out, &VERSION)?;
         out = put(out, &self.header)?;
-        out = put(out, self.layers.as_slice())?;
+        out = put(out, &(self.layers.len() as u32))?;
+        for layer in &self.layers {
+            let body = put(alloc::vec::Vec::new(), layer)?;
+            // The weight blob is the layer's last field.
+            let blob = match layer {
+                Layer::Dense(d) => d.weights.len(),
+                Layer::Conv2d(c) => c.weights.len(),
+                _ => 0,
+            };
+            // One byte of pad length, the pad, then the layer.
+            let at = out.len() + 1 + body.len() - blob;
+            let pad = (WEIGHT_ALIGN - at % WEIGHT_ALIGN) % WEIGHT_ALIGN;
+            out.push(pad as u8);
+            out.resize(out.len() + pad, 0);
+            out.extend_from_slice(&body);
+        }
         let crc = crate::crc32::checksum(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
