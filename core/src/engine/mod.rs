@@ -14,7 +14,7 @@
 //!
 //! Delay layers shift each neuron's spike train through a bit-packed ring
 //! buffer; flatten layers are free. Arithmetic and formats: [`crate::fixed`].
-//! Arena layout: see `layout.rs`; its size is [`state_words`].
+//! Arena layout: see `model/layout.rs`; its size is [`state_words`].
 //!
 //! ```
 //! use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
@@ -34,18 +34,19 @@
 //! assert!(out > 0);
 //! ```
 
+mod arch;
 mod delay;
-pub(crate) mod layout;
-mod lean;
+mod filter;
 #[cfg(not(target_arch = "arm"))]
 mod offset;
 mod population;
 mod scatter;
 mod spikes;
+mod sum;
 
 pub use spikes::Spikes;
 
-use layout::{Src, Stage};
+use crate::model::layout::{self, Src, Stage};
 use population::{AccOrder, Population};
 
 use crate::model::{Layer, Model, MAX_LAYERS};
@@ -181,11 +182,11 @@ fn update_population(
     wait: &mut u8,
 ) {
     if *wait == 0 {
-        let found = pop.update(k, order, parity, true);
+        let found = arch::update(pop, k, order, parity, true);
         *wait = if found { 0 } else { REST_BACKOFF };
     } else {
         *wait -= 1;
-        pop.update(k, order, parity, false);
+        arch::update(pop, k, order, parity, false);
     }
 }
 

@@ -267,7 +267,7 @@ impl Offset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::population::pole;
+    use crate::engine::filter::pole;
 
     /// Values at and around every boundary the offset form cares about.
     fn edges() -> impl Iterator<Item = i32> {

@@ -8,90 +8,10 @@
 //! same sums as saturating ones; otherwise the additions saturate, in input
 //! order per accumulator, exactly as a neuron-by-neuron scatter would.
 
-use super::lean;
+use super::arch;
 use super::spikes::Spikes;
+use super::sum::{add_i32, no_overflow, Add, Plain, Read, Sat, I16, I8};
 use crate::model::{Conv2d, Dense, SumPool, WeightBits};
-
-/// How two partial sums are added.
-pub(crate) trait Add {
-    /// `a + w`.
-    fn add(a: i32, w: i32) -> i32;
-}
-
-/// Saturating addition (always correct).
-pub(crate) struct Sat;
-/// Plain addition, for when no sum can leave `i32` (then equal to [`Sat`]).
-pub(crate) struct Plain;
-
-impl Add for Sat {
-    #[inline(always)]
-    fn add(a: i32, w: i32) -> i32 {
-        a.saturating_add(w)
-    }
-}
-
-impl Add for Plain {
-    #[inline(always)]
-    fn add(a: i32, w: i32) -> i32 {
-        a.wrapping_add(w)
-    }
-}
-
-/// True when `count` additions of magnitude at most `max` onto 0 cannot
-/// leave `i32` (so [`Plain`] equals [`Sat`]).
-#[inline]
-pub(crate) fn no_overflow(count: u64, max: u64) -> bool {
-    count.saturating_mul(max) <= i32::MAX as u64
-}
-
-/// Reads weights of one width from a blob.
-trait Read {
-    /// Bytes per weight.
-    const BYTES: usize;
-    /// Weight `i` (caller guarantees `i` is in range).
-    fn at(blob: &[u8], i: usize) -> i32;
-    /// Adds a contiguous run of weights to `acc`.
-    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]);
-}
-
-struct I8;
-struct I16;
-
-impl Read for I8 {
-    const BYTES: usize = 1;
-    #[inline(always)]
-    fn at(blob: &[u8], i: usize) -> i32 {
-        i32::from(blob[i] as i8)
-    }
-    #[inline(always)]
-    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]) {
-        for (a, &w) in acc.iter_mut().zip(blob) {
-            *a = A::add(*a, i32::from(w as i8));
-        }
-    }
-}
-
-impl Read for I16 {
-    const BYTES: usize = 2;
-    #[inline(always)]
-    fn at(blob: &[u8], i: usize) -> i32 {
-        i32::from(i16::from_le_bytes([blob[2 * i], blob[2 * i + 1]]))
-    }
-    #[inline(always)]
-    fn add_run<A: Add>(acc: &mut [i32], blob: &[u8]) {
-        for (a, w) in acc.iter_mut().zip(blob.chunks_exact(2)) {
-            *a = A::add(*a, i32::from(i16::from_le_bytes([w[0], w[1]])));
-        }
-    }
-}
-
-/// Adds `w` to `acc` element-wise.
-#[inline(always)]
-fn add_i32<A: Add>(acc: &mut [i32], w: &[i32]) {
-    for (a, &w) in acc.iter_mut().zip(w) {
-        *a = A::add(*a, w);
-    }
-}
 
 /// Largest weight magnitude of a width.
 fn max_weight(bits: WeightBits) -> u64 {
@@ -108,71 +28,17 @@ pub(crate) fn dense(
     reach: u64,
 ) {
     let plain = no_overflow(reach, max_weight(bits));
-    if lean::LEAN && !(plain && matches!(bits, WeightBits::I8)) {
-        acc.fill(0); // the lean update leaves the old sums
-    }
-    match (bits, plain) {
-        (WeightBits::I8, true) if lean::LEAN => {
-            lean::dense_i8(acc, d.weights, d.outputs as usize, spikes);
-        }
-        (WeightBits::I8, true) => dense_i8_grouped(acc, d, spikes),
-        (WeightBits::I8, false) => dense_with::<I8, Sat>(acc, d, spikes),
-        (WeightBits::I16, true) => dense_with::<I16, Plain>(acc, d, spikes),
-        (WeightBits::I16, false) => dense_with::<I16, Sat>(acc, d, spikes),
-    }
-    if lean::LEAN {
-        lean::fit(acc, &d.neuron, reach.saturating_mul(max_weight(bits)));
-    }
-}
-
-/// Dense int8 scatter with plain additions (no sum can overflow), four
-/// columns at a time: the four weights of an output are summed in 16 bits
-/// (at most 4 · 128 in magnitude) and added to the accumulator once, so
-/// the accumulators are read and written a quarter as often. Exact: with
-/// no overflow the order of the additions does not matter.
-fn dense_i8_grouped(acc: &mut [i32], d: &Dense<'_>, mut spikes: Spikes<'_>) {
-    let n = d.outputs as usize;
-    let col = |i: u32| d.weights.get(i as usize * n..(i as usize + 1) * n);
-    loop {
-        let mut g = [0u32; 4];
-        let mut k = 0;
-        while k < 4 {
-            match spikes.next() {
-                Some(i) => {
-                    g[k] = i;
-                    k += 1;
-                }
-                None => break,
-            }
-        }
-        if k < 4 {
-            for &i in &g[..k] {
-                if let Some(c) = col(i) {
-                    I8::add_run::<Plain>(acc, c);
-                }
-            }
-            return;
-        }
-        if let (Some(c0), Some(c1), Some(c2), Some(c3)) =
-            (col(g[0]), col(g[1]), col(g[2]), col(g[3]))
-        {
-            for ((((a, &w0), &w1), &w2), &w3) in acc.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
-                let s = i16::from(w0 as i8)
-                    + i16::from(w1 as i8)
-                    + i16::from(w2 as i8)
-                    + i16::from(w3 as i8);
-                *a = a.wrapping_add(i32::from(s));
-            }
-        } else {
-            // Only for a model whose weights are too short (validation
-            // rejects those): add whatever columns exist.
-            for &i in &g {
-                if let Some(c) = col(i) {
-                    I8::add_run::<Plain>(acc, c);
-                }
-            }
+    if (bits, plain) == (WeightBits::I8, true) {
+        arch::dense_i8(acc, d, spikes);
+    } else {
+        arch::fresh(acc);
+        match (bits, plain) {
+            (WeightBits::I8, _) => dense_with::<I8, Sat>(acc, d, spikes),
+            (WeightBits::I16, true) => dense_with::<I16, Plain>(acc, d, spikes),
+            (WeightBits::I16, false) => dense_with::<I16, Sat>(acc, d, spikes),
         }
     }
+    arch::fit(acc, &d.neuron, reach.saturating_mul(max_weight(bits)));
 }
 
 fn dense_with<R: Read, A: Add>(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
@@ -335,18 +201,14 @@ pub(crate) fn conv(
     reach: u64,
 ) {
     let plain = no_overflow(reach, max_weight(bits));
-    if lean::LEAN {
-        acc.fill(0); // the lean update leaves the old sums
-    }
+    arch::fresh(acc);
     match (bits, plain) {
         (WeightBits::I8, true) => conv_with::<I8, Plain>(acc, c, spikes),
         (WeightBits::I8, false) => conv_with::<I8, Sat>(acc, c, spikes),
         (WeightBits::I16, true) => conv_with::<I16, Plain>(acc, c, spikes),
         (WeightBits::I16, false) => conv_with::<I16, Sat>(acc, c, spikes),
     }
-    if lean::LEAN {
-        lean::fit(acc, &c.neuron, reach.saturating_mul(max_weight(bits)));
-    }
+    arch::fit(acc, &c.neuron, reach.saturating_mul(max_weight(bits)));
 }
 
 fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes<'_>) {
@@ -431,7 +293,7 @@ const LANE_MAX: u64 = i16::MAX as u64;
 /// neuron times the largest weight, at most 32,767) and the channels pair
 /// up, the sums are kept *paired*: word `i` of `acc` holds the sums of
 /// slots `2i` and `2i + 1` as `s0 + 65536·s1` (exact in `i32`, and adding
-/// paired weights adds both), half the additions; [`unpair`] reads them.
+/// paired weights adds both), half the additions; [`unpair`](super::sum::unpair) reads them.
 /// Returns whether the sums are paired.
 pub(crate) fn conv_channel_last(
     acc: &mut [i32],
@@ -453,14 +315,6 @@ pub(crate) fn conv_channel_last(
         conv_cl::<Sat>(acc, &g, g.oc, wide, spikes);
         false
     }
-}
-
-/// The sums of paired slots `2i` and `2i + 1` from word `i` (see
-/// [`conv_channel_last`]).
-#[inline(always)]
-pub(crate) fn unpair(word: i32) -> (i32, i32) {
-    let lo = (word << 16) >> 16;
-    (lo, (word.wrapping_sub(lo)) >> 16)
 }
 
 /// The scatter of [`conv_channel_last`] with `oc` words per position
@@ -515,17 +369,13 @@ pub(crate) fn pool_reach(p: &SumPool, list: Option<usize>) -> u64 {
 /// window holds it (none for cells of the cropped remainder).
 pub(crate) fn pool(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>, reach: u64) {
     let tap = u64::from(p.tap.unsigned_abs());
-    if lean::LEAN {
-        acc.fill(0); // the lean update leaves the old sums
-    }
+    arch::fresh(acc);
     if no_overflow(reach, tap) {
         pool_with::<Plain>(acc, p, spikes);
     } else {
         pool_with::<Sat>(acc, p, spikes);
     }
-    if lean::LEAN {
-        lean::fit(acc, &p.neuron, reach.saturating_mul(tap));
-    }
+    arch::fit(acc, &p.neuron, reach.saturating_mul(tap));
 }
 
 fn pool_with<A: Add>(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {
@@ -549,34 +399,5 @@ fn pool_with<A: Add>(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {
                 *a = A::add(*a, p.tap);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Paired sums: adding `w0 + 65536·w1` words adds both lanes exactly
-    /// while each lane stays within ±32,767, at the edges too.
-    #[test]
-    fn paired_lanes_add_and_unpair_exactly() {
-        let edges = [
-            -32_767i32, -32_766, -128, -1, 0, 1, 127, 255, 32_766, 32_767,
-        ];
-        for &s0 in &edges {
-            for &s1 in &edges {
-                assert_eq!(unpair(s0 + 65_536 * s1), (s0, s1));
-            }
-        }
-        // Sums built from int8 weight pairs, up to 255 spikes of 128.
-        let mut word = 0i32;
-        let (mut s0, mut s1) = (0i32, 0i32);
-        for i in 0..255i32 {
-            let (w0, w1) = (if i % 2 == 0 { -128 } else { 127 }, -128 + (i % 7));
-            word = word.wrapping_add(w0 + 65_536 * w1);
-            (s0, s1) = (s0 + w0, s1 + w1);
-            assert_eq!(unpair(word), (s0, s1), "after {i}");
-        }
-        assert!(s1.unsigned_abs() > 30_000);
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod header;
 pub mod image;
 mod layer;
+pub(crate) mod layout;
 mod validate;
 
 #[cfg(feature = "alloc")]

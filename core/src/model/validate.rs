@@ -5,7 +5,7 @@
 use super::error::DecodeError;
 use super::header::{Shape, WeightBits};
 use super::layer::Layer;
-use crate::engine::layout;
+use super::layout;
 
 /// What validation learns about a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

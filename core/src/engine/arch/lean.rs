@@ -29,22 +29,20 @@
 //! On a Cortex-M4 (QEMU, N-MNIST MLP 2312-128-10 int8) this halves the
 //! instructions per time step; see `docs/benchmarks.md`.
 
-use super::population::Population;
-use super::spikes::Spikes;
+// On hosts this module is compiled only for its tests.
+#![cfg_attr(
+    not(any(target_arch = "arm", target_arch = "riscv32", feature = "lean")),
+    allow(dead_code)
+)]
+
+use crate::engine::filter::HALF;
+use crate::engine::population::{AccOrder, Population};
+use crate::engine::spikes::Spikes;
+use crate::engine::sum::{Plain, Read, I8};
 use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
+use crate::model::Dense;
 
-/// Whether the engine takes this path: 32-bit Arm targets, or any target
-/// with the `lean` feature (to test this path on a host).
-pub(crate) const LEAN: bool = cfg!(any(
-    target_arch = "arm",
-    target_arch = "riscv32",
-    feature = "lean"
-));
-
-/// Rounding constant of the Q2.30 products (round half up).
-const HALF: i64 = 1 << (COEF_FRAC_BITS - 1);
-
-/// `sat(acc >> 30)` (as `population::narrow`), with the saturation out
+/// `sat(acc >> 30)` (as `filter::narrow`), with the saturation out
 /// of line: one compare and a branch that is never taken in practice.
 #[inline(always)]
 fn narrow(acc: i64) -> i32 {
@@ -95,7 +93,7 @@ fn mul_wide_parts(a: i32, b: i32) -> i64 {
     (i64::from(ah * bh) << 32) + (mid << 16) + i64::from(low)
 }
 
-/// [`pole`](super::population::pole) with [`narrow`] and [`mul_wide`].
+/// [`pole`](crate::engine::filter::pole) with [`narrow`] and [`mul_wide`].
 #[inline(always)]
 fn pole_lean(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 {
     let mut acc = start;
@@ -118,9 +116,37 @@ pub(crate) fn fit(acc: &mut [i32], k: &NeuronConsts, bound: u64) {
     }
 }
 
+/// One bin of a population: [`update_linear`] for linear accumulators,
+/// [`Population::update`] (the host's block update) for the others. One
+/// call from the engine's step, the linear update inlined here: inlining
+/// it into the step costs the step's loops registers (≈ 270 instructions
+/// per bin on the Cortex-M4 N-MNIST model).
+#[inline(never)]
+pub(crate) fn update(
+    pop: &mut Population<'_>,
+    k: &NeuronConsts,
+    order: AccOrder,
+    parity: bool,
+    look: bool,
+) -> bool {
+    if order == AccOrder::Linear {
+        update_linear(pop, k, parity);
+        false
+    } else {
+        pop.update(k, order, parity, look)
+    }
+}
+
+/// Clears the accumulators: the update left last bin's sums in them.
+#[inline(always)]
+pub(crate) fn fresh(acc: &mut [i32]) {
+    acc.fill(0);
+}
+
 /// One bin of a population with linear accumulators (see the module
 /// documentation). `parity` as for [`Population::update`].
-pub(crate) fn update(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
+#[inline(always)]
+pub(crate) fn update_linear(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
     let [p0, p1] = &mut pop.p;
     let (py1, py2): (&[i32], &mut [i32]) = if parity {
         (&**p1, &mut **p0)
@@ -291,48 +317,57 @@ add_k!(add8, 8, c0, c1, c2, c3, c4, c5, c6, c7);
 /// `weights` word-aligned, as a model in the firmware's model region:
 /// see [`WEIGHT_ALIGN`](crate::model::WEIGHT_ALIGN)) they are read as
 /// words; otherwise four bytes at a time.
-pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>) {
+pub(crate) fn dense_i8(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
+    dense_i8_rows(acc, d.weights, d.outputs as usize, spikes);
+}
+
+/// [`dense_i8`] on a weight blob of columns of `col` weights.
+#[inline(always)]
+fn dense_i8_rows(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>) {
     let len = col.min(acc.len());
+    let acc = &mut acc[..len];
     let wide = len & !3;
-    let bytes = |at: usize| weights.get(at + wide..at + len).unwrap_or(&[]);
     if col % 4 == 0 {
         if let Ok(words) = bytemuck::try_cast_slice::<u8, u32>(weights) {
-            return scatter(&mut acc[..len], spikes, |i| {
-                let at = i as usize * (col / 4);
-                let w = words.get(at..at + col / 4)?;
-                Some((&w[..wide / 4], bytes(4 * at)))
+            // `wide ≤ col`: the words lie within column `at / col`.
+            return scatter(acc, weights, col, spikes, |at| {
+                words.get(at / 4..(at + wide) / 4)
             });
         }
     }
-    let acc = &mut acc[..len];
-    scatter(acc, spikes, |i| {
-        let at = i as usize * col;
-        let w = weights.get(at..at + col)?;
-        Some((bytemuck::cast_slice::<u8, [u8; 4]>(&w[..wide]), bytes(at)))
+    scatter(acc, weights, col, spikes, |at| {
+        weights
+            .get(at..at + wide)
+            .map(bytemuck::cast_slice::<u8, [u8; 4]>)
     })
 }
 
-/// [`dense_i8`] with the columns given by `column(i)`: the words of the
-/// first `acc.len() & !3` weights of column `i` and the bytes of the rest
-/// (`None` for an input out of range); `acc` is no longer than a column.
+/// [`dense_i8`] with the words of column `i` (its first `acc.len() & !3`
+/// weights) given by `words(i · col)` (`None` for an input out of range)
+/// and the rest read from `weights`; `acc` is no longer than a column.
 #[inline(always)]
 fn scatter<'w, W: Word>(
     acc: &mut [i32],
+    weights: &[u8],
+    col: usize,
     spikes: Spikes<'_>,
-    column: impl Fn(u32) -> Option<(&'w [W], &'w [u8])>,
+    words: impl Fn(usize) -> Option<&'w [W]>,
 ) {
     let len = acc.len();
-    let (acc, tail) = acc.split_at_mut(len & !3);
+    let wide = len & !3;
+    let (acc, tail) = acc.split_at_mut(wide);
     tail.fill(0);
     let mut group: [&[W]; 8] = [&[]; 8];
     let mut n = 0usize;
     let mut fresh = true;
     for i in spikes {
-        let Some((w, rest)) = column(i) else {
+        let at = i as usize * col;
+        let Some(w) = words(at) else {
             continue;
         };
         if !tail.is_empty() {
-            add_i8(tail, rest);
+            let rest = weights.get(at + wide..at + len).unwrap_or(&[]);
+            I8::add_run::<Plain>(tail, rest);
         }
         group[n] = w;
         n += 1;
@@ -362,13 +397,6 @@ fn columns<W: Word>(acc: &mut [i32], cols: &[&[W]], fresh: bool) {
     pick!(
         1 => add1, 2 => add2, 3 => add3, 4 => add4, 5 => add5, 6 => add6, 7 => add7, 8 => add8
     );
-}
-
-/// Adds int8 weights to `acc` one by one (the last `col % 4` outputs).
-fn add_i8(acc: &mut [i32], w: &[u8]) {
-    for (a, &w) in acc.iter_mut().zip(w) {
-        *a = a.wrapping_add(i32::from(w as i8));
-    }
 }
 
 #[cfg(test)]
@@ -461,7 +489,7 @@ mod tests {
                         }
                     }
                     let mut got = start.clone();
-                    dense_i8(&mut got, weights, col, Spikes::list(&list, u32::MAX));
+                    dense_i8_rows(&mut got, weights, col, Spikes::list(&list, u32::MAX));
                     assert_eq!(got, want, "col {col}, shift {shift}, spikes {list:?}");
                 }
             }
@@ -470,10 +498,6 @@ mod tests {
 
     #[test]
     fn update_matches_the_host_path() {
-        use super::super::population::AccOrder;
-        if LEAN {
-            return; // `Population::update` is this path: nothing to compare
-        }
         let mut rng = Rng(0x9E37_79B9);
         let (mut spikes, mut busy, mut saturated) = (0u32, 0u32, 0u32);
         let cases = [
@@ -507,7 +531,7 @@ mod tests {
                         pop.acc.copy_from_slice(&input);
                         if run_lean {
                             fit(pop.acc, &k, u64::from(2 * big));
-                            update(&mut pop, &k, parity);
+                            update_linear(&mut pop, &k, parity);
                             busy += pop.busy.iter().map(|w| w.count_ones()).sum::<u32>();
                         } else {
                             pop.update(&k, AccOrder::Linear, parity, step % 3 == 0);
