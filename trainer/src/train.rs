@@ -1,5 +1,6 @@
-//! The training loop: data, network, optimiser steps, validation, progress,
-//! metrics, plots, checkpoints and resuming.
+//! The training loop: network, optimiser steps, validation, progress,
+//! metrics, plots, checkpoints and resuming. The dataset comes from
+//! [`crate::dataset`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,9 +13,9 @@ use serde::Serialize;
 use crate::backend::cuda::Precision;
 use crate::backend::{Backend, CudaOptions, Device, Sample};
 use crate::checkpoint::{Checkpoint, EpochRecord};
-use crate::config::{check_layer_size, DataConfig, ExperimentConfig, LayerConfig};
+use crate::config::{check_layer_size, stream, DataConfig, ExperimentConfig, LayerConfig};
 use crate::data::{self, Binning};
-use crate::dataset::{self, Augment, Input};
+use crate::dataset::{self, Augment};
 use crate::error::{Error, Result};
 use crate::layers::{Conv2d, Delay, Dense, Dropout, SumPool};
 use crate::loss::{Loss, Target};
@@ -23,32 +24,13 @@ use crate::optim::Optimiser;
 use crate::plot;
 use crate::spikes::SpikeRaster;
 
-/// One example: an input and what the output should be.
-#[derive(Debug, Clone)]
-pub struct Example {
-    /// Where it came from, for messages.
-    pub name: String,
-    /// The input.
-    pub input: Input,
-    /// The target.
-    pub target: Target,
-}
+/// Datasets are built in [`crate::dataset`]; these names stay here for
+/// existing callers (`slayer eval`).
+pub use crate::dataset::{build_dataset, build_dataset_with, Dataset, Example};
 
-/// A dataset held in memory.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    /// Number of input channels.
-    pub inputs: usize,
-    /// Spatial shape `(channels, height, width)` of the input, for conv layers.
-    pub shape: Option<(usize, usize, usize)>,
-    /// Number of classes (classification tasks).
-    pub classes: Option<usize>,
-    /// Training examples.
-    pub train: Vec<Example>,
-    /// Validation examples (may be empty).
-    pub valid: Vec<Example>,
-    /// Augmentation of training inputs.
-    pub augment: Augment,
+/// The binning of a config's simulation ([`ExperimentConfig::binning`]).
+pub fn binning(cfg: &ExperimentConfig) -> Binning {
+    cfg.binning()
 }
 
 /// How a run is carried out (everything that is not the experiment itself).
@@ -88,241 +70,6 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
-}
-
-/// Separate random streams for data, weights, shuffling, dropout and augmentation.
-pub(crate) fn stream(seed: u64, which: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ which.wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
-
-/// The binning of a config's simulation.
-pub fn binning(cfg: &ExperimentConfig) -> Binning {
-    Binning {
-        ts_ms: f64::from(cfg.simulation.ts),
-        bins: cfg.simulation.bins,
-    }
-}
-
-/// Builds the dataset the config describes (`list` overrides the config's
-/// list file and puts every listed sample into the validation set, for `eval`).
-pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<Dataset> {
-    build_dataset_with(cfg, data_dir, None)
-}
-
-/// [`build_dataset`] with an optional list file whose samples all go to validation.
-pub fn build_dataset_with(
-    cfg: &ExperimentConfig,
-    data_dir: Option<&Path>,
-    eval_list: Option<&Path>,
-) -> Result<Dataset> {
-    let (ts, bins) = (f64::from(cfg.simulation.ts), cfg.simulation.bins);
-    let need_dir = |what: &str| {
-        data_dir.ok_or_else(|| {
-            Error::Config(format!(
-                "experiment {:?} reads {what}: pass the folder holding it with --data",
-                cfg.name
-            ))
-        })
-    };
-    match &cfg.data {
-        DataConfig::PoissonPattern {
-            inputs,
-            input_rate_hz,
-            target_rate_hz,
-            dead_time_ms,
-        } => {
-            let mut rng = data::seeded_rng(stream(cfg.train.seed, 1));
-            let input =
-                data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
-            let mut target = SpikeRaster::new(bins, 1);
-            for k in data::poisson_target(
-                &mut rng,
-                bins,
-                ts,
-                f64::from(*target_rate_hz),
-                f64::from(*dead_time_ms),
-            ) {
-                target.set(k, 0);
-            }
-            Ok(pattern(*inputs, input, target))
-        }
-        DataConfig::SpikePattern { input, target } => {
-            let dir = need_dir(&format!("{input} and {target}"))?;
-            let b = Binning { ts_ms: ts, bins };
-            let load = |name: &str| -> Result<SpikeRaster> {
-                let path = dir.join(name);
-                let events = data::read_bs1(&path)?;
-                if events.is_empty() {
-                    return Err(Error::Format {
-                        path,
-                        offset: 0,
-                        msg: "no events".into(),
-                    });
-                }
-                let n = events
-                    .iter()
-                    .map(|e| usize::from(e.neuron) + 1)
-                    .max()
-                    .unwrap_or(0);
-                Ok(data::bin_1d(&events, n, 1, &b))
-            };
-            let x = load(input)?;
-            let y = load(target)?;
-            Ok(pattern(x.neurons(), x, y))
-        }
-        DataConfig::Nmnist {
-            list,
-            validation,
-            augment,
-        } => {
-            let dir = need_dir("N-MNIST samples")?;
-            let list_path = eval_list
-                .map(Path::to_path_buf)
-                .or_else(|| list.as_ref().map(|l| dir.join(l)));
-            let items = dataset::load_nmnist(dir, list_path.as_deref())?;
-            let (train, valid) = if eval_list.is_some() {
-                (Vec::new(), items)
-            } else {
-                dataset::split(items, *validation, stream(cfg.train.seed, 5))
-            };
-            Ok(Dataset {
-                inputs: 2 * dataset::NMNIST_SIZE * dataset::NMNIST_SIZE,
-                shape: Some((2, dataset::NMNIST_SIZE, dataset::NMNIST_SIZE)),
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: *augment,
-            })
-        }
-        DataConfig::Fsdd {
-            validation,
-            channels,
-        } => {
-            let dir = need_dir("FSDD recordings")?;
-            let encoder = data::audio::AudioEncoder {
-                channels: *channels,
-                ts_ms: ts,
-                bins,
-                ..Default::default()
-            };
-            let items = dataset::load_fsdd(dir, eval_list, &encoder)?;
-            let (train, valid) = if eval_list.is_some() {
-                (Vec::new(), items.into_iter().map(|(it, _)| it).collect())
-            } else {
-                dataset::split_stratified(items, *validation, stream(cfg.train.seed, 5))
-            };
-            Ok(Dataset {
-                inputs: *channels,
-                shape: None,
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: Augment::default(),
-            })
-        }
-        DataConfig::Mnist {
-            images,
-            labels,
-            test_images,
-            test_labels,
-            validation,
-            rate_hz,
-            limit,
-            resample,
-        } => {
-            let dir = need_dir("MNIST-style IDX images")?;
-            let rate = rate_hz * ts / 1000.0;
-            let seed = stream(cfg.train.seed, 6);
-            let load =
-                |i: &str, l: &str, seed, limit| dataset::load_mnist(dir, i, l, rate, seed, limit);
-            let (items, size) = load(images, labels, seed, *limit)?;
-            let (train, valid) = match (test_images, test_labels) {
-                (Some(ti), Some(tl)) => {
-                    let (test, test_size) = load(ti, tl, !seed, None)?;
-                    if test_size != size {
-                        return Err(Error::Config(format!(
-                            "mnist: test images are {test_size:?} but training images {size:?}"
-                        )));
-                    }
-                    (items, test)
-                }
-                (None, None) => dataset::split(items, *validation, stream(cfg.train.seed, 5)),
-                _ => {
-                    return Err(Error::Config(
-                        "mnist: give both test_images and test_labels, or neither".into(),
-                    ))
-                }
-            };
-            let (train, valid) = if eval_list.is_some() {
-                return Err(Error::Config(
-                    "--list is not supported for MNIST; eval uses the validation or test set"
-                        .into(),
-                ));
-            } else {
-                (train, valid)
-            };
-            Ok(Dataset {
-                inputs: size.0 * size.1,
-                shape: Some((1, size.0, size.1)),
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: Augment {
-                    resample: *resample,
-                    ..Augment::default()
-                },
-            })
-        }
-        DataConfig::DvsGesture {
-            validation,
-            augment,
-            downsample,
-        } => {
-            let dir = need_dir("DVS Gesture recordings")?;
-            if eval_list.is_some() {
-                return Err(Error::Config(
-                    "--list is not supported for DVS Gesture; eval uses the validation split"
-                        .into(),
-                ));
-            }
-            let items = dataset::load_dvs_gesture(dir, *downsample)?;
-            let (train, valid) = dataset::split(items, *validation, stream(cfg.train.seed, 5));
-            let s = data::dvs_gesture::SENSOR_SIZE / downsample;
-            Ok(Dataset {
-                inputs: 2 * s * s,
-                shape: Some((2, s, s)),
-                classes: Some(11),
-                train: examples(train),
-                valid: examples(valid),
-                augment: *augment,
-            })
-        }
-    }
-}
-
-fn examples(v: Vec<dataset::Item>) -> Vec<Example> {
-    v.into_iter()
-        .map(|i| Example {
-            name: i.name,
-            input: i.input,
-            target: Target::Class(i.label),
-        })
-        .collect()
-}
-
-fn pattern(inputs: usize, x: SpikeRaster, y: SpikeRaster) -> Dataset {
-    Dataset {
-        inputs,
-        shape: None,
-        classes: None,
-        train: vec![Example {
-            name: "pattern".into(),
-            input: Input::Raster(x),
-            target: Target::Spikes(y),
-        }],
-        valid: Vec::new(),
-        augment: Augment::default(),
-    }
 }
 
 /// Builds the network the config describes, with weights drawn from `seed`;
