@@ -1,9 +1,10 @@
-//! The training loop: optimiser steps, validation, progress, metrics,
-//! plots, checkpoints and resuming. The dataset comes from
-//! [`crate::dataset`], the network from [`Network::from_config`].
+//! The training loop: epochs, batches, optimiser steps, validation,
+//! progress, checkpoints, early stopping and resuming. The dataset comes
+//! from [`crate::dataset`], the network from [`Network::from_config`], and
+//! [`crate::report`] writes metrics and plots.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
 use crate::optim::Optimiser;
-use crate::plot;
+use crate::report::{epoch_line, RunFiles};
 use crate::spikes::SpikeRaster;
 
 /// Datasets are built in [`crate::dataset`]; these names stay here for
@@ -69,23 +70,6 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
-}
-
-/// One epoch as a line of text: loss, accuracies where known, seconds.
-fn epoch_line(epoch: usize, epochs: usize, rec: &EpochRecord) -> String {
-    let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a));
-    let mut line = format!("epoch {:>3}/{epochs}: loss {:.4}", epoch + 1, rec.loss);
-    if rec.accuracy.is_some() || rec.valid_accuracy.is_some() {
-        line.push_str(&format!(
-            "  train {}  validation {}",
-            pct(rec.accuracy),
-            pct(rec.valid_accuracy)
-        ));
-    } else {
-        line.push_str(&format!("  output spikes {}", rec.output_spikes));
-    }
-    line.push_str(&format!("  ({:.1} s)", rec.seconds));
-    line
 }
 
 /// True when `out` matches `target` neuron by neuron: the same number of
@@ -290,16 +274,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             .map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
     }
     let out_dir = &opts.out_dir;
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let cfg_path = out_dir.join("config.toml");
-    std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
-
-    let metrics_path = out_dir.join("metrics.csv");
-    write_metrics(&metrics_path, &history)?;
-    let mut metrics = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
+    let mut files = RunFiles::create(cfg, out_dir, &history)?;
 
     let classify = data.classes.is_some();
     let bar = ProgressBar::new(if classify {
@@ -418,8 +393,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             matched: matched && !classify,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        writeln!(metrics, "{}", metrics_row(epoch, &rec))
-            .map_err(|e| Error::io(&metrics_path, e))?;
+        files.epoch(epoch, &rec)?;
         if plain
             && (classify
                 || stop
@@ -448,12 +422,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
                 best = key.unwrap_or(best);
                 ck.save(&out_dir.join("best.slyc"))?;
                 if let (Some(v), Some(c)) = (&valid, data.classes) {
-                    plot::confusion_matrix(
-                        &out_dir.join("confusion.png"),
-                        &format!("{}: validation, epoch {}", cfg.name, epoch + 1),
-                        &(0..c).map(|i| i.to_string()).collect::<Vec<_>>(),
-                        &v.confusion,
-                    )?;
+                    files.confusion(cfg, epoch, c, &v.confusion)?;
                 }
             }
         }
@@ -472,16 +441,11 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     if !ckpt.exists() {
         Checkpoint::new(cfg, &net, &opt, &history).save(&ckpt)?;
     }
-    write_plots(cfg, &history, out_dir)?;
-    if !classify {
-        write_raster(
-            &net,
-            &data.train[0],
-            &b,
-            &out_dir.join("raster.png"),
-            &cfg.name,
-        )?;
-    }
+    files.finish(
+        cfg,
+        &history,
+        (!classify).then(|| (&net, &data.train[0], &b)),
+    )?;
     let last = history.last();
     Ok(TrainReport {
         epochs: history.len(),
@@ -502,154 +466,4 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
 /// else the negative training loss.
 fn best_key(r: &EpochRecord) -> Option<f64> {
     Some(r.valid_accuracy.or(r.accuracy).unwrap_or(-r.loss))
-}
-
-const METRICS_HEADER: &str =
-    "epoch,loss,accuracy,valid_loss,valid_accuracy,output_spikes,matched,seconds";
-
-fn metrics_row(epoch: usize, r: &EpochRecord) -> String {
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    format!(
-        "{epoch},{},{},{},{},{},{},{:.3}",
-        r.loss,
-        opt(r.accuracy),
-        opt(r.valid_loss),
-        opt(r.valid_accuracy),
-        r.output_spikes,
-        u8::from(r.matched),
-        r.seconds
-    )
-}
-
-/// Writes `metrics.csv` afresh with the header and the given epochs (a
-/// resumed run drops rows of epochs after its checkpoint).
-fn write_metrics(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    let mut text = String::from(METRICS_HEADER);
-    text.push('\n');
-    for (i, r) in history.iter().enumerate() {
-        text.push_str(&metrics_row(i, r));
-        text.push('\n');
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-fn write_plots(cfg: &ExperimentConfig, history: &[EpochRecord], out_dir: &Path) -> Result<()> {
-    let train_loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
-    let valid_loss: Vec<f64> = history
-        .iter()
-        .map(|r| r.valid_loss.unwrap_or(f64::NAN))
-        .collect();
-    let mut series = vec![plot::Series {
-        label: "train",
-        values: &train_loss,
-    }];
-    if history.iter().any(|r| r.valid_loss.is_some()) {
-        series.push(plot::Series {
-            label: "validation",
-            values: &valid_loss,
-        });
-    }
-    plot::curves(
-        &out_dir.join("loss.png"),
-        &format!("{}: loss", cfg.name),
-        "loss",
-        &series,
-        true,
-    )?;
-    if history.iter().any(|r| r.accuracy.is_some()) {
-        let pct = |f: fn(&EpochRecord) -> Option<f64>| -> Vec<f64> {
-            history
-                .iter()
-                .map(|r| f(r).map_or(f64::NAN, |a| 100.0 * a))
-                .collect()
-        };
-        let (tr, va) = (pct(|r| r.accuracy), pct(|r| r.valid_accuracy));
-        plot::curves(
-            &out_dir.join("accuracy.png"),
-            &format!("{}: accuracy", cfg.name),
-            "accuracy (%)",
-            &[
-                plot::Series {
-                    label: "train",
-                    values: &tr,
-                },
-                plot::Series {
-                    label: "validation",
-                    values: &va,
-                },
-            ],
-            false,
-        )?;
-    }
-    Ok(())
-}
-
-/// Spike raster of one example: input, first hidden layer, output vs target.
-fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &str) -> Result<()> {
-    let srm = net.srm();
-    let x = ex.input.raster(b, None);
-    let trace = net.forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None);
-    let ts = f64::from(net.ts);
-    let events = |r: &SpikeRaster| -> Vec<(f64, u32)> {
-        (0..r.bins())
-            .flat_map(|k| {
-                (0..r.neurons())
-                    .filter(move |&n| r.get(k, n))
-                    .map(move |n| (k as f64 * ts, n as u32))
-            })
-            .collect()
-    };
-    let input = events(&x);
-    let out_r = trace.output().to_raster();
-    let out = events(&out_r);
-    let hidden = net
-        .layers
-        .iter()
-        .position(|l| matches!(l, Layer::Dense(_)))
-        .filter(|&l| l + 1 < net.layers.len())
-        .map(|l| trace.spikes(l).to_raster());
-    let hid = hidden.as_ref().map(events);
-    let tgt = match &ex.target {
-        Target::Spikes(t) => events(t),
-        Target::Class(_) => Vec::new(),
-    };
-    let mut panels = vec![plot::RasterPanel {
-        title: "input",
-        rows: x.neurons(),
-        layers: vec![plot::RasterLayer {
-            label: "input",
-            spikes: &input,
-        }],
-    }];
-    if let (Some(h), Some(hr)) = (&hid, &hidden) {
-        panels.push(plot::RasterPanel {
-            title: "hidden",
-            rows: hr.neurons(),
-            layers: vec![plot::RasterLayer {
-                label: "hidden",
-                spikes: h,
-            }],
-        });
-    }
-    let mut out_layers = vec![plot::RasterLayer {
-        label: "output",
-        spikes: &out,
-    }];
-    if !tgt.is_empty() {
-        out_layers.push(plot::RasterLayer {
-            label: "target",
-            spikes: &tgt,
-        });
-    }
-    panels.push(plot::RasterPanel {
-        title: "output vs target",
-        rows: out_r.neurons(),
-        layers: out_layers,
-    });
-    plot::spike_raster(
-        path,
-        &format!("{name}: spikes after training"),
-        x.bins() as f64 * ts,
-        &panels,
-    )
 }
