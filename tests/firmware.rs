@@ -16,7 +16,8 @@ use slayer_tests::firmware::{
 };
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::export::export;
-use slayer_trainer::train::{build_network, input_shape};
+use slayer_trainer::network::Network;
+use slayer_trainer::train::input_shape;
 
 use crate::common::shared_data;
 
@@ -54,7 +55,7 @@ fn qemu_counts_equal_host_engine() {
     );
     let cfg =
         ExperimentConfig::from_toml(&CONFIG.replace(OUTPUT_LAYER, LOUD_OUTPUT_LAYER)).unwrap();
-    let net = build_network(&cfg, N_INPUTS, Some((2, 34, 34)), SEED).unwrap();
+    let net = Network::from_config(&cfg, N_INPUTS, Some((2, 34, 34)), SEED).unwrap();
     let shape = input_shape(&cfg, &net);
     let ex = export(&net, Some(shape), cfg.simulation.bins, 8).unwrap();
     let model = Model::decode(&ex.bytes).unwrap();

@@ -22,8 +22,9 @@ use slayer_trainer::export::export;
 use slayer_trainer::link::{
     load_recording, run_host, wire_of, Board, Hello, LinkOptions, Recording,
 };
+use slayer_trainer::network::Network;
 use slayer_trainer::stream::{self, Decision, Sink, Source, StreamOptions};
-use slayer_trainer::train::{build_network, input_shape};
+use slayer_trainer::train::input_shape;
 
 use crate::common::shared_data;
 
@@ -45,7 +46,7 @@ fn model(
         "the config's output layer changed"
     );
     let cfg = ExperimentConfig::from_toml(&config.replace(out_layer, loud)).unwrap();
-    let net = build_network(&cfg, inputs, Some(shape), seed).unwrap();
+    let net = Network::from_config(&cfg, inputs, Some(shape), seed).unwrap();
     let shape = input_shape(&cfg, &net);
     export(&net, Some(shape), cfg.simulation.bins, 8)
         .unwrap()

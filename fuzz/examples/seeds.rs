@@ -101,7 +101,7 @@ fn trainer_seeds() {
             Some(n) if n <= 4096 => (n, None),
             _ => continue,
         };
-        let Ok(net) = slayer_trainer::train::build_network(&cfg, inputs, shape, 1) else {
+        let Ok(net) = slayer_trainer::network::Network::from_config(&cfg, inputs, shape, 1) else {
             continue;
         };
         let opt = slayer_trainer::optim::Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());

@@ -344,7 +344,7 @@ pub fn run_case(
         BenchNet::Config { toml, shape } => {
             let cfg = ExperimentConfig::from_toml(toml)?;
             let (c, h, w) = *shape;
-            let net = crate::train::build_network(&cfg, c * h * w, Some(*shape), seed)?;
+            let net = crate::network::Network::from_config(&cfg, c * h * w, Some(*shape), seed)?;
             let shape = format!("{}: {c}x{h}x{w}-...-{}", cfg.name, net.outputs());
             (net, shape)
         }

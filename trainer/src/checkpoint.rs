@@ -146,12 +146,11 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::build_network;
 
     #[test]
     fn round_trip_and_every_truncation_is_an_error() {
         let cfg = ExperimentConfig::default_experiment();
-        let net = build_network(&cfg, 250, None, 1).unwrap();
+        let net = Network::from_config(&cfg, 250, None, 1).unwrap();
         let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
         let rec = EpochRecord {
             loss: 1.0,
@@ -194,7 +193,7 @@ mod tests {
     #[test]
     fn version_1_checkpoints_still_load() {
         let cfg = ExperimentConfig::default_experiment();
-        let net = build_network(&cfg, 250, None, 1).unwrap();
+        let net = Network::from_config(&cfg, 250, None, 1).unwrap();
         let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
         let ck = Checkpoint::new(&cfg, &net, &opt, &[]);
         let mut v1 = Vec::from(&MAGIC[..]);

@@ -392,6 +392,14 @@ impl ExperimentConfig {
         })
     }
 
+    /// The binning of the simulation: `bins` bins of `ts` ms.
+    pub fn binning(&self) -> crate::data::Binning {
+        crate::data::Binning {
+            ts_ms: f64::from(self.simulation.ts),
+            bins: self.simulation.bins,
+        }
+    }
+
     /// The default experiment.
     pub fn default_experiment() -> Self {
         // The embedded default is checked by a test; a failure here is a build defect.
@@ -569,6 +577,12 @@ impl ExperimentConfig {
         }
         Ok(())
     }
+}
+
+/// The seed of random stream `which` of `seed`: data, weights, shuffling,
+/// dropout and augmentation each draw from a stream of their own.
+pub(crate) fn stream(seed: u64, which: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ which.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
 /// Most bins a sample may have (about 4.6 hours of 1 ms bins).

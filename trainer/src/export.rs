@@ -285,7 +285,6 @@ mod tests {
     use crate::config::ExperimentConfig;
     use crate::data::{poisson_raster, seeded_rng};
     use crate::infer::CoreRunner;
-    use crate::train::build_network;
     use slayer_core::Model;
 
     fn network(layers: &str, inputs: usize, shape: Option<(usize, usize, usize)>) -> Network {
@@ -296,7 +295,7 @@ mod tests {
              input_rate_hz = 50.0\ntarget_rate_hz = 20.0\ndead_time_ms = 5.0\n"
         );
         let cfg = ExperimentConfig::from_toml(&text).unwrap();
-        build_network(&cfg, inputs, shape, 7).unwrap()
+        Network::from_config(&cfg, inputs, shape, 7).unwrap()
     }
 
     #[test]

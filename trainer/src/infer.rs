@@ -184,7 +184,7 @@ pub fn compare(
     backend: &dyn crate::backend::Backend,
     net: &crate::network::Network,
     model: &Model<'_>,
-    examples: &[crate::train::Example],
+    examples: &[crate::dataset::Example],
     b: &Binning,
 ) -> Result<Comparison> {
     use crate::loss::Target;

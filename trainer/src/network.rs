@@ -5,6 +5,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use slayer_core::NeuronParams;
 
+use crate::config::{check_layer_size, stream, ExperimentConfig, LayerConfig};
+use crate::error::{Error, Result};
 use crate::layers::{Conv2d, Delay, Dense, Dropout, SumPool, Synapse};
 use crate::neuron::{KernelMode, RhoParams, Srm};
 use crate::spikes::{SpikeRaster, SpikeTrain};
@@ -112,6 +114,105 @@ impl Trace {
 }
 
 impl Network {
+    /// Builds the network the config describes for `inputs` input neurons,
+    /// with weights drawn from `seed`; `shape` is the input's `(channels,
+    /// height, width)` when conv or pool layers need one. Layer sizes are
+    /// checked against the limits before anything is allocated.
+    pub fn from_config(
+        cfg: &ExperimentConfig,
+        inputs: usize,
+        shape: Option<(usize, usize, usize)>,
+        seed: u64,
+    ) -> Result<Network> {
+        let mut rng = crate::data::seeded_rng(stream(seed, 2));
+        let mut width = inputs;
+        let mut shape = shape;
+        let mut layers = Vec::new();
+        let spatial = |shape: Option<(usize, usize, usize)>, i: usize, what: &str| {
+            shape.ok_or_else(|| {
+                Error::Shape(format!(
+                    "layer {i} ({what}) needs a spatial input, but the data is not an image or follows a dense/flatten layer"
+                ))
+            })
+        };
+        let bins = cfg.simulation.bins;
+        check_layer_size(0, "input", Some(0), Some(inputs), bins)?;
+        for (i, l) in cfg.network.layers.iter().enumerate() {
+            layers.push(match *l {
+                LayerConfig::Dense {
+                    outputs,
+                    weight_scale,
+                } => {
+                    check_layer_size(i, "dense", width.checked_mul(outputs), Some(outputs), bins)?;
+                    let d = Dense::init(width, outputs, weight_scale, &mut rng);
+                    width = outputs;
+                    shape = None;
+                    Layer::Dense(d)
+                }
+                LayerConfig::Conv {
+                    channels,
+                    kernel,
+                    stride,
+                    padding,
+                    weight_scale,
+                } => {
+                    let (c_in, h, w) = spatial(shape, i, "conv")?;
+                    let side = |n| crate::layers::conv::output_len(n, kernel, stride, padding);
+                    let out_width = match (side(h), side(w)) {
+                        (Some(oh), Some(ow)) => {
+                            channels.checked_mul(oh).and_then(|n| n.checked_mul(ow))
+                        }
+                        _ => Some(0), // Conv2d::init names the shape error
+                    };
+                    let weights = channels
+                        .checked_mul(c_in)
+                        .and_then(|n| n.checked_mul(kernel))
+                        .and_then(|n| n.checked_mul(kernel));
+                    check_layer_size(i, "conv", weights, out_width, bins)?;
+                    let c = Conv2d::init(
+                        (c_in, h, w),
+                        channels,
+                        (kernel, kernel),
+                        (stride, stride),
+                        (padding, padding),
+                        weight_scale,
+                        &mut rng,
+                    )
+                    .map_err(|m| Error::Shape(format!("layer {i} (conv): {m}")))?;
+                    shape = Some(c.out_shape());
+                    width = c.outputs();
+                    Layer::Conv(c)
+                }
+                LayerConfig::Pool { size } => {
+                    let p = SumPool::new(spatial(shape, i, "pool")?, size, 1.1 * cfg.neuron.theta)
+                        .map_err(|m| Error::Shape(format!("layer {i} (pool): {m}")))?;
+                    shape = Some(p.out_shape());
+                    width = p.outputs();
+                    Layer::Pool(p)
+                }
+                LayerConfig::Flatten => {
+                    shape = None;
+                    continue;
+                }
+                LayerConfig::Delay {
+                    max_delay,
+                    init_max,
+                } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
+                LayerConfig::Dropout { p } => Layer::Dropout(Dropout { p }),
+            });
+        }
+        let net = Self {
+            inputs,
+            layers,
+            neuron: cfg.neuron.params(),
+            rho: cfg.neuron.rho(),
+            kernel: cfg.neuron.kernel,
+            ts: cfg.simulation.ts,
+        };
+        net.check().map_err(Error::Shape)?;
+        Ok(net)
+    }
+
     /// The neuron model at this network's time step.
     pub fn srm(&self) -> Srm {
         Srm::new(&self.neuron, self.ts, self.rho, self.kernel)
@@ -366,7 +467,11 @@ impl Trace {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::backend::{Backend, Sample};
+    use crate::data;
     use crate::loss::{Loss, Target};
     use crate::reference;
     use rand::{Rng, SeedableRng};
@@ -466,5 +571,67 @@ mod tests {
         };
         let err = net.check().unwrap_err();
         assert!(err.contains("layer 1"), "{err}");
+    }
+
+    /// The shipped CNN config builds the paper's shapes and a training step
+    /// sends gradients to every conv and dense tensor.
+    #[test]
+    fn cnn_config_builds_and_trains_a_step() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/nmnist_cnn.toml");
+        let mut cfg = ExperimentConfig::load(&path).unwrap();
+        cfg.simulation.bins = 60;
+        let net = Network::from_config(&cfg, 2 * 34 * 34, Some((2, 34, 34)), 1).unwrap();
+        assert_eq!(
+            net.widths(),
+            vec![
+                12 * 30 * 30,
+                12 * 15 * 15,
+                64 * 11 * 11,
+                64 * 6 * 6,
+                64 * 6 * 6,
+                10
+            ]
+        );
+        assert_eq!(
+            net.param_sizes(),
+            vec![12 * 2 * 25, 64 * 12 * 25, 64 * 36 * 10]
+        );
+        // A dense input cannot feed a conv layer.
+        assert!(Network::from_config(&cfg, 2 * 34 * 34, None, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("spatial"));
+        let mut rng = data::seeded_rng(4);
+        let x = data::poisson_raster(&mut rng, 2 * 34 * 34, 60, 1.0, 30.0);
+        let t = Target::Class(3);
+        let loss = cfg.loss.build(1.0);
+        let loss = match loss {
+            Loss::NumSpikes {
+                true_count,
+                false_count,
+                ..
+            } => Loss::NumSpikes {
+                start: 0,
+                stop: 60,
+                true_count,
+                false_count,
+            },
+            l => l,
+        };
+        let res = crate::backend::CpuBackend::new()
+            .train_batch(
+                &net,
+                &[Sample {
+                    input: &x,
+                    target: &t,
+                }],
+                &loss,
+                9,
+            )
+            .unwrap();
+        for (i, g) in res.grads.iter().enumerate() {
+            assert!(g.iter().any(|&v| v != 0.0), "tensor {i} got no gradient");
+            assert!(g.iter().all(|v| v.is_finite()));
+        }
     }
 }

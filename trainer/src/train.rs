@@ -1,8 +1,10 @@
-//! The training loop: data, network, optimiser steps, validation, progress,
-//! metrics, plots, checkpoints and resuming.
+//! The training loop: epochs, batches, optimiser steps, validation,
+//! progress, checkpoints, early stopping and resuming. The dataset comes
+//! from [`crate::dataset`], the network from [`Network::from_config`], and
+//! [`crate::report`] writes metrics and plots.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,43 +14,23 @@ use serde::Serialize;
 use crate::backend::cuda::Precision;
 use crate::backend::{Backend, CudaOptions, Device, Sample};
 use crate::checkpoint::{Checkpoint, EpochRecord};
-use crate::config::{check_layer_size, DataConfig, ExperimentConfig, LayerConfig};
+use crate::config::{stream, DataConfig, ExperimentConfig};
 use crate::data::{self, Binning};
-use crate::dataset::{self, Augment, Input};
+use crate::dataset::{self, Augment};
 use crate::error::{Error, Result};
-use crate::layers::{Conv2d, Delay, Dense, Dropout, SumPool};
 use crate::loss::{Loss, Target};
 use crate::network::{Layer, Network};
 use crate::optim::Optimiser;
-use crate::plot;
+use crate::report::{epoch_line, RunFiles};
 use crate::spikes::SpikeRaster;
 
-/// One example: an input and what the output should be.
-#[derive(Debug, Clone)]
-pub struct Example {
-    /// Where it came from, for messages.
-    pub name: String,
-    /// The input.
-    pub input: Input,
-    /// The target.
-    pub target: Target,
-}
+/// Datasets are built in [`crate::dataset`]; these names stay here for
+/// existing callers (`slayer eval`).
+pub use crate::dataset::{build_dataset, build_dataset_with, Dataset, Example};
 
-/// A dataset held in memory.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    /// Number of input channels.
-    pub inputs: usize,
-    /// Spatial shape `(channels, height, width)` of the input, for conv layers.
-    pub shape: Option<(usize, usize, usize)>,
-    /// Number of classes (classification tasks).
-    pub classes: Option<usize>,
-    /// Training examples.
-    pub train: Vec<Example>,
-    /// Validation examples (may be empty).
-    pub valid: Vec<Example>,
-    /// Augmentation of training inputs.
-    pub augment: Augment,
+/// The binning of a config's simulation ([`ExperimentConfig::binning`]).
+pub fn binning(cfg: &ExperimentConfig) -> Binning {
+    cfg.binning()
 }
 
 /// How a run is carried out (everything that is not the experiment itself).
@@ -88,356 +70,6 @@ pub struct TrainReport {
     pub checkpoint: PathBuf,
     /// The output folder.
     pub out_dir: PathBuf,
-}
-
-/// Separate random streams for data, weights, shuffling, dropout and augmentation.
-pub(crate) fn stream(seed: u64, which: u64) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ which.wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
-
-/// The binning of a config's simulation.
-pub fn binning(cfg: &ExperimentConfig) -> Binning {
-    Binning {
-        ts_ms: f64::from(cfg.simulation.ts),
-        bins: cfg.simulation.bins,
-    }
-}
-
-/// Builds the dataset the config describes (`list` overrides the config's
-/// list file and puts every listed sample into the validation set, for `eval`).
-pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<Dataset> {
-    build_dataset_with(cfg, data_dir, None)
-}
-
-/// [`build_dataset`] with an optional list file whose samples all go to validation.
-pub fn build_dataset_with(
-    cfg: &ExperimentConfig,
-    data_dir: Option<&Path>,
-    eval_list: Option<&Path>,
-) -> Result<Dataset> {
-    let (ts, bins) = (f64::from(cfg.simulation.ts), cfg.simulation.bins);
-    let need_dir = |what: &str| {
-        data_dir.ok_or_else(|| {
-            Error::Config(format!(
-                "experiment {:?} reads {what}: pass the folder holding it with --data",
-                cfg.name
-            ))
-        })
-    };
-    match &cfg.data {
-        DataConfig::PoissonPattern {
-            inputs,
-            input_rate_hz,
-            target_rate_hz,
-            dead_time_ms,
-        } => {
-            let mut rng = data::seeded_rng(stream(cfg.train.seed, 1));
-            let input =
-                data::poisson_raster(&mut rng, *inputs, bins, ts, f64::from(*input_rate_hz));
-            let mut target = SpikeRaster::new(bins, 1);
-            for k in data::poisson_target(
-                &mut rng,
-                bins,
-                ts,
-                f64::from(*target_rate_hz),
-                f64::from(*dead_time_ms),
-            ) {
-                target.set(k, 0);
-            }
-            Ok(pattern(*inputs, input, target))
-        }
-        DataConfig::SpikePattern { input, target } => {
-            let dir = need_dir(&format!("{input} and {target}"))?;
-            let b = Binning { ts_ms: ts, bins };
-            let load = |name: &str| -> Result<SpikeRaster> {
-                let path = dir.join(name);
-                let events = data::read_bs1(&path)?;
-                if events.is_empty() {
-                    return Err(Error::Format {
-                        path,
-                        offset: 0,
-                        msg: "no events".into(),
-                    });
-                }
-                let n = events
-                    .iter()
-                    .map(|e| usize::from(e.neuron) + 1)
-                    .max()
-                    .unwrap_or(0);
-                Ok(data::bin_1d(&events, n, 1, &b))
-            };
-            let x = load(input)?;
-            let y = load(target)?;
-            Ok(pattern(x.neurons(), x, y))
-        }
-        DataConfig::Nmnist {
-            list,
-            validation,
-            augment,
-        } => {
-            let dir = need_dir("N-MNIST samples")?;
-            let list_path = eval_list
-                .map(Path::to_path_buf)
-                .or_else(|| list.as_ref().map(|l| dir.join(l)));
-            let items = dataset::load_nmnist(dir, list_path.as_deref())?;
-            let (train, valid) = if eval_list.is_some() {
-                (Vec::new(), items)
-            } else {
-                dataset::split(items, *validation, stream(cfg.train.seed, 5))
-            };
-            Ok(Dataset {
-                inputs: 2 * dataset::NMNIST_SIZE * dataset::NMNIST_SIZE,
-                shape: Some((2, dataset::NMNIST_SIZE, dataset::NMNIST_SIZE)),
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: *augment,
-            })
-        }
-        DataConfig::Fsdd {
-            validation,
-            channels,
-        } => {
-            let dir = need_dir("FSDD recordings")?;
-            let encoder = data::audio::AudioEncoder {
-                channels: *channels,
-                ts_ms: ts,
-                bins,
-                ..Default::default()
-            };
-            let items = dataset::load_fsdd(dir, eval_list, &encoder)?;
-            let (train, valid) = if eval_list.is_some() {
-                (Vec::new(), items.into_iter().map(|(it, _)| it).collect())
-            } else {
-                dataset::split_stratified(items, *validation, stream(cfg.train.seed, 5))
-            };
-            Ok(Dataset {
-                inputs: *channels,
-                shape: None,
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: Augment::default(),
-            })
-        }
-        DataConfig::Mnist {
-            images,
-            labels,
-            test_images,
-            test_labels,
-            validation,
-            rate_hz,
-            limit,
-            resample,
-        } => {
-            let dir = need_dir("MNIST-style IDX images")?;
-            let rate = rate_hz * ts / 1000.0;
-            let seed = stream(cfg.train.seed, 6);
-            let load =
-                |i: &str, l: &str, seed, limit| dataset::load_mnist(dir, i, l, rate, seed, limit);
-            let (items, size) = load(images, labels, seed, *limit)?;
-            let (train, valid) = match (test_images, test_labels) {
-                (Some(ti), Some(tl)) => {
-                    let (test, test_size) = load(ti, tl, !seed, None)?;
-                    if test_size != size {
-                        return Err(Error::Config(format!(
-                            "mnist: test images are {test_size:?} but training images {size:?}"
-                        )));
-                    }
-                    (items, test)
-                }
-                (None, None) => dataset::split(items, *validation, stream(cfg.train.seed, 5)),
-                _ => {
-                    return Err(Error::Config(
-                        "mnist: give both test_images and test_labels, or neither".into(),
-                    ))
-                }
-            };
-            let (train, valid) = if eval_list.is_some() {
-                return Err(Error::Config(
-                    "--list is not supported for MNIST; eval uses the validation or test set"
-                        .into(),
-                ));
-            } else {
-                (train, valid)
-            };
-            Ok(Dataset {
-                inputs: size.0 * size.1,
-                shape: Some((1, size.0, size.1)),
-                classes: Some(10),
-                train: examples(train),
-                valid: examples(valid),
-                augment: Augment {
-                    resample: *resample,
-                    ..Augment::default()
-                },
-            })
-        }
-        DataConfig::DvsGesture {
-            validation,
-            augment,
-            downsample,
-        } => {
-            let dir = need_dir("DVS Gesture recordings")?;
-            if eval_list.is_some() {
-                return Err(Error::Config(
-                    "--list is not supported for DVS Gesture; eval uses the validation split"
-                        .into(),
-                ));
-            }
-            let items = dataset::load_dvs_gesture(dir, *downsample)?;
-            let (train, valid) = dataset::split(items, *validation, stream(cfg.train.seed, 5));
-            let s = data::dvs_gesture::SENSOR_SIZE / downsample;
-            Ok(Dataset {
-                inputs: 2 * s * s,
-                shape: Some((2, s, s)),
-                classes: Some(11),
-                train: examples(train),
-                valid: examples(valid),
-                augment: *augment,
-            })
-        }
-    }
-}
-
-fn examples(v: Vec<dataset::Item>) -> Vec<Example> {
-    v.into_iter()
-        .map(|i| Example {
-            name: i.name,
-            input: i.input,
-            target: Target::Class(i.label),
-        })
-        .collect()
-}
-
-fn pattern(inputs: usize, x: SpikeRaster, y: SpikeRaster) -> Dataset {
-    Dataset {
-        inputs,
-        shape: None,
-        classes: None,
-        train: vec![Example {
-            name: "pattern".into(),
-            input: Input::Raster(x),
-            target: Target::Spikes(y),
-        }],
-        valid: Vec::new(),
-        augment: Augment::default(),
-    }
-}
-
-/// Builds the network the config describes, with weights drawn from `seed`;
-/// `shape` is the input's `(channels, height, width)` when conv or pool
-/// layers need one.
-pub fn build_network(
-    cfg: &ExperimentConfig,
-    inputs: usize,
-    shape: Option<(usize, usize, usize)>,
-    seed: u64,
-) -> Result<Network> {
-    let mut rng = data::seeded_rng(stream(seed, 2));
-    let mut width = inputs;
-    let mut shape = shape;
-    let mut layers = Vec::new();
-    let spatial = |shape: Option<(usize, usize, usize)>, i: usize, what: &str| {
-        shape.ok_or_else(|| {
-            Error::Shape(format!(
-                "layer {i} ({what}) needs a spatial input, but the data is not an image or follows a dense/flatten layer"
-            ))
-        })
-    };
-    let bins = cfg.simulation.bins;
-    check_layer_size(0, "input", Some(0), Some(inputs), bins)?;
-    for (i, l) in cfg.network.layers.iter().enumerate() {
-        layers.push(match *l {
-            LayerConfig::Dense {
-                outputs,
-                weight_scale,
-            } => {
-                check_layer_size(i, "dense", width.checked_mul(outputs), Some(outputs), bins)?;
-                let d = Dense::init(width, outputs, weight_scale, &mut rng);
-                width = outputs;
-                shape = None;
-                Layer::Dense(d)
-            }
-            LayerConfig::Conv {
-                channels,
-                kernel,
-                stride,
-                padding,
-                weight_scale,
-            } => {
-                let (c_in, h, w) = spatial(shape, i, "conv")?;
-                let side = |n| crate::layers::conv::output_len(n, kernel, stride, padding);
-                let out_width = match (side(h), side(w)) {
-                    (Some(oh), Some(ow)) => {
-                        channels.checked_mul(oh).and_then(|n| n.checked_mul(ow))
-                    }
-                    _ => Some(0), // Conv2d::init names the shape error
-                };
-                let weights = channels
-                    .checked_mul(c_in)
-                    .and_then(|n| n.checked_mul(kernel))
-                    .and_then(|n| n.checked_mul(kernel));
-                check_layer_size(i, "conv", weights, out_width, bins)?;
-                let c = Conv2d::init(
-                    (c_in, h, w),
-                    channels,
-                    (kernel, kernel),
-                    (stride, stride),
-                    (padding, padding),
-                    weight_scale,
-                    &mut rng,
-                )
-                .map_err(|m| Error::Shape(format!("layer {i} (conv): {m}")))?;
-                shape = Some(c.out_shape());
-                width = c.outputs();
-                Layer::Conv(c)
-            }
-            LayerConfig::Pool { size } => {
-                let p = SumPool::new(spatial(shape, i, "pool")?, size, 1.1 * cfg.neuron.theta)
-                    .map_err(|m| Error::Shape(format!("layer {i} (pool): {m}")))?;
-                shape = Some(p.out_shape());
-                width = p.outputs();
-                Layer::Pool(p)
-            }
-            LayerConfig::Flatten => {
-                shape = None;
-                continue;
-            }
-            LayerConfig::Delay {
-                max_delay,
-                init_max,
-            } => Layer::Delay(Delay::init(width, max_delay, init_max, &mut rng)),
-            LayerConfig::Dropout { p } => Layer::Dropout(Dropout { p }),
-        });
-    }
-    let net = Network {
-        inputs,
-        layers,
-        neuron: cfg.neuron.params(),
-        rho: cfg.neuron.rho(),
-        kernel: cfg.neuron.kernel,
-        ts: cfg.simulation.ts,
-    };
-    net.check().map_err(Error::Shape)?;
-    Ok(net)
-}
-
-/// One epoch as a line of text: loss, accuracies where known, seconds.
-fn epoch_line(epoch: usize, epochs: usize, rec: &EpochRecord) -> String {
-    let pct = |a: Option<f64>| a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a));
-    let mut line = format!("epoch {:>3}/{epochs}: loss {:.4}", epoch + 1, rec.loss);
-    if rec.accuracy.is_some() || rec.valid_accuracy.is_some() {
-        line.push_str(&format!(
-            "  train {}  validation {}",
-            pct(rec.accuracy),
-            pct(rec.valid_accuracy)
-        ));
-    } else {
-        line.push_str(&format!("  output spikes {}", rec.output_spikes));
-    }
-    line.push_str(&format!("  ({:.1} s)", rec.seconds));
-    line
 }
 
 /// True when `out` matches `target` neuron by neuron: the same number of
@@ -617,7 +249,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             (ck.network.clone(), opt, ck.history.clone())
         }
         None => {
-            let net = build_network(cfg, data.inputs, data.shape, cfg.train.seed)?;
+            let net = Network::from_config(cfg, data.inputs, data.shape, cfg.train.seed)?;
             let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
             (net, opt, Vec::new())
         }
@@ -642,16 +274,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             .map_err(|m| Error::Shape(format!("{}: {m}", e.name)))?;
     }
     let out_dir = &opts.out_dir;
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
-    let cfg_path = out_dir.join("config.toml");
-    std::fs::write(&cfg_path, cfg.to_toml()).map_err(|e| Error::io(&cfg_path, e))?;
-
-    let metrics_path = out_dir.join("metrics.csv");
-    write_metrics(&metrics_path, &history)?;
-    let mut metrics = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
+    let mut files = RunFiles::create(cfg, out_dir, &history)?;
 
     let classify = data.classes.is_some();
     let bar = ProgressBar::new(if classify {
@@ -770,8 +393,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
             matched: matched && !classify,
             seconds: t0.elapsed().as_secs_f64(),
         };
-        writeln!(metrics, "{}", metrics_row(epoch, &rec))
-            .map_err(|e| Error::io(&metrics_path, e))?;
+        files.epoch(epoch, &rec)?;
         if plain
             && (classify
                 || stop
@@ -800,12 +422,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
                 best = key.unwrap_or(best);
                 ck.save(&out_dir.join("best.slyc"))?;
                 if let (Some(v), Some(c)) = (&valid, data.classes) {
-                    plot::confusion_matrix(
-                        &out_dir.join("confusion.png"),
-                        &format!("{}: validation, epoch {}", cfg.name, epoch + 1),
-                        &(0..c).map(|i| i.to_string()).collect::<Vec<_>>(),
-                        &v.confusion,
-                    )?;
+                    files.confusion(cfg, epoch, c, &v.confusion)?;
                 }
             }
         }
@@ -824,16 +441,11 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
     if !ckpt.exists() {
         Checkpoint::new(cfg, &net, &opt, &history).save(&ckpt)?;
     }
-    write_plots(cfg, &history, out_dir)?;
-    if !classify {
-        write_raster(
-            &net,
-            &data.train[0],
-            &b,
-            &out_dir.join("raster.png"),
-            &cfg.name,
-        )?;
-    }
+    files.finish(
+        cfg,
+        &history,
+        (!classify).then(|| (&net, &data.train[0], &b)),
+    )?;
     let last = history.last();
     Ok(TrainReport {
         epochs: history.len(),
@@ -854,221 +466,4 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
 /// else the negative training loss.
 fn best_key(r: &EpochRecord) -> Option<f64> {
     Some(r.valid_accuracy.or(r.accuracy).unwrap_or(-r.loss))
-}
-
-const METRICS_HEADER: &str =
-    "epoch,loss,accuracy,valid_loss,valid_accuracy,output_spikes,matched,seconds";
-
-fn metrics_row(epoch: usize, r: &EpochRecord) -> String {
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-    format!(
-        "{epoch},{},{},{},{},{},{},{:.3}",
-        r.loss,
-        opt(r.accuracy),
-        opt(r.valid_loss),
-        opt(r.valid_accuracy),
-        r.output_spikes,
-        u8::from(r.matched),
-        r.seconds
-    )
-}
-
-/// Writes `metrics.csv` afresh with the header and the given epochs (a
-/// resumed run drops rows of epochs after its checkpoint).
-fn write_metrics(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    let mut text = String::from(METRICS_HEADER);
-    text.push('\n');
-    for (i, r) in history.iter().enumerate() {
-        text.push_str(&metrics_row(i, r));
-        text.push('\n');
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-fn write_plots(cfg: &ExperimentConfig, history: &[EpochRecord], out_dir: &Path) -> Result<()> {
-    let train_loss: Vec<f64> = history.iter().map(|r| r.loss).collect();
-    let valid_loss: Vec<f64> = history
-        .iter()
-        .map(|r| r.valid_loss.unwrap_or(f64::NAN))
-        .collect();
-    let mut series = vec![plot::Series {
-        label: "train",
-        values: &train_loss,
-    }];
-    if history.iter().any(|r| r.valid_loss.is_some()) {
-        series.push(plot::Series {
-            label: "validation",
-            values: &valid_loss,
-        });
-    }
-    plot::curves(
-        &out_dir.join("loss.png"),
-        &format!("{}: loss", cfg.name),
-        "loss",
-        &series,
-        true,
-    )?;
-    if history.iter().any(|r| r.accuracy.is_some()) {
-        let pct = |f: fn(&EpochRecord) -> Option<f64>| -> Vec<f64> {
-            history
-                .iter()
-                .map(|r| f(r).map_or(f64::NAN, |a| 100.0 * a))
-                .collect()
-        };
-        let (tr, va) = (pct(|r| r.accuracy), pct(|r| r.valid_accuracy));
-        plot::curves(
-            &out_dir.join("accuracy.png"),
-            &format!("{}: accuracy", cfg.name),
-            "accuracy (%)",
-            &[
-                plot::Series {
-                    label: "train",
-                    values: &tr,
-                },
-                plot::Series {
-                    label: "validation",
-                    values: &va,
-                },
-            ],
-            false,
-        )?;
-    }
-    Ok(())
-}
-
-/// Spike raster of one example: input, first hidden layer, output vs target.
-fn write_raster(net: &Network, ex: &Example, b: &Binning, path: &Path, name: &str) -> Result<()> {
-    let srm = net.srm();
-    let x = ex.input.raster(b, None);
-    let trace = net.forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None);
-    let ts = f64::from(net.ts);
-    let events = |r: &SpikeRaster| -> Vec<(f64, u32)> {
-        (0..r.bins())
-            .flat_map(|k| {
-                (0..r.neurons())
-                    .filter(move |&n| r.get(k, n))
-                    .map(move |n| (k as f64 * ts, n as u32))
-            })
-            .collect()
-    };
-    let input = events(&x);
-    let out_r = trace.output().to_raster();
-    let out = events(&out_r);
-    let hidden = net
-        .layers
-        .iter()
-        .position(|l| matches!(l, Layer::Dense(_)))
-        .filter(|&l| l + 1 < net.layers.len())
-        .map(|l| trace.spikes(l).to_raster());
-    let hid = hidden.as_ref().map(events);
-    let tgt = match &ex.target {
-        Target::Spikes(t) => events(t),
-        Target::Class(_) => Vec::new(),
-    };
-    let mut panels = vec![plot::RasterPanel {
-        title: "input",
-        rows: x.neurons(),
-        layers: vec![plot::RasterLayer {
-            label: "input",
-            spikes: &input,
-        }],
-    }];
-    if let (Some(h), Some(hr)) = (&hid, &hidden) {
-        panels.push(plot::RasterPanel {
-            title: "hidden",
-            rows: hr.neurons(),
-            layers: vec![plot::RasterLayer {
-                label: "hidden",
-                spikes: h,
-            }],
-        });
-    }
-    let mut out_layers = vec![plot::RasterLayer {
-        label: "output",
-        spikes: &out,
-    }];
-    if !tgt.is_empty() {
-        out_layers.push(plot::RasterLayer {
-            label: "target",
-            spikes: &tgt,
-        });
-    }
-    panels.push(plot::RasterPanel {
-        title: "output vs target",
-        rows: out_r.neurons(),
-        layers: out_layers,
-    });
-    plot::spike_raster(
-        path,
-        &format!("{name}: spikes after training"),
-        x.bins() as f64 * ts,
-        &panels,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The shipped CNN config builds the paper's shapes and a training step
-    /// sends gradients to every conv and dense tensor.
-    #[test]
-    fn cnn_config_builds_and_trains_a_step() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/nmnist_cnn.toml");
-        let mut cfg = ExperimentConfig::load(&path).unwrap();
-        cfg.simulation.bins = 60;
-        let net = build_network(&cfg, 2 * 34 * 34, Some((2, 34, 34)), 1).unwrap();
-        assert_eq!(
-            net.widths(),
-            vec![
-                12 * 30 * 30,
-                12 * 15 * 15,
-                64 * 11 * 11,
-                64 * 6 * 6,
-                64 * 6 * 6,
-                10
-            ]
-        );
-        assert_eq!(
-            net.param_sizes(),
-            vec![12 * 2 * 25, 64 * 12 * 25, 64 * 36 * 10]
-        );
-        // A dense input cannot feed a conv layer.
-        assert!(build_network(&cfg, 2 * 34 * 34, None, 1)
-            .unwrap_err()
-            .to_string()
-            .contains("spatial"));
-        let mut rng = data::seeded_rng(4);
-        let x = data::poisson_raster(&mut rng, 2 * 34 * 34, 60, 1.0, 30.0);
-        let t = Target::Class(3);
-        let loss = cfg.loss.build(1.0);
-        let loss = match loss {
-            Loss::NumSpikes {
-                true_count,
-                false_count,
-                ..
-            } => Loss::NumSpikes {
-                start: 0,
-                stop: 60,
-                true_count,
-                false_count,
-            },
-            l => l,
-        };
-        let res = crate::backend::CpuBackend::new()
-            .train_batch(
-                &net,
-                &[Sample {
-                    input: &x,
-                    target: &t,
-                }],
-                &loss,
-                9,
-            )
-            .unwrap();
-        for (i, g) in res.grads.iter().enumerate() {
-            assert!(g.iter().any(|&v| v != 0.0), "tensor {i} got no gradient");
-            assert!(g.iter().all(|v| v.is_finite()));
-        }
-    }
 }

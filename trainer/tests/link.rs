@@ -17,7 +17,8 @@ use slayer_core::link::{
 use slayer_core::{state_words, Model};
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::export::export;
-use slayer_trainer::train::{build_network, input_shape};
+use slayer_trainer::network::Network;
+use slayer_trainer::train::input_shape;
 
 mod common;
 
@@ -45,7 +46,7 @@ fn nmnist_model(seed: u64) -> Vec<u8> {
         r#"{ type = "dense", outputs = 10, weight_scale = 40.0 }"#,
     );
     let cfg = ExperimentConfig::from_toml(&text).unwrap();
-    let net = build_network(&cfg, 2 * 34 * 34, Some((2, 34, 34)), seed).unwrap();
+    let net = Network::from_config(&cfg, 2 * 34 * 34, Some((2, 34, 34)), seed).unwrap();
     let shape = input_shape(&cfg, &net);
     export(&net, Some(shape), cfg.simulation.bins, 8)
         .unwrap()

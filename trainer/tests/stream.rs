@@ -46,7 +46,8 @@ fn model_bytes(bins: usize) -> Vec<u8> {
     );
     let cfg = ExperimentConfig::from_toml(&text).unwrap();
     let shape = (2, 128, 128);
-    let net = slayer_trainer::train::build_network(&cfg, 2 * 128 * 128, Some(shape), 5).unwrap();
+    let net =
+        slayer_trainer::network::Network::from_config(&cfg, 2 * 128 * 128, Some(shape), 5).unwrap();
     slayer_trainer::export::export(&net, Some(shape), bins, 8)
         .unwrap()
         .bytes

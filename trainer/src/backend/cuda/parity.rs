@@ -280,7 +280,7 @@ pub fn config_cases(bins: usize, batch: usize, rate_hz: f64) -> Result<Vec<Case>
             DataConfig::Mnist { .. } => (28 * 28, Some((1, 28, 28))),
             DataConfig::DvsGesture { .. } => (2 * 128 * 128, Some((2, 128, 128))),
         };
-        let net = crate::train::build_network(&cfg, inputs, shape, cfg.train.seed)
+        let net = crate::network::Network::from_config(&cfg, inputs, shape, cfg.train.seed)
             .map_err(|e| format!("{name}: {e}"))?;
         let mut loss = cfg.loss.build(cfg.simulation.ts);
         if let Loss::NumSpikes { start, stop, .. } = &mut loss {

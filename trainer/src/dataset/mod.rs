@@ -1,16 +1,164 @@
-//! Labelled datasets for classification: sample list files, dataset folder
-//! layouts, seeded validation splits, and augmentation of event data.
+//! The datasets of an experiment: [`build_dataset_with`] reads the config's
+//! `[data]` and calls the builder of that kind (one file each: `pattern`,
+//! `nmnist`, `fsdd`, `mnist`, `dvs_gesture`); and what they share: sample
+//! list files, seeded validation splits, inputs kept compact until a batch
+//! needs them, and augmentation of event data.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use slayer_core::Event2d;
 
+use crate::config::{stream, DataConfig, ExperimentConfig};
 use crate::data::{self, Binning};
 use crate::error::{Error, Result};
+use crate::loss::Target;
 use crate::spikes::{SpikeRaster, SpikeTrain};
+
+mod dvs_gesture;
+mod fsdd;
+mod mnist;
+mod nmnist;
+mod pattern;
+
+pub use dvs_gesture::load_dvs_gesture;
+pub use fsdd::load_fsdd;
+pub use mnist::load_mnist;
+pub use nmnist::{load_nmnist, NMNIST_SIZE};
+
+/// One example: an input and what the output should be.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Where it came from, for messages.
+    pub name: String,
+    /// The input.
+    pub input: Input,
+    /// The target.
+    pub target: Target,
+}
+
+/// A dataset held in memory.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Number of input channels.
+    pub inputs: usize,
+    /// Spatial shape `(channels, height, width)` of the input, for conv layers.
+    pub shape: Option<(usize, usize, usize)>,
+    /// Number of classes (classification tasks).
+    pub classes: Option<usize>,
+    /// Training examples.
+    pub train: Vec<Example>,
+    /// Validation examples (may be empty).
+    pub valid: Vec<Example>,
+    /// Augmentation of training inputs.
+    pub augment: Augment,
+}
+
+/// Builds the dataset the config describes, reading data files from
+/// `data_dir` (`--data`).
+pub fn build_dataset(cfg: &ExperimentConfig, data_dir: Option<&Path>) -> Result<Dataset> {
+    build_dataset_with(cfg, data_dir, None)
+}
+
+/// Builds the dataset the config describes; `eval_list` (`eval --list`)
+/// overrides the config's list file and puts every listed sample into the
+/// validation set.
+pub fn build_dataset_with(
+    cfg: &ExperimentConfig,
+    data_dir: Option<&Path>,
+    eval_list: Option<&Path>,
+) -> Result<Dataset> {
+    let src = Source {
+        cfg,
+        data_dir,
+        eval_list,
+    };
+    match &cfg.data {
+        DataConfig::PoissonPattern {
+            inputs,
+            input_rate_hz,
+            target_rate_hz,
+            dead_time_ms,
+        } => Ok(pattern::poisson(
+            &src,
+            *inputs,
+            *input_rate_hz,
+            *target_rate_hz,
+            *dead_time_ms,
+        )),
+        DataConfig::SpikePattern { input, target } => pattern::files(&src, input, target),
+        DataConfig::Nmnist {
+            list,
+            validation,
+            augment,
+        } => nmnist::build(&src, list.as_deref(), *validation, *augment),
+        DataConfig::Fsdd {
+            validation,
+            channels,
+        } => fsdd::build(&src, *validation, *channels),
+        DataConfig::Mnist {
+            images,
+            labels,
+            test_images,
+            test_labels,
+            validation,
+            rate_hz,
+            limit,
+            resample,
+        } => mnist::build(
+            &src,
+            (images, labels),
+            (test_images.as_deref(), test_labels.as_deref()),
+            *validation,
+            *rate_hz,
+            *limit,
+            *resample,
+        ),
+        DataConfig::DvsGesture {
+            validation,
+            augment,
+            downsample,
+        } => dvs_gesture::build(&src, *validation, *augment, *downsample),
+    }
+}
+
+/// What a dataset builder reads from: the experiment, the `--data` folder
+/// and `eval`'s list file.
+struct Source<'a> {
+    cfg: &'a ExperimentConfig,
+    data_dir: Option<&'a Path>,
+    eval_list: Option<&'a Path>,
+}
+
+impl Source<'_> {
+    /// The `--data` folder, or an error saying the experiment reads `what` from it.
+    fn dir(&self, what: &str) -> Result<&Path> {
+        self.data_dir.ok_or_else(|| {
+            Error::Config(format!(
+                "experiment {:?} reads {what}: pass the folder holding it with --data",
+                self.cfg.name
+            ))
+        })
+    }
+
+    /// The seed of random stream `which` of the experiment's seed.
+    fn seed(&self, which: u64) -> u64 {
+        stream(self.cfg.train.seed, which)
+    }
+}
+
+/// Labelled items as examples with class targets.
+fn examples(v: Vec<Item>) -> Vec<Example> {
+    v.into_iter()
+        .map(|i| Example {
+            name: i.name,
+            input: i.input,
+            target: Target::Class(i.label),
+        })
+        .collect()
+}
 
 /// One line of a sample list file (`index<TAB>label`, as `train1K.txt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,245 +387,6 @@ pub fn split(items: Vec<Item>, fraction: f64, seed: u64) -> (Vec<Item>, Vec<Item
     (train, valid)
 }
 
-/// N-MNIST sensor size.
-pub const NMNIST_SIZE: usize = 34;
-
-/// Loads N-MNIST samples from `dir`: either the downloaded dataset's layout
-/// (`dir/Train/<digit>/<id>.bin`, used when `dir/Train` exists and no list is
-/// given) or a list file (`id<TAB>label`, default `train1K.txt` in `dir`) of
-/// `<id>.bs2` (or `<id>.bin`) files. Files are read in parallel.
-pub fn load_nmnist(dir: &Path, list: Option<&Path>) -> Result<Vec<Item>> {
-    let train = dir.join("Train");
-    let files: Vec<(PathBuf, usize)> = if list.is_none() && train.is_dir() {
-        let mut files = Vec::new();
-        for digit in 0..10 {
-            let d = train.join(digit.to_string());
-            if !d.is_dir() {
-                continue;
-            }
-            let rd = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
-            let mut names: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "bin" || x == "bs2"))
-                .collect();
-            names.sort();
-            files.extend(names.into_iter().map(|p| (p, digit)));
-        }
-        files
-    } else {
-        let list = list.map_or_else(|| dir.join("train1K.txt"), Path::to_path_buf);
-        read_list(&list)?
-            .into_iter()
-            .map(|e| {
-                let bs2 = dir.join(format!("{}.bs2", e.id));
-                let bin = dir.join(format!("{}.bin", e.id));
-                match (bs2.exists(), bin.exists()) {
-                    (true, _) => Ok((bs2, e.label)),
-                    (false, true) => Ok((bin, e.label)),
-                    (false, false) => Err(Error::Config(format!(
-                        "{}: sample {} of {} not found ({}.bs2 or {}.bin)",
-                        dir.display(),
-                        e.id,
-                        list.display(),
-                        e.id,
-                        e.id
-                    ))),
-                }
-            })
-            .collect::<Result<_>>()?
-    };
-    if files.is_empty() {
-        return Err(Error::Config(format!(
-            "no N-MNIST samples found in {}",
-            dir.display()
-        )));
-    }
-    let load = |(p, label): &(PathBuf, usize)| -> Result<Item> {
-        let events = data::read_bs2(p)?;
-        Ok(Item {
-            name: p.display().to_string(),
-            input: Input::Events2d {
-                events,
-                width: NMNIST_SIZE,
-                height: NMNIST_SIZE,
-                polarities: 2,
-            },
-            label: *label,
-        })
-    };
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        files.par_iter().map(load).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        files.iter().map(load).collect()
-    }
-}
-
-/// Loads the Free Spoken Digit Dataset from `dir`: a list file (`list`,
-/// default `dir/train.txt`) of `file digit [speaker]` lines, the WAV files in
-/// `dir/recordings/` or, where not there, in `dir` itself (a folder holding
-/// only the listed files). Every recording is encoded once by `encoder` (in
-/// parallel). Returns the items and each one's speaker (`-` when not given).
-pub fn load_fsdd(
-    dir: &Path,
-    list: Option<&Path>,
-    encoder: &data::audio::AudioEncoder,
-) -> Result<Vec<(Item, String)>> {
-    let list = list.map_or_else(|| dir.join("train.txt"), Path::to_path_buf);
-    let text = std::fs::read_to_string(&list).map_err(|e| Error::io(&list, e))?;
-    let mut rows = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(file), Some(digit)) = (f.first(), f.get(1)) else {
-            return Err(Error::Config(format!(
-                "{}:{}: expected `file digit [speaker]`",
-                list.display(),
-                n + 1
-            )));
-        };
-        let label: usize = digit.parse().map_err(|_| {
-            Error::Config(format!(
-                "{}:{}: digit {digit:?} is not a number",
-                list.display(),
-                n + 1
-            ))
-        })?;
-        let in_recordings = dir.join("recordings").join(file);
-        let path = if in_recordings.exists() {
-            in_recordings
-        } else {
-            dir.join(file)
-        };
-        rows.push((path, label, f.get(2).unwrap_or(&"-").to_string()));
-    }
-    let load = |(path, label, speaker): &(PathBuf, usize, String)| -> Result<(Item, String)> {
-        let r = encoder.encode_file(path)?;
-        Ok((
-            Item {
-                name: path.display().to_string(),
-                input: Input::Sparse(SpikeTrain::from_raster(&r)),
-                label: *label,
-            },
-            speaker.clone(),
-        ))
-    };
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        rows.par_iter().map(load).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        rows.iter().map(load).collect()
-    }
-}
-
-/// Loads MNIST-style IDX files (gzip or raw) from `dir`: `images` and
-/// `labels` name the files, at most `limit` samples are kept. Each image
-/// becomes an [`Input::Image`] with its own Poisson seed drawn from `seed`.
-/// Returns the items and the image size `(rows, cols)`.
-pub fn load_mnist(
-    dir: &Path,
-    images: &str,
-    labels: &str,
-    rate_per_bin: f64,
-    seed: u64,
-    limit: Option<usize>,
-) -> Result<(Vec<Item>, (usize, usize))> {
-    let (ipath, lpath) = (dir.join(images), dir.join(labels));
-    let imgs = data::idx::read_images(&ipath)?;
-    let labs = data::idx::read_labels(&lpath)?;
-    if imgs.len() != labs.len() {
-        return Err(Error::Config(format!(
-            "{} holds {} images but {} holds {} labels",
-            ipath.display(),
-            imgs.len(),
-            lpath.display(),
-            labs.len()
-        )));
-    }
-    let n = limit.map_or(imgs.len(), |l| l.min(imgs.len()));
-    let items = (0..n)
-        .map(|i| Item {
-            name: format!("{images}#{i}"),
-            input: Input::Image {
-                pixels: imgs.image(i).to_vec(),
-                rate_per_bin,
-                seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            },
-            label: usize::from(labs[i]),
-        })
-        .collect();
-    Ok((items, (imgs.rows, imgs.cols)))
-}
-
-/// Loads DVS Gesture samples from `dir`: the original data set's layout
-/// (`trials_to_train.txt` listing AEDAT 3.1 recordings, each gesture of a
-/// recording's `_labels.csv` one sample) when that list exists, otherwise a
-/// list file of `.bs2` clips (`labels.txt`: `id<TAB>class`, 0-based, as the
-/// data kit's `dvs-gesture/`). `downsample` (1 = none) divides pixel
-/// coordinates, as `slayer stream` maps a 128×128 camera onto a
-/// `128/d`-sided input (the sensor divides evenly, so nothing is cropped).
-pub fn load_dvs_gesture(dir: &Path, downsample: usize) -> Result<Vec<Item>> {
-    use data::dvs_gesture::{list_trials, load_trial, Split, SENSOR_SIZE};
-    let d = downsample;
-    if d == 0 || SENSOR_SIZE % d != 0 {
-        return Err(Error::Config(format!(
-            "downsample = {d}: must divide the sensor's {SENSOR_SIZE} pixels"
-        )));
-    }
-    let events_input = |mut events: Vec<Event2d>| {
-        if d > 1 {
-            for e in &mut events {
-                e.x /= d as u16;
-                e.y /= d as u16;
-            }
-        }
-        Input::Events2d {
-            events,
-            width: SENSOR_SIZE / d,
-            height: SENSOR_SIZE / d,
-            polarities: 2,
-        }
-    };
-    let mut items = Vec::new();
-    if dir.join(Split::Train.list_file()).is_file() {
-        for trial in list_trials(dir, Split::Train)? {
-            let name = trial.display().to_string();
-            for (i, (events, label)) in load_trial(&trial)?.into_iter().enumerate() {
-                items.push(Item {
-                    name: format!("{name}#{i}"),
-                    input: events_input(events),
-                    label,
-                });
-            }
-        }
-    } else {
-        for e in read_list(&dir.join("labels.txt"))? {
-            let p = dir.join(format!("{}.bs2", e.id));
-            items.push(Item {
-                name: p.display().to_string(),
-                input: events_input(data::read_bs2(&p)?),
-                label: e.label,
-            });
-        }
-    }
-    if items.is_empty() {
-        return Err(Error::Config(format!(
-            "no DVS Gesture samples found in {}",
-            dir.display()
-        )));
-    }
-    Ok(items)
-}
-
 /// Splits by stratum: `fraction` of every (stratum, class) group goes to
 /// validation, so every speaker (the stratum) and digit is represented in both sets.
 pub fn split_stratified(
@@ -503,9 +412,12 @@ pub fn split_stratified(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    fn data_dir() -> PathBuf {
+    /// The data kit `../shared/data`.
+    pub(crate) fn data_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
     }
 
@@ -525,55 +437,6 @@ mod tests {
         let e = read_list(&p).unwrap_err().to_string();
         assert!(e.contains(":3:") && e.contains("\"x\""), "{e}");
         let _ = std::fs::remove_file(p);
-    }
-
-    #[test]
-    fn nmnist_small_loads_and_splits_stratified() {
-        let items = load_nmnist(&data_dir().join("nmnist-small"), None).unwrap();
-        assert_eq!(items.len(), 1000);
-        let (train, valid) = split(items.clone(), 0.1, 1);
-        assert_eq!(train.len() + valid.len(), 1000);
-        assert!((95..=105).contains(&valid.len()), "{}", valid.len());
-        for c in 0..10 {
-            let n = valid.iter().filter(|i| i.label == c).count();
-            let total = items.iter().filter(|i| i.label == c).count();
-            assert_eq!(n, (total as f64 * 0.1).round() as usize, "class {c}");
-        }
-        let (_, again) = split(items, 0.1, 1);
-        assert_eq!(
-            again.iter().map(|i| &i.name).collect::<Vec<_>>(),
-            valid.iter().map(|i| &i.name).collect::<Vec<_>>()
-        );
-        let r = train[0].input.raster(
-            &Binning {
-                ts_ms: 1.0,
-                bins: 300,
-            },
-            None,
-        );
-        assert_eq!(r.neurons(), 2 * 34 * 34);
-        assert!(r.count() > 1000);
-    }
-
-    #[test]
-    fn downloaded_folder_layout_is_read_without_a_list() {
-        let root = std::env::temp_dir().join(format!("slayer-nmnist-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        for (digit, id) in [(0usize, "2"), (5, "1")] {
-            let d = root.join("Train").join(digit.to_string());
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::copy(
-                data_dir().join(format!("nmnist-small/{id}.bs2")),
-                d.join(format!("{id}.bin")),
-            )
-            .unwrap();
-        }
-        let items = load_nmnist(&root, None).unwrap();
-        assert_eq!(
-            items.iter().map(|i| i.label).collect::<Vec<_>>(),
-            vec![0, 5]
-        );
-        let _ = std::fs::remove_dir_all(root);
     }
 
     /// A Poisson image keeps its fixed draw unless `resample` is set; then
