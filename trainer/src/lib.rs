@@ -25,6 +25,7 @@ pub mod neuron;
 pub mod optim;
 pub mod plot;
 pub mod reference;
+pub mod report;
 pub mod spikes;
 pub mod stream;
 pub mod train;
