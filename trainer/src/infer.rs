@@ -161,6 +161,13 @@ pub fn decode_model<'a>(bytes: &'a [u8], path: &Path) -> Result<Model<'a>> {
     })
 }
 
+/// The class an output raster decides: the output neuron with the most
+/// spikes (the lowest index on ties), or `None` when no output neuron
+/// spiked (a silent output decides nothing; it is never class 0).
+pub fn decide(out: &SpikeRaster) -> Option<usize> {
+    (out.count() > 0).then(|| crate::train::predict(out))
+}
+
 /// Float network against its exported fixed-point model on the same samples.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Comparison {
@@ -222,4 +229,19 @@ pub fn compare(
         identical_outputs: same as f64 / n,
         mean_count_diff: diff / n,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_output_decides_nothing() {
+        let mut out = SpikeRaster::new(4, 3);
+        assert_eq!(decide(&out), None);
+        out.set(0, 2);
+        out.set(1, 1);
+        out.set(3, 1);
+        assert_eq!(decide(&out), Some(1));
+    }
 }
