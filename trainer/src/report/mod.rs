@@ -1,6 +1,8 @@
-//! The text the `slayer` subcommands print: summaries and tables of
-//! training, evaluation (with its confusion matrix), export, inference,
-//! benchmarks, streams and board links.
+//! What the trainer reports: the files of a training run besides its
+//! checkpoints ([`RunFiles`], `run.rs`), and the text the `slayer`
+//! subcommands print: summaries and tables of training, evaluation (with
+//! its confusion matrix), export, inference, benchmarks, streams and board
+//! links.
 //!
 //! Every printer writes to any [`std::io::Write`] (the CLI passes its
 //! locked stdout or stderr, the tests a buffer) and returns the writer's
@@ -12,8 +14,12 @@ pub mod eval;
 pub mod export;
 pub mod infer;
 pub mod link;
+mod run;
 pub mod stream;
 pub mod train;
+
+pub(crate) use run::epoch_line;
+pub use run::RunFiles;
 
 /// A decided class as text: its number, or `-` for no decision.
 pub fn class_name(c: Option<usize>) -> String {
