@@ -667,3 +667,79 @@ impl<R: Read> Aedat31Stream<R> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::v31::{parse_aedat31, POLARITY_EVENT_BYTES};
+    use super::*;
+    use crate::test_data::data_dir;
+
+    /// Every event of the stream, read `max` at a time.
+    fn read_all(bytes: &[u8], max: usize) -> (Vec<Event2d>, Aedat31Damage, u64) {
+        let mut r = Aedat31Stream::new(bytes).expect("header");
+        let (mut out, mut d, mut segments) = (Vec::new(), Aedat31Damage::default(), 0);
+        loop {
+            let before = out.len();
+            match r.next(&mut out, max, &mut d).expect("read") {
+                Chunk::End => break,
+                Chunk::NewSegment => segments += 1,
+                Chunk::Events => assert!(out.len() - before <= max),
+            }
+        }
+        (out, d, segments)
+    }
+
+    /// On a clean recording both readers of the one decoder agree event for
+    /// event, whatever the chunk size.
+    #[test]
+    fn clean_recording_reads_as_the_strict_reader_does() {
+        let bytes = std::fs::read(data_dir().join("dvs-gesture/aedat31/slayer10_concat.aedat"))
+            .expect("read");
+        let strict = parse_aedat31(&bytes).expect("parse");
+        for max in [1, 4096, 100_000] {
+            let (events, d, segments) = read_all(&bytes, max);
+            assert_eq!(events, strict, "max {max}");
+            assert_eq!(segments, 0);
+            assert_eq!((d.packets, d.other_packets), (295, 0));
+            assert_eq!(d.events_in, strict.len() as u64);
+            assert_eq!(
+                (
+                    d.bad_packets,
+                    d.desyncs,
+                    d.skipped_bytes,
+                    d.lost_events,
+                    d.faults
+                ),
+                (0, 0, 0, 0, 0)
+            );
+        }
+    }
+
+    /// A damaged header costs its packet: the reader counts it, searches
+    /// for the next one and goes on; the strict reader stops there.
+    #[test]
+    fn damaged_header_is_skipped_and_counted() {
+        let mut bytes = std::fs::read(data_dir().join("dvs-gesture/aedat31/slayer10_concat.aedat"))
+            .expect("read");
+        let hl = bytes
+            .windows(14)
+            .position(|w| w == b"#!END-HEADER\r\n")
+            .expect("header")
+            + 14;
+        let strict = parse_aedat31(&bytes).expect("parse");
+        // eventSize of the first packet: 8 -> 9.
+        bytes[hl + 4] = 9;
+        assert!(parse_aedat31(&bytes).is_err());
+        let (events, d, _) = read_all(&bytes, 4096);
+        assert_eq!(d.bad_packets, 1);
+        assert!(d.skipped_bytes >= (28 + 4096 * POLARITY_EVENT_BYTES) as u64);
+        assert_eq!(d.messages.len() as u64, d.faults);
+        assert!(
+            d.messages[0].contains("bad packet header"),
+            "{:?}",
+            d.messages
+        );
+        // The first packet's 4,096 events are gone, the rest are read.
+        assert_eq!(events[..], strict[4096..]);
+    }
+}

@@ -977,4 +977,42 @@ mod tests {
         }
         std::fs::remove_file(&path).ok();
     }
+
+    /// The info node is read as XML: attributes belong to their enclosing
+    /// node's stream wherever they stand, entities are decoded, and a node
+    /// that is not well-formed is an error naming the parser's complaint.
+    #[test]
+    fn info_node_is_parsed_as_xml() {
+        let xml = r#"<dv version="2.0"><node name="outInfo" path="/outInfo/">
+            <node name="1" path="/outInfo/1/">
+                <node name="info" path="/outInfo/1/info/"><attr key="sizeX" type="int">640</attr></node>
+                <attr key="typeIdentifier" type="string">EVTS</attr>
+                <attr key="source" type="string">A &amp; B</attr>
+            </node>
+            <node name="0" path="/outInfo/0/"><attr key="typeIdentifier" type="string"> FRME </attr></node>
+        </node></dv>"#;
+        let streams = parse_info_streams(xml).expect("xml");
+        assert_eq!(streams.len(), 2);
+        assert_eq!(
+            (streams[0].id, streams[0].type_identifier.as_str()),
+            (0, "FRME")
+        );
+        let s = &streams[1];
+        assert_eq!((s.id, s.type_identifier.as_str()), (1, "EVTS"));
+        assert_eq!((s.size_x, s.size_y), (Some(640), None));
+        assert_eq!(s.source.as_deref(), Some("A & B"));
+        assert_eq!(parse_info_streams("  ").expect("empty"), vec![]);
+        assert!(parse_info_streams("<dv><node path=\"/outInfo/0/\">").is_err());
+
+        // In a file: the error names the info node's offset.
+        let mut bytes = std::fs::read(aedat4_path()).expect("read");
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"<dv ")
+            .expect("info node");
+        bytes[at + 1] = b' ';
+        let e = parse_aedat4(&bytes).expect_err("malformed xml");
+        assert_eq!(e.offset, at as u64, "{e}");
+        assert!(e.msg.contains("not well-formed XML"), "{e}");
+    }
 }
