@@ -93,6 +93,18 @@ impl Error {
     }
 }
 
+impl From<slayer_events::Error> for Error {
+    /// An event file's error, as the same one-line error of the trainer.
+    fn from(e: slayer_events::Error) -> Self {
+        match e {
+            slayer_events::Error::Io { path, cause } => Error::Io { path, cause },
+            slayer_events::Error::Format { path, offset, msg } => {
+                Error::Format { path, offset, msg }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@
 use std::path::{Path, PathBuf};
 
 use slayer_core::Event2d;
+use slayer_events::aedat::read_aedat31;
 
-use crate::data::aedat::read_aedat31;
 use crate::error::{Error, Result};
 
 /// Sensor width and height of the DVS128.
@@ -214,10 +214,18 @@ pub fn load_trial(aedat: &Path) -> Result<Vec<(Vec<Event2d>, usize)>> {
 mod tests {
     use super::*;
     use crate::data::binning::{bin_2d, Binning};
-    use crate::data::events::{read_bs2, tests::data_dir};
+    use crate::data::events::read_bs2;
 
     fn gesture_dir() -> PathBuf {
-        data_dir().join("dvs-gesture")
+        let dir = std::env::var_os("SLAYER_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        assert!(
+            dir.is_dir(),
+            "data kit not found at {} (set SLAYER_DATA_DIR)",
+            dir.display()
+        );
+        dir.join("dvs-gesture")
     }
 
     fn tmp_path(name: &str) -> PathBuf {

@@ -7,8 +7,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::binning::round_half_even;
 use crate::spikes::SpikeRaster;
+use slayer_events::binning::round_half_even;
 
 /// Redraws of [`poisson_target`] before it falls back to a single spike.
 pub const MAX_TARGET_REDRAWS: usize = 10_000;

@@ -56,7 +56,6 @@
 //! bins come back, in order. The spikes are the one-thread spikes, bit for
 //! bit.
 
-mod bytes;
 pub mod map;
 pub mod source;
 mod split;

@@ -1,6 +1,11 @@
 //! Event sources for streaming: an AEDAT 3.1 byte stream (file or standard
 //! input) read by a resynchronising parser, AEDAT 4.0 files, and `.bs2`
 //! files, each decoded incrementally in constant memory.
+//!
+//! The readers are `slayer-events`'s (the resynchronising AEDAT 3.1 reader
+//! [`Aedat31Stream`], the AEDAT 4.0 reader, the EVT decoder); a source here
+//! chunks their output ([`CHUNK_EVENTS`]) and counts their faults in
+//! [`Faults`].
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -8,9 +13,12 @@ use std::path::Path;
 
 use slayer_core::Event2d;
 
-use super::bytes::ByteBuf;
+pub use slayer_events::aedat::{Aedat31Stream, DESYNC_RUN};
+use slayer_events::aedat::{Aedat4Reader, AedatError, Count, FaultSink, AEDAT4_MAGIC};
+use slayer_events::prophesee::{parse_raw_header, EvtDecoder, EvtFormat, RawHeader};
+pub use slayer_events::Chunk;
+
 use super::stats::Counters;
-use crate::data::aedat::{le_i32, Aedat4Reader, PacketHeader, PACKET_HEADER_BYTES};
 use crate::error::{Error, Result};
 
 /// Events a source hands out per call (at most).
@@ -55,18 +63,6 @@ impl Faults {
     pub fn take_messages(&mut self) -> Vec<String> {
         std::mem::take(&mut self.pending)
     }
-}
-
-/// What one call of [`Source::next`] delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chunk {
-    /// Events were appended (possibly none, e.g. after a skipped packet).
-    Events,
-    /// A new recording starts here (a file header in mid-stream): the
-    /// events that follow have their own time base.
-    NewSegment,
-    /// The stream has ended.
-    End,
 }
 
 /// Where a source's time base starts.
@@ -222,14 +218,14 @@ impl Source {
     /// `f` and never end the stream; only a failing reader is an error.
     pub fn next(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<Chunk> {
         let chunk = match self {
-            Source::Aedat31(s) => s.next(out, f),
+            Source::Aedat31(s) => s.next(out, CHUNK_EVENTS, f),
             Source::Aedat4(s) => s.next(out, f),
             Source::Bs2(s) => s.next(out, f),
             Source::Raw(s) => s.next(out, f),
             Source::Tcp(s) => s.next(out, f),
         }?;
         f.counters.bytes = match self {
-            Source::Aedat31(s) => s.buf.bytes_read(),
+            Source::Aedat31(s) => s.bytes_read(),
             Source::Aedat4(s) => s.reader.offset(),
             Source::Bs2(s) => s.bytes,
             Source::Raw(s) => s.bytes,
@@ -243,574 +239,26 @@ impl Source {
 // AEDAT 3.1
 // ---------------------------------------------------------------------------
 
-/// Buffer of the AEDAT 3.1 parser (constant memory).
-const AEDAT31_BUFFER: usize = 1 << 18;
-/// Longest text header line accepted.
-const MAX_HEADER_LINE: usize = 1 << 14;
-/// The first bytes of an AEDAT file header.
-const MAGIC: &[u8] = b"#!AER-DAT";
-/// Largest event type id taken for plausible.
-const MAX_EVENT_TYPE: i16 = 31;
-/// Consecutive implausible events that make the parser give up on a packet.
-pub const DESYNC_RUN: u32 = 8;
-
-/// Checks a 28-byte packet header: the offline reader's validation
-/// ([`PacketHeader::parse`]: consistent sizes and counts, bounded payload)
-/// plus what a live stream can demand. `strict` (used while searching for
-/// the next packet) admits only non-empty polarity and special-event
-/// packets; otherwise any event type up to 31 passes. Special events (type
-/// 0), like polarity events, must be 8 bytes with the timestamp at 4.
-/// `last_overflow`: the timestamp overflow of the previous packets, when two
-/// in a row agreed on it (it may then only stay or grow by one).
-fn plausible_header(
-    b: &[u8],
-    offset: u64,
-    strict: bool,
-    last_overflow: Option<u32>,
-) -> std::result::Result<PacketHeader, String> {
-    let raw: &[u8; PACKET_HEADER_BYTES] = b
-        .get(..PACKET_HEADER_BYTES)
-        .and_then(|h| h.try_into().ok())
-        .ok_or("short packet header")?;
-    let h = PacketHeader::parse(raw, offset).map_err(|e| e.msg)?;
-    let event_type = h.event_type;
-    if !(0..=MAX_EVENT_TYPE).contains(&event_type) || (strict && event_type > 1) {
-        return Err(format!("event type {event_type}"));
-    }
-    if !(0..=255).contains(&h.event_source) {
-        return Err(format!("event source {}", h.event_source));
-    }
-    if event_type == 0 && (h.event_size != 8 || h.ts_offset != 4) {
-        return Err(format!(
-            "special events of {} bytes, timestamp at {}",
-            h.event_size, h.ts_offset
-        ));
-    }
-    if let Some(l) = last_overflow {
-        if !overflow_follows(l, h.ts_overflow) {
-            return Err(format!("timestamp overflow {} after {l}", h.ts_overflow));
-        }
-    }
-    if strict && h.number == 0 {
-        return Err("empty packet".into());
-    }
-    Ok(h)
-}
-
-/// Whether a packet's timestamp overflow may follow `prev`'s: the same, or
-/// one more (the 31-bit clock wrapped once).
-fn overflow_follows(prev: u32, next: u32) -> bool {
-    next == prev || next == prev.wrapping_add(1)
-}
-
-/// Parser state.
-#[derive(Debug, Clone, Copy)]
-enum State {
-    /// At a packet boundary (or a text header).
-    Between,
-    /// Searching byte by byte for the next plausible packet header.
-    Scan,
-    /// Reading the events of a polarity packet.
-    Events {
-        hdr: PacketHeader,
-        left: u32,
-        /// Consecutive implausible events, their first offset, and the
-        /// events of the run counted as invalid / out of range so far.
-        run: u32,
-        run_start: u64,
-        run_invalid: u64,
-        run_oor: u64,
-    },
-    /// Skipping `left` payload bytes of a packet of another type.
-    Skip { left: u64 },
-    /// Done.
-    End,
-}
-
-/// A resynchronising AEDAT 3.1 parser over any byte stream.
-///
-/// * It reads the `#!AER-DAT3.1` text header, and any later one (several
-///   files concatenated on a pipe): each mid-stream header starts a new
-///   segment ([`Chunk::NewSegment`]).
-/// * A packet header is checked for plausibility (known type, event size 8
-///   and timestamp offset 4 for polarity packets, `valid ≤ number ≤
-///   capacity`, bounded payload, timestamp overflow equal to the previous
-///   packet's or one more). An implausible header is counted and the parser
-///   searches byte by byte for the next plausible one (polarity or special,
-///   non-empty), counting the skipped bytes.
-/// * Events are decoded as they arrive. An event is plausible when its valid
-///   bit is set, its timestamp non-negative and its coordinates inside the
-///   sensor; [`DESYNC_RUN`] implausible events in a row mean the packet's
-///   length was wrong (a damaged header, lost bytes): the parser abandons the
-///   packet at the first of them and searches for the next header.
-/// * When a packet declares more capacity than events, the next header is
-///   looked for right after the events first.
-/// * A truncated last packet gives the events present; the missing ones are
-///   counted as lost.
-///
-/// Memory: one 256 KiB buffer.
-pub struct Aedat31Stream<R> {
-    buf: ByteBuf<R>,
-    state: State,
-    sensor_named: Option<(u32, u32)>,
-    sensor: (u32, u32),
-    /// Overflow of the last accepted packet.
-    last_overflow: Option<u32>,
-    /// True when the last two accepted packets agreed on the overflow (then
-    /// a header that disagrees is taken for damaged).
-    overflow_confirmed: bool,
-}
-
-/// Sensor size of an AEDAT 3.1 `Source` name.
-fn sensor_of_name(name: &str) -> Option<(u32, u32)> {
-    let n = name.to_ascii_uppercase();
-    if n.contains("DVS128") {
-        Some((128, 128))
-    } else if n.contains("DAVIS240") {
-        Some((240, 180))
-    } else if n.contains("DAVIS346") {
-        Some((346, 260))
-    } else if n.contains("DVXPLORER") || n.contains("DVXP") {
-        Some((640, 480))
-    } else {
-        None
-    }
-}
-
-impl<R: Read> Aedat31Stream<R> {
-    /// Reads the text header; an error when the stream does not start with
-    /// `#!AER-DAT3` (or is unreadable).
-    pub fn new(inner: R) -> std::result::Result<Self, crate::data::AedatError> {
-        let mut s = Self {
-            buf: ByteBuf::new(inner, AEDAT31_BUFFER),
-            state: State::Between,
-            sensor_named: None,
-            sensor: (1 << 15, 1 << 15),
-            last_overflow: None,
-            overflow_confirmed: false,
+/// The stream's faults are the resynchronising AEDAT 3.1 reader's sink.
+impl FaultSink for Faults {
+    fn count(&mut self, what: Count, n: u64) {
+        let c = &mut self.counters;
+        let field = match what {
+            Count::Packets => &mut c.packets,
+            Count::OtherPackets => &mut c.other_packets,
+            Count::EventsIn => &mut c.events_in,
+            Count::Invalid => &mut c.invalid,
+            Count::OutOfRange => &mut c.out_of_range,
+            Count::BadPackets => &mut c.bad_packets,
+            Count::Desyncs => &mut c.desyncs,
+            Count::SkippedBytes => &mut c.skipped_bytes,
+            Count::LostEvents => &mut c.lost_events,
         };
-        let io_err = |source, offset| crate::data::AedatError::Io { offset, source };
-        s.buf.ensure(MAGIC.len() + 2).map_err(|e| io_err(e, 0))?;
-        let head = s.buf.avail();
-        if !head.starts_with(b"#!AER-DAT3") {
-            let shown: String = String::from_utf8_lossy(&head[..head.len().min(16)])
-                .chars()
-                .map(|c| if c.is_control() { '.' } else { c })
-                .collect();
-            return Err(crate::data::AedatError::Format(crate::data::FormatError {
-                offset: 0,
-                msg: format!(
-                    "not an AEDAT 3.1 stream: it starts with {shown:?}, not \"#!AER-DAT3.1\""
-                ),
-            }));
-        }
-        let mut f = Faults::new(0);
-        s.read_text_header(&mut f, true).map_err(|e| io_err(e, 0))?;
-        if let Some(sz) = s.sensor_named {
-            s.sensor = sz;
-        }
-        Ok(s)
+        *field += n;
     }
 
-    /// The sensor size the header names.
-    pub fn sensor(&self) -> Option<(u32, u32)> {
-        self.sensor_named
-    }
-
-    /// Sets the sensor size events must fall in.
-    pub fn set_sensor(&mut self, w: u32, h: u32) {
-        self.sensor = (w, h);
-    }
-
-    /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.buf.bytes_read()
-    }
-
-    /// Reads `#` lines up to `#!END-HEADER` (or up to the first line that
-    /// does not start with `#`, which is left unread). A stream that ends
-    /// inside its `first` header (a cut file) is an error, as for the
-    /// offline reader; a later header cut short costs its bytes.
-    fn read_text_header(&mut self, f: &mut Faults, first: bool) -> io::Result<()> {
-        loop {
-            // Read until a whole line is there (a live stream may trickle).
-            let mut want = 1;
-            let nl = loop {
-                self.buf.ensure(want)?;
-                let avail = self.buf.avail();
-                if avail.first() != Some(&b'#') {
-                    if !avail.is_empty() {
-                        let at = self.buf.offset();
-                        f.report(|| {
-                            format!("byte offset {at}: file header ends without #!END-HEADER")
-                        });
-                    }
-                    return Ok(());
-                }
-                if let Some(nl) = avail.iter().position(|&b| b == b'\n') {
-                    break nl;
-                }
-                if first && self.buf.at_eof() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "truncated header: the stream ends inside its file header at byte offset {}",
-                            self.buf.offset() + avail.len() as u64
-                        ),
-                    ));
-                }
-                if avail.len() >= MAX_HEADER_LINE || self.buf.at_eof() {
-                    // An overlong or unterminated line: give up on the
-                    // header and look for packets after its first byte.
-                    let at = self.buf.offset();
-                    f.report(|| format!("byte offset {at}: unterminated file header line"));
-                    f.counters.skipped_bytes += 1;
-                    self.buf.consume(1);
-                    self.state = State::Scan;
-                    return Ok(());
-                }
-                want = avail.len() + 1;
-            };
-            let avail = self.buf.avail();
-            let line = String::from_utf8_lossy(&avail[..nl]);
-            let line = line.trim_end_matches('\r').to_string();
-            self.buf.consume(nl + 1);
-            if line == "#!END-HEADER" {
-                return Ok(());
-            }
-            if let Some((k, v)) = line.trim_start_matches('#').split_once(':') {
-                if k.trim().starts_with("Source") {
-                    if let Some(sz) = sensor_of_name(v.trim()) {
-                        self.sensor_named.get_or_insert(sz);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Decodes the next events (see [`Source::next`]).
-    pub fn next(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<Chunk> {
-        loop {
-            match self.state {
-                State::End => return Ok(Chunk::End),
-                State::Between => {
-                    self.buf.ensure(PACKET_HEADER_BYTES.max(MAGIC.len()))?;
-                    let avail = self.buf.avail();
-                    if avail.is_empty() {
-                        self.state = State::End;
-                        continue;
-                    }
-                    if avail.starts_with(MAGIC) {
-                        self.last_overflow = None;
-                        self.overflow_confirmed = false;
-                        self.read_text_header(f, false)?;
-                        return Ok(Chunk::NewSegment);
-                    }
-                    let at = self.buf.offset();
-                    if avail.len() < PACKET_HEADER_BYTES {
-                        let n = avail.len();
-                        f.counters.skipped_bytes += n as u64;
-                        f.report(|| {
-                            format!("byte offset {at}: stream ends inside a packet header ({n} of 28 bytes)")
-                        });
-                        self.buf.consume(n);
-                        self.state = State::End;
-                        continue;
-                    }
-                    match plausible_header(avail, at, false, self.confirmed_overflow()) {
-                        Ok(h) => {
-                            self.buf.consume(PACKET_HEADER_BYTES);
-                            self.start_packet(h, f);
-                        }
-                        Err(why) => {
-                            f.counters.bad_packets += 1;
-                            f.report(|| {
-                                format!(
-                                    "byte offset {at}: bad packet header ({why}); resynchronising"
-                                )
-                            });
-                            self.buf.consume(1);
-                            f.counters.skipped_bytes += 1;
-                            self.state = State::Scan;
-                        }
-                    }
-                }
-                State::Scan => {
-                    if self.scan(f)? {
-                        // A buffer of garbage searched: let the caller see
-                        // the time pass (stats, warnings) before going on.
-                        return Ok(Chunk::Events);
-                    }
-                }
-                State::Skip { left } => {
-                    if left == 0 {
-                        self.state = State::Between;
-                        continue;
-                    }
-                    self.buf.ensure(1)?;
-                    let n = (self.buf.avail().len() as u64).min(left) as usize;
-                    if n == 0 {
-                        let at = self.buf.offset();
-                        f.report(|| format!("byte offset {at}: stream ends inside a packet"));
-                        self.state = State::End;
-                        continue;
-                    }
-                    self.buf.consume(n);
-                    self.state = State::Skip {
-                        left: left - n as u64,
-                    };
-                    return Ok(Chunk::Events);
-                }
-                State::Events { .. } => {
-                    self.events(out, f)?;
-                    return Ok(Chunk::Events);
-                }
-            }
-        }
-    }
-
-    /// The overflow a new header must agree with, once confirmed.
-    fn confirmed_overflow(&self) -> Option<u32> {
-        self.last_overflow.filter(|_| self.overflow_confirmed)
-    }
-
-    fn start_packet(&mut self, h: PacketHeader, f: &mut Faults) {
-        f.counters.packets += 1;
-        self.overflow_confirmed = self
-            .last_overflow
-            .is_some_and(|l| overflow_follows(l, h.ts_overflow));
-        self.last_overflow = Some(h.ts_overflow);
-        if h.event_type == 1 {
-            self.state = State::Events {
-                hdr: h,
-                left: h.number,
-                run: 0,
-                run_start: 0,
-                run_invalid: 0,
-                run_oor: 0,
-            };
-        } else {
-            f.counters.other_packets += 1;
-            self.state = State::Skip {
-                left: h.payload_bytes(),
-            };
-        }
-    }
-
-    /// Searches for a plausible packet header or a file header.
-    /// Searches for the next packet or file header. `true`: a whole buffer
-    /// was searched without finding one (the search goes on at the next call).
-    fn scan(&mut self, f: &mut Faults) -> io::Result<bool> {
-        self.buf.ensure(PACKET_HEADER_BYTES.max(MAGIC.len()))?;
-        let avail = self.buf.avail();
-        let base = self.buf.offset();
-        if avail.len() < PACKET_HEADER_BYTES.max(MAGIC.len()) && self.buf.at_eof() {
-            let n = avail.len();
-            if avail.starts_with(MAGIC) && n >= MAGIC.len() {
-                self.state = State::Between;
-                return Ok(false);
-            }
-            f.counters.skipped_bytes += n as u64;
-            self.buf.consume(n);
-            self.state = State::End;
-            return Ok(false);
-        }
-        let last = avail.len().saturating_sub(PACKET_HEADER_BYTES);
-        let mut found = None;
-        for i in 0..=last {
-            let w = &avail[i..];
-            if w.starts_with(MAGIC) {
-                found = Some((i, None));
-                break;
-            }
-            if w[0] <= 1 && w[1] == 0 {
-                // The overflow is not checked here: after a damaged
-                // header the reference itself may be the damaged one.
-                if let Ok(h) = plausible_header(w, base + i as u64, true, None) {
-                    found = Some((i, Some(h)));
-                    break;
-                }
-            }
-        }
-        match found {
-            Some((i, h)) => {
-                f.counters.skipped_bytes += i as u64;
-                self.buf.consume(i);
-                match h {
-                    Some(h) => {
-                        self.buf.consume(PACKET_HEADER_BYTES);
-                        self.start_packet(h, f);
-                    }
-                    None => self.state = State::Between,
-                }
-                Ok(false)
-            }
-            None => {
-                let n = last + 1;
-                f.counters.skipped_bytes += n as u64;
-                self.buf.consume(n);
-                Ok(true)
-            }
-        }
-    }
-
-    /// Decodes the available events of the current packet (at most
-    /// [`CHUNK_EVENTS`]), waiting for at least one.
-    fn events(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<()> {
-        let State::Events {
-            hdr,
-            mut left,
-            mut run,
-            mut run_start,
-            mut run_invalid,
-            mut run_oor,
-        } = self.state
-        else {
-            return Ok(());
-        };
-        if left == 0 {
-            self.end_packet(hdr, f)?;
-            return Ok(());
-        }
-        self.buf.ensure(8)?;
-        let avail = self.buf.avail();
-        let n = (avail.len() / 8).min(left as usize).min(CHUNK_EVENTS);
-        if n == 0 {
-            // The stream ended inside the packet.
-            f.counters.lost_events += u64::from(left);
-            f.counters.invalid += run_invalid;
-            f.counters.out_of_range += run_oor;
-            f.counters.events_in += run_invalid + run_oor;
-            let at = hdr.offset;
-            f.report(|| {
-                format!(
-                    "byte offset {at}: truncated packet, {left} of {} events missing",
-                    hdr.number
-                )
-            });
-            let rest = avail.len();
-            f.counters.skipped_bytes += rest as u64;
-            self.buf.consume(rest);
-            self.state = State::End;
-            return Ok(());
-        }
-        let base = self.buf.offset();
-        let hi = u64::from(hdr.ts_overflow) << 31;
-        let (sw, sh) = self.sensor;
-        let mut desync = false;
-        let mut used = 0;
-        for (i, e) in avail[..n * 8].chunks_exact(8).enumerate() {
-            used = i + 1;
-            let data = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
-            let t = le_i32(e, 4);
-            let x = (data >> 17) & 0x7fff;
-            let y = (data >> 2) & 0x7fff;
-            let ok = data & 1 == 1 && t >= 0;
-            let inside = x < sw && y < sh;
-            if ok && inside {
-                f.counters.invalid += run_invalid;
-                f.counters.out_of_range += run_oor;
-                f.counters.events_in += run_invalid + run_oor;
-                run = 0;
-                run_invalid = 0;
-                run_oor = 0;
-                f.counters.events_in += 1;
-                out.push(Event2d {
-                    x: x as u16,
-                    y: y as u16,
-                    polarity: ((data >> 1) & 1) as u8,
-                    t_us: hi | t as u64,
-                });
-                continue;
-            }
-            if run == 0 {
-                run_start = base + 8 * i as u64;
-            }
-            run += 1;
-            if !ok {
-                run_invalid += 1;
-            } else {
-                run_oor += 1;
-            }
-            if run >= DESYNC_RUN {
-                desync = true;
-                break;
-            }
-        }
-        self.buf.consume(used * 8);
-        left -= used as u32;
-        if desync {
-            // Give up on the packet: its remaining events are lost, the
-            // implausible ones were no events at all.
-            let lost = left + run;
-            f.counters.lost_events += u64::from(lost);
-            f.counters.desyncs += 1;
-            let at = run_start;
-            f.report(|| {
-                format!(
-                    "byte offset {at}: {DESYNC_RUN} implausible events in a row in the packet at {}; \
-                     abandoning its last {lost} events and resynchronising",
-                    hdr.offset
-                )
-            });
-            if self.buf.set_mark_at(run_start) {
-                self.buf.rewind_to_mark();
-            }
-            self.buf.clear_mark();
-            self.state = State::Scan;
-            return Ok(());
-        }
-        if run > 0 {
-            if !self.buf.has_mark() {
-                self.buf.set_mark_at(run_start);
-            }
-        } else {
-            self.buf.clear_mark();
-        }
-        self.state = State::Events {
-            hdr,
-            left,
-            run,
-            run_start,
-            run_invalid,
-            run_oor,
-        };
-        if left == 0 {
-            self.end_packet(hdr, f)?;
-        }
-        Ok(())
-    }
-
-    /// After the last event of a packet: commit a trailing run of
-    /// implausible events, then skip unused capacity (or look for the next
-    /// header right away when the capacity looks wrong).
-    fn end_packet(&mut self, hdr: PacketHeader, f: &mut Faults) -> io::Result<()> {
-        if let State::Events {
-            run_invalid,
-            run_oor,
-            ..
-        } = self.state
-        {
-            f.counters.invalid += run_invalid;
-            f.counters.out_of_range += run_oor;
-            f.counters.events_in += run_invalid + run_oor;
-        }
-        self.buf.clear_mark();
-        let unused = u64::from(hdr.capacity - hdr.number) * u64::from(hdr.event_size);
-        if unused == 0 {
-            self.state = State::Between;
-            return Ok(());
-        }
-        self.buf.ensure(PACKET_HEADER_BYTES)?;
-        let avail = self.buf.avail();
-        let here = avail.len() >= PACKET_HEADER_BYTES
-            && plausible_header(avail, self.buf.offset(), true, self.confirmed_overflow()).is_ok();
-        self.state = if here || avail.is_empty() {
-            State::Between
-        } else {
-            State::Scan
-        };
-        Ok(())
+    fn report(&mut self, msg: impl FnOnce() -> String) {
+        Faults::report(self, msg);
     }
 }
 
@@ -897,8 +345,8 @@ impl Aedat4Source {
                 f.counters.events_in += (out.len() - start) as u64;
                 Ok(Chunk::Events)
             }
-            Err(crate::data::AedatError::Io { source, .. }) => Err(source),
-            Err(crate::data::AedatError::Format(e)) => {
+            Err(AedatError::Io { source, .. }) => Err(source),
+            Err(AedatError::Format(e)) => {
                 f.counters.bad_packets += 1;
                 self.failures += 1;
                 let advanced = self.reader.offset() > before + 8;
@@ -984,12 +432,12 @@ impl<R: Read> Bs2Source<R> {
 // ---------------------------------------------------------------------------
 
 /// A Prophesee raw stream: the `%` header, then words decoded as they come
-/// ([`crate::data::prophesee::EvtDecoder`]); trigger events are counted and
+/// ([`EvtDecoder`]); trigger events are counted and
 /// skipped, a word cut by the end of the stream costs its bytes.
 pub struct RawSource {
     inner: Box<dyn Read>,
-    header: crate::data::prophesee::RawHeader,
-    decoder: crate::data::prophesee::EvtDecoder,
+    header: RawHeader,
+    decoder: EvtDecoder,
     buf: Vec<u8>,
     bytes: u64,
     done: bool,
@@ -998,7 +446,6 @@ pub struct RawSource {
 impl RawSource {
     /// Reads the header (an error when there is none, or it is cut short).
     fn new(mut inner: Box<dyn Read>, name: &Path) -> Result<Self> {
-        use crate::data::prophesee::{parse_raw_header, EvtDecoder};
         // The header is short: read lines while they start with `%`, up to
         // `% end`. `first` is a byte already read that starts the words.
         let mut head = Vec::new();
@@ -1050,8 +497,8 @@ impl RawSource {
         }
         // At most CHUNK_EVENTS events a call: an EVT 3 word holds up to 12.
         let max = match self.header.format {
-            crate::data::prophesee::EvtFormat::Evt3 => CHUNK_EVENTS / 6,
-            crate::data::prophesee::EvtFormat::Evt2 => CHUNK_EVENTS * 4,
+            EvtFormat::Evt3 => CHUNK_EVENTS / 6,
+            EvtFormat::Evt2 => CHUNK_EVENTS * 4,
         }
         .clamp(4, self.buf.len());
         loop {
@@ -1129,8 +576,7 @@ impl TcpSource {
             })
             .ok_or_else(|| "could not connect".to_string())?;
         let _ = tcp.set_nodelay(true);
-        let stream: Box<dyn Read> =
-            Box::new(io::Cursor::new(crate::data::aedat::AEDAT4_MAGIC).chain(tcp));
+        let stream: Box<dyn Read> = Box::new(io::Cursor::new(AEDAT4_MAGIC).chain(tcp));
         let mut source =
             Aedat4Source::new(BufReader::with_capacity(1 << 16, stream), Path::new(addr))
                 .map_err(|e| e.to_string())?;

@@ -31,12 +31,13 @@
 
 use std::path::Path;
 
+#[cfg(any(test, feature = "fixtures"))]
 use rand::{Rng, SeedableRng};
+#[cfg(any(test, feature = "fixtures"))]
 use rand_chacha::ChaCha8Rng;
 use slayer_core::Event2d;
 
-use super::events::FormatError;
-use crate::error::{Error, Result};
+use crate::error::{Error, FormatError, Result};
 
 /// Which Prophesee event format a raw file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -563,6 +564,8 @@ fn encode_evt3(out: &mut Vec<u8>, events: &[Event2d], triggers: &[Trigger], exte
 /// time order over about `span_us` µs, many in runs along x (so that EVT 3
 /// uses vector words), and `n / 50` triggers. The fixtures of the
 /// cross-checks against other readers are these, written by [`encode_raw`].
+/// (Feature `fixtures`.)
+#[cfg(any(test, feature = "fixtures"))]
 pub fn random_fixture(seed: u64, n: usize, span_us: u64) -> (Vec<Event2d>, Vec<Trigger>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut events = Vec::with_capacity(n);

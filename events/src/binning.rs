@@ -24,7 +24,7 @@
 
 use slayer_core::{Event1d, Event2d};
 
-use crate::spikes::SpikeRaster;
+use crate::raster::SpikeRaster;
 
 /// Time grid of a raster: bin width and number of bins.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -199,7 +199,8 @@ pub fn raster_to_events_1d(r: &SpikeRaster, ts_ms: f64) -> Vec<Event1d> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::events::{read_bs1, read_bs2, tests::data_dir};
+    use crate::bs::{read_bs1, read_bs2};
+    use crate::test_data::data_dir;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

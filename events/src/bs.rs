@@ -11,49 +11,17 @@
 //! as read: no unwrapping, no sorting. Every bit pattern is a valid event, so
 //! the only malformed file is a truncated one (length not a multiple of 5).
 
-use std::fmt;
 use std::path::Path;
 
 use slayer_core::{Event1d, Event2d};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FormatError, Result};
 
 /// Bytes per event of the 40-bit formats.
 pub const EVENT_BYTES: usize = 5;
 
 /// Largest timestamp (µs) that fits the 23-bit time field.
 pub const MAX_T_US: u64 = (1 << 23) - 1;
-
-/// A malformed event buffer, or an event that does not fit the format: the
-/// byte offset concerned and what is wrong there. [`FormatError::at`] turns it
-/// into the trainer's [`Error::Format`] naming a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormatError {
-    /// Byte offset of the first bad byte (for an encoder: where the offending
-    /// event would start in the output).
-    pub offset: u64,
-    /// What is wrong there.
-    pub msg: String,
-}
-
-impl fmt::Display for FormatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte offset {}", self.msg, self.offset)
-    }
-}
-
-impl std::error::Error for FormatError {}
-
-impl FormatError {
-    /// The trainer error for this format error in file `path`.
-    pub fn at(self, path: &Path) -> Error {
-        Error::Format {
-            path: path.to_path_buf(),
-            offset: self.offset,
-            msg: self.msg,
-        }
-    }
-}
 
 /// Splits `bytes` into 40-bit words, rejecting a truncated trailing event.
 fn words(bytes: &[u8]) -> std::result::Result<impl Iterator<Item = u64> + '_, FormatError> {
@@ -200,25 +168,12 @@ pub fn write_bs1(path: &Path, events: &[Event1d]) -> Result<()> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::test_data::data_dir;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use std::path::PathBuf;
-
-    /// The shared data kit (`/work/shared/data` beside the repository), or
-    /// `$SLAYER_DATA_DIR` when set.
-    pub(crate) fn data_dir() -> PathBuf {
-        let dir = std::env::var_os("SLAYER_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-        assert!(
-            dir.is_dir(),
-            "data kit not found at {} (set SLAYER_DATA_DIR)",
-            dir.display()
-        );
-        dir
-    }
 
     fn tmp_path(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("slayer-data-{}-{name}", std::process::id()))
