@@ -108,7 +108,10 @@ fn run() -> Result<(), String> {
         rs,
         "static MODEL_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!(\"OUT_DIR\"), \"/model.slyr\")));"
     );
-    let _ = writeln!(rs, "/// The embedded model (an exported `slayer` model), word-aligned.");
+    let _ = writeln!(
+        rs,
+        "/// The embedded model (an exported `slayer` model), word-aligned."
+    );
     let _ = writeln!(rs, "pub static MODEL: &[u8] = &MODEL_ALIGNED.0;");
     let _ = writeln!(rs, "/// The embedded sample pack.");
     let _ = writeln!(
