@@ -376,15 +376,7 @@ pub fn split(items: Vec<Item>, fraction: f64, seed: u64) -> (Vec<Item>, Vec<Item
         let l = it.label;
         by_class[l].push(it);
     }
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for mut group in by_class {
-        group.shuffle(&mut rng);
-        let n_valid = (group.len() as f64 * fraction).round() as usize;
-        let rest = group.split_off(n_valid.min(group.len()));
-        valid.extend(group);
-        train.extend(rest);
-    }
-    (train, valid)
+    split_groups(by_class, fraction, &mut rng)
 }
 
 /// Splits by stratum: `fraction` of every (stratum, class) group goes to
@@ -399,9 +391,19 @@ pub fn split_stratified(
         groups.entry((stratum, it.label)).or_default().push(it);
     }
     let mut rng = data::seeded_rng(seed);
+    split_groups(groups.into_values(), fraction, &mut rng)
+}
+
+/// Shuffles each group in turn with `rng` and sends `fraction` of it
+/// (rounded) to validation, the rest to training.
+fn split_groups(
+    groups: impl IntoIterator<Item = Vec<Item>>,
+    fraction: f64,
+    rng: &mut impl rand::Rng,
+) -> (Vec<Item>, Vec<Item>) {
     let (mut train, mut valid) = (Vec::new(), Vec::new());
-    for (_, mut group) in groups {
-        group.shuffle(&mut rng);
+    for mut group in groups {
+        group.shuffle(rng);
         let n_valid = (group.len() as f64 * fraction).round() as usize;
         let rest = group.split_off(n_valid.min(group.len()));
         valid.extend(group);
