@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 /// A failure reading or writing an event file. Each variant renders as one
 /// line naming the file (and, for bad data, the byte offset).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be opened, read or written. (The I/O error is part
     /// of the message, not a separate `source`, so that a chain of causes
@@ -79,6 +80,7 @@ impl FormatError {
 /// An error while reading a stream: the underlying reader failed, or the
 /// bytes are malformed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AedatError {
     /// The underlying reader failed (not end of file: a short stream is a
     /// [`AedatError::Format`] error).

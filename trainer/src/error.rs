@@ -5,6 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the trainer. Each variant renders as one
 /// readable line naming the file, offset, layer or setting at fault.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be opened, read or written. (The I/O error is part
     /// of the message, not a separate `source`, so that a chain of causes
@@ -68,6 +69,10 @@ pub enum Error {
     /// The requested device is not available in this build or on this machine.
     #[error("device: {0}")]
     Device(String),
+    /// Any other error of an event file (the event readers' error type may
+    /// grow variants; those reach the user as they print).
+    #[error(transparent)]
+    Events(slayer_events::Error),
 }
 
 impl Error {
@@ -101,6 +106,7 @@ impl From<slayer_events::Error> for Error {
             slayer_events::Error::Format { path, offset, msg } => {
                 Error::Format { path, offset, msg }
             }
+            other => Error::Events(other),
         }
     }
 }

@@ -24,7 +24,8 @@ pub mod network;
 pub mod neuron;
 pub mod optim;
 pub mod plot;
-pub mod reference;
+#[cfg(test)]
+mod reference;
 pub mod report;
 pub mod spikes;
 pub mod stream;

@@ -37,8 +37,6 @@ pub fn column(buf: &[f64], width: usize, j: usize) -> Vec<f64> {
 /// The output of one dense + SRM layer, time-major `bins × outputs`.
 #[derive(Debug, Clone)]
 pub struct LayerOut {
-    /// Potential before refractory additions (the PSP).
-    pub psp: Vec<f64>,
     /// Potential after refractory additions.
     pub u: Vec<f64>,
     /// 0/1 spikes.
@@ -51,7 +49,6 @@ pub fn dense_forward(srm: &Srm, d: &Dense, x: &[f64], bins: usize) -> LayerOut {
     let (ni, no) = (d.inputs, d.outputs);
     let eps = srm.eps.samples(bins);
     let nu = srm.nu.samples(bins);
-    let mut psp = vec![0.0; bins * no];
     let mut u = vec![0.0; bins * no];
     let mut s = vec![0.0; bins * no];
     for j in 0..no {
@@ -62,8 +59,7 @@ pub fn dense_forward(srm: &Srm, d: &Dense, x: &[f64], bins: usize) -> LayerOut {
                     .sum()
             })
             .collect();
-        let p = convolve(&eps, &a);
-        let mut uj = p.clone();
+        let mut uj = convolve(&eps, &a);
         for k in 0..bins {
             if uj[k] >= f64::from(srm.theta) {
                 s[k * no + j] = 1.0;
@@ -71,11 +67,10 @@ pub fn dense_forward(srm: &Srm, d: &Dense, x: &[f64], bins: usize) -> LayerOut {
                     uj[m] += nu[m - k];
                 }
             }
-            psp[k * no + j] = p[k];
             u[k * no + j] = uj[k];
         }
     }
-    LayerOut { psp, u, spikes: s }
+    LayerOut { u, spikes: s }
 }
 
 /// Dense layer backward from `g_s = ∂E/∂s` (`bins × outputs`): returns

@@ -75,6 +75,7 @@ pub fn scratch_words(model: &Model<'_>) -> usize {
 /// Why an engine could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum EngineError {
     /// The state arena is shorter than [`state_words`].
     StateTooSmall {

@@ -8,6 +8,7 @@ use super::{NeuronConsts, COEF_FRAC_BITS, MAX_FRAC_BITS, THETA_BITS};
 /// Why [`NeuronConsts::derive`] or [`pool_tap_weight`] rejected its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ConstsError {
     /// `θ` is not finite and positive, or too large for the state (`> 2^28` LSB)
     /// or too small (`< 2^−24` LSB).

@@ -4,6 +4,7 @@
 /// malformed input maps to one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The blob ends before a complete model (or before its CRC).
     Truncated,
@@ -145,6 +146,19 @@ impl core::fmt::Display for DecodeError {
 
 impl core::error::Error for DecodeError {}
 
+impl From<crate::crc32::EnvelopeError> for DecodeError {
+    fn from(e: crate::crc32::EnvelopeError) -> Self {
+        use crate::crc32::EnvelopeError as E;
+        match e {
+            E::Truncated => Self::Truncated,
+            E::BadMagic => Self::BadMagic,
+            E::UnsupportedVersion { found } => Self::UnsupportedVersion { found },
+            E::Malformed => Self::Malformed,
+            E::Crc { expected, found } => Self::Crc { expected, found },
+        }
+    }
+}
+
 impl From<postcard::Error> for DecodeError {
     fn from(e: postcard::Error) -> Self {
         match e {
@@ -158,6 +172,7 @@ impl From<postcard::Error> for DecodeError {
 #[cfg(feature = "alloc")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The model would not decode: the error decoding would report.
     Invalid(DecodeError),

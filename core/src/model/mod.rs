@@ -75,23 +75,7 @@ impl<'a> Model<'a> {
     /// Decodes and validates a model blob (see the [module docs](self) for
     /// the layout). Weight and delay blobs borrow from `bytes`.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, DecodeError> {
-        let magic = bytes.get(..4).ok_or(DecodeError::Truncated)?;
-        if magic != MAGIC {
-            return Err(DecodeError::BadMagic);
-        }
-        let (version, _) = postcard::take_from_bytes::<u16>(&bytes[4..])?;
-        if version != VERSION && version != VERSION_UNALIGNED {
-            return Err(DecodeError::UnsupportedVersion { found: version });
-        }
-        let (body, stored) = crate::crc32::split(bytes).ok_or(DecodeError::Truncated)?;
-        let body = body.get(4..).ok_or(DecodeError::Truncated)?;
-        let computed = crate::crc32::checksum(&bytes[..bytes.len() - 4]);
-        if computed != stored {
-            return Err(DecodeError::Crc {
-                expected: stored,
-                found: computed,
-            });
-        }
+        let (_, body) = crate::crc32::open(bytes, MAGIC, &[VERSION, VERSION_UNALIGNED])?;
         let mut de = postcard::Deserializer::from_bytes(body);
         let version = u16::deserialize(&mut de)?;
         if version != VERSION && version != VERSION_UNALIGNED {
@@ -246,8 +230,7 @@ impl<'a> Model<'a> {
             out.resize(out.len() + pad, 0);
             out.extend_from_slice(&body);
         }
-        let crc = crate::crc32::checksum(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
+        crate::crc32::close(&mut out);
         Ok(out)
     }
 }

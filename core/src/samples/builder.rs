@@ -109,8 +109,7 @@ impl SamplePackBuilder {
         out = postcard::to_extend(&VERSION, out).map_err(|_| SampleError::Serialize)?;
         out = postcard::to_extend(&header, out).map_err(|_| SampleError::Serialize)?;
         out.extend_from_slice(&self.body);
-        let crc = crate::crc32::checksum(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
+        crate::crc32::close(&mut out);
         Ok(out)
     }
 }

@@ -3,6 +3,7 @@
 /// Why a byte blob is not a usable sample pack, or a sample does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SampleError {
     /// The blob ends early.
     Truncated,
@@ -73,6 +74,19 @@ impl core::fmt::Display for SampleError {
 }
 
 impl core::error::Error for SampleError {}
+
+impl From<crate::crc32::EnvelopeError> for SampleError {
+    fn from(e: crate::crc32::EnvelopeError) -> Self {
+        use crate::crc32::EnvelopeError as E;
+        match e {
+            E::Truncated => Self::Truncated,
+            E::BadMagic => Self::BadMagic,
+            E::UnsupportedVersion { found } => Self::UnsupportedVersion { found },
+            E::Malformed => Self::Malformed,
+            E::Crc { expected, found } => Self::Crc { expected, found },
+        }
+    }
+}
 
 impl From<postcard::Error> for SampleError {
     fn from(e: postcard::Error) -> Self {

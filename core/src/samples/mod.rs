@@ -57,23 +57,7 @@ fn take<'a, T: Deserialize<'a>>(rest: &mut &'a [u8]) -> Result<T, SampleError> {
 impl<'a> SamplePack<'a> {
     /// Decodes and validates a pack (magic, version, CRC, structure, indices).
     pub fn decode(bytes: &'a [u8]) -> Result<Self, SampleError> {
-        let magic = bytes.get(..4).ok_or(SampleError::Truncated)?;
-        if magic != MAGIC {
-            return Err(SampleError::BadMagic);
-        }
-        let (version, _) = postcard::take_from_bytes::<u16>(&bytes[4..])?;
-        if version != VERSION {
-            return Err(SampleError::UnsupportedVersion { found: version });
-        }
-        let (all, stored) = crate::crc32::split(bytes).ok_or(SampleError::Truncated)?;
-        let computed = crate::crc32::checksum(all);
-        let mut rest = all.get(4..).ok_or(SampleError::Truncated)?;
-        if computed != stored {
-            return Err(SampleError::Crc {
-                expected: stored,
-                found: computed,
-            });
-        }
+        let (_, mut rest) = crate::crc32::open(bytes, MAGIC, &[VERSION])?;
         take::<u16>(&mut rest)?;
         let header: Header = take(&mut rest)?;
         if !matches!(header.index_bytes, 2 | 4)

@@ -358,6 +358,7 @@ impl Aedat4Source {
                 }
                 Ok(Chunk::Events)
             }
+            Err(other) => Err(io::Error::other(other.to_string())),
         }
     }
 }
