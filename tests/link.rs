@@ -219,7 +219,7 @@ fn link_decisions_equal_stream_decisions() {
     struct Collect(Vec<(u32, u32, Option<u8>, Vec<u32>)>);
     impl Sink for Collect {
         fn on_decision(&mut self, d: &Decision<'_>) {
-            let w = WINDOW_BINS as u64;
+            let w = u64::from(WINDOW_BINS);
             self.0.push((
                 (d.bin / w) as u32,
                 d.bin as u32,

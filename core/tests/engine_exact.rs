@@ -133,20 +133,24 @@ impl<'m, 'a> Reference<'m, 'a> {
                     pop.update(&c.neuron);
                     let g = c.geometry;
                     let out = g.output().unwrap();
-                    let (ih, iw) = (g.input.h as i64, g.input.w as i64);
-                    let (kh, kw) = (g.kernel.0 as i64, g.kernel.1 as i64);
+                    let (ih, iw) = (i64::from(g.input.h), i64::from(g.input.w));
+                    let (kh, kw) = (i64::from(g.kernel.0), i64::from(g.kernel.1));
                     for &n in &x {
-                        let n = n as i64;
+                        let n = i64::from(n);
                         let (ch, iy, ix) = (n / (ih * iw), n % (ih * iw) / iw, n % iw);
-                        for o in 0..out.c as i64 {
-                            for oy in 0..out.h as i64 {
-                                for ox in 0..out.w as i64 {
-                                    let ky = iy + g.padding.0 as i64 - oy * g.stride.0 as i64;
-                                    let kx = ix + g.padding.1 as i64 - ox * g.stride.1 as i64;
+                        for o in 0..i64::from(out.c) {
+                            for oy in 0..i64::from(out.h) {
+                                for ox in 0..i64::from(out.w) {
+                                    let ky =
+                                        iy + i64::from(g.padding.0) - oy * i64::from(g.stride.0);
+                                    let kx =
+                                        ix + i64::from(g.padding.1) - ox * i64::from(g.stride.1);
                                     if (0..kh).contains(&ky) && (0..kw).contains(&kx) {
-                                        let wi = ((o * g.input.c as i64 + ch) * kh + ky) * kw + kx;
-                                        let a =
-                                            ((o * out.h as i64 + oy) * out.w as i64 + ox) as usize;
+                                        let wi =
+                                            ((o * i64::from(g.input.c) + ch) * kh + ky) * kw + kx;
+                                        let a = ((o * i64::from(out.h) + oy) * i64::from(out.w)
+                                            + ox)
+                                            as usize;
                                         pop.acc[a] = pop.acc[a].saturating_add(w(
                                             bits,
                                             c.weights,
@@ -502,8 +506,8 @@ fn split_engines_continue_the_whole_run() {
                             tail.spikes(l - at)
                         };
                         let (a, b): (Option<Vec<u32>>, Option<Vec<u32>>) = (
-                            whole.spikes(l).map(|s| s.collect()),
-                            part.map(|s| s.collect()),
+                            whole.spikes(l).map(std::iter::Iterator::collect),
+                            part.map(std::iter::Iterator::collect),
                         );
                         assert_eq!(a, b, "seed {seed} cut {at} layer {l} bin {k}");
                         compared += a.map_or(0, |s| s.len());

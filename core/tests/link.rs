@@ -90,7 +90,7 @@ proptest! {
                             let n = encode(a, &mut raw, &mut out);
                             assert!(n.is_ok(), "{a:?} does not encode: {n:?}");
                             answers += 1;
-                        })
+                        });
                     }
                     Err(e) => session.frame_error(e),
                 },

@@ -165,7 +165,7 @@ pub fn sections_size(elf: &Path) -> Result<crate::firmware::Size> {
         };
         match name {
             ".vector_table" | ".text" | ".rodata" | ".gnu.sgstubs" | ".init" | ".trap" => {
-                size.text += bytes
+                size.text += bytes;
             }
             ".data" | ".sdata" => size.data += bytes,
             ".bss" | ".sbss" | ".uninit" => size.bss += bytes,

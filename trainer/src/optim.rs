@@ -73,8 +73,8 @@ impl OptimiserConfig {
     /// Checks the settings are usable.
     pub fn validate(&self) -> Result<(), String> {
         let (lr, betas, eps) = match self {
-            OptimiserConfig::Adam { lr, betas, eps, .. } => (*lr, *betas, *eps),
-            OptimiserConfig::Nadam { lr, betas, eps, .. } => (*lr, *betas, *eps),
+            OptimiserConfig::Adam { lr, betas, eps, .. }
+            | OptimiserConfig::Nadam { lr, betas, eps, .. } => (*lr, *betas, *eps),
         };
         if !(lr.is_finite() && lr > 0.0) {
             return Err(format!("optimiser lr must be positive, got {lr}"));

@@ -473,7 +473,7 @@ fn draw_panel(
 
     let visible =
         |t: f64, r: u32| t.is_finite() && (0.0..=duration).contains(&t) && (r as usize) < rows;
-    let plot_h = chart.plotting_area().dim_in_pixel().1 as f64;
+    let plot_h = f64::from(chart.plotting_area().dim_in_pixel().1);
     let row_px = plot_h / rows as f64;
     // Back to front: later (light, tall) layers first, the first layer on top.
     for (k, layer) in panel.layers.iter().enumerate().rev() {
@@ -485,7 +485,7 @@ fn draw_panel(
             .iter()
             .filter(|&&(t, r)| visible(t, r))
             .map(move |&(t, r)| {
-                EmptyElement::at((t, r as f64))
+                EmptyElement::at((t, f64::from(r)))
                     + PathElement::new(vec![(0, -half), (0, half)], style)
             });
         chart.draw_series(ticks).map_err(err)?;
@@ -847,10 +847,10 @@ mod tests {
         let dir = temp_dir("curves");
         let path = dir.join("loss.png");
         let train: Vec<f64> = (0..40)
-            .map(|i| 2.0 * (-0.1 * i as f64).exp() + 0.05)
+            .map(|i| 2.0 * (-0.1 * f64::from(i)).exp() + 0.05)
             .collect();
         let val: Vec<f64> = (0..40)
-            .map(|i| 2.2 * (-0.08 * i as f64).exp() + 0.12)
+            .map(|i| 2.2 * (-0.08 * f64::from(i)).exp() + 0.12)
             .collect();
         let series = [
             Series {
@@ -944,10 +944,10 @@ mod tests {
         let dir = temp_dir("raster");
         let path = dir.join("raster.png");
         let input: Vec<(f64, u32)> = (0..3000u32)
-            .map(|i| ((i * 37 % 300) as f64 + 0.3, i * 11 % 250))
+            .map(|i| (f64::from(i * 37 % 300) + 0.3, i * 11 % 250))
             .collect();
         let hidden: Vec<(f64, u32)> = (0..400u32)
-            .map(|i| ((i * 13 % 300) as f64, i % 25))
+            .map(|i| (f64::from(i * 13 % 300), i % 25))
             .collect();
         let output = [(40.0, 0), (95.5, 0), (170.0, 0)];
         let target = [(42.0, 0), (130.0, 0), (170.0, 0), (250.0, 0)];
@@ -1132,7 +1132,7 @@ mod tests {
             "other gestures",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         let counts: Vec<Vec<u64>> = (0..11u64)
             .map(|t| {

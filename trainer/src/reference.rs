@@ -199,7 +199,7 @@ pub fn network_grads(
     }
     let out_spikes: Vec<f64> = x
         .iter()
-        .map(|&v| if v != 0.0 { 1.0 } else { 0.0 })
+        .map(|&v| if v == 0.0 { 0.0 } else { 1.0 })
         .collect();
     let tgt: Vec<f64> = target.data().iter().map(|&v| f64::from(v)).collect();
     let (loss, mut g) = spike_time_loss(&srm, &out_spikes, &tgt, width);

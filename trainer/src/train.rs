@@ -352,7 +352,7 @@ pub fn train(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<TrainReport>
                 out_spikes += out.count() as u64;
                 match s.target {
                     Target::Spikes(t) => {
-                        batch_matched &= spikes_match(out, t, cfg.train.match_tolerance_bins)
+                        batch_matched &= spikes_match(out, t, cfg.train.match_tolerance_bins);
                     }
                     Target::Class(c) => correct += usize::from(predict(out) == *c),
                 }

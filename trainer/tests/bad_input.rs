@@ -37,7 +37,7 @@ struct Row {
 
 fn row(args: &[&str], needle: &'static str, absent: &[&'static str]) -> Row {
     Row {
-        args: args.iter().map(|s| s.to_string()).collect(),
+        args: args.iter().map(std::string::ToString::to_string).collect(),
         needle,
         absent: absent.to_vec(),
     }

@@ -72,7 +72,7 @@ fn board(model: Vec<u8>, fake: Fake) -> (String, JoinHandle<()>) {
             match listener.accept() {
                 Ok((s, _)) => break s,
                 Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
                 Err(e) => panic!("no host connected: {e}"),
             }

@@ -394,7 +394,11 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             return Err(EngineError::NotAPart);
         }
         let scratch_agrees = (0..n).all(|i| {
-            self.conv_at[i].is_some() == from.conv_at.get(first + i).is_some_and(|a| a.is_some())
+            self.conv_at[i].is_some()
+                == from
+                    .conv_at
+                    .get(first + i)
+                    .is_some_and(core::option::Option::is_some)
         });
         let start = from.stages.get(first).map_or(0, |s| s.at);
         let end = from
@@ -476,7 +480,14 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
     /// convolution with a scratch copy of its weights.
     fn order(&self, layer: usize) -> AccOrder {
         let conv = match self.model.layers().get(layer) {
-            Some(Layer::Conv2d(c)) if self.conv_at.get(layer).is_some_and(|a| a.is_some()) => c,
+            Some(Layer::Conv2d(c))
+                if self
+                    .conv_at
+                    .get(layer)
+                    .is_some_and(core::option::Option::is_some) =>
+            {
+                c
+            }
             _ => return AccOrder::Linear,
         };
         // (The slots do not depend on the pairing.)

@@ -187,10 +187,10 @@ impl Offset {
         r2: &[i32],
         a: &[i32],
     ) -> bool {
+        const B: u32 = 1 << 27;
         if !self.nu_small {
             return false;
         }
-        const B: u32 = 1 << 27;
         let out = |v: i32| (v as u32).wrapping_add(B) >> 28;
         let ab = B >> self.frac_bits;
         let mut bad = 0u32;
@@ -209,6 +209,8 @@ impl Offset {
     /// older values) become the newest; the new spike bits are returned.
     /// Exactly `population::psp` then `population::fire`.
     #[inline]
+    // `p` and `r` are (older, newer) pairs of one filter's two states.
+    #[allow(clippy::needless_pass_by_value)]
     pub(crate) fn step_word(
         &self,
         p: (&[i32], &mut [i32]),

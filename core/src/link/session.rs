@@ -304,7 +304,7 @@ impl<'m, 'a, 's, 'b> Session<'m, 'a, 's, 'b> {
             }
             Mapped::Cropped => self.counters.cropped = self.counters.cropped.saturating_add(1),
             Mapped::OutOfRange => {
-                self.counters.out_of_range = self.counters.out_of_range.saturating_add(1)
+                self.counters.out_of_range = self.counters.out_of_range.saturating_add(1);
             }
         }
     }

@@ -259,18 +259,25 @@ pub fn synaptic_input(model: &Model<'_>, layer: &Layer<'_>, x: &[Vec<bool>]) -> 
             Layer::Conv2d(c) => {
                 let g = c.geometry;
                 let out = g.output().unwrap();
-                let (ic, ih, iw) = (g.input.c as i64, g.input.h as i64, g.input.w as i64);
-                let (kh, kw) = (g.kernel.0 as i64, g.kernel.1 as i64);
+                let (ic, ih, iw) = (
+                    i64::from(g.input.c),
+                    i64::from(g.input.h),
+                    i64::from(g.input.w),
+                );
+                let (kh, kw) = (i64::from(g.kernel.0), i64::from(g.kernel.1));
                 let mut a = Vec::new();
-                for o in 0..out.c as i64 {
-                    for oy in 0..out.h as i64 {
-                        for ox in 0..out.w as i64 {
+                for o in 0..i64::from(out.c) {
+                    for oy in 0..i64::from(out.h) {
+                        for ox in 0..i64::from(out.w) {
                             let mut sum = 0.0;
                             for ch in 0..ic {
                                 for ky in 0..kh {
                                     for kx in 0..kw {
-                                        let y = oy * g.stride.0 as i64 - g.padding.0 as i64 + ky;
-                                        let xx = ox * g.stride.1 as i64 - g.padding.1 as i64 + kx;
+                                        let y = oy * i64::from(g.stride.0) - i64::from(g.padding.0)
+                                            + ky;
+                                        let xx = ox * i64::from(g.stride.1)
+                                            - i64::from(g.padding.1)
+                                            + kx;
                                         if y < 0 || y >= ih || xx < 0 || xx >= iw {
                                             continue;
                                         }

@@ -712,7 +712,7 @@ mod tests {
         };
         // Cut in the samples (an odd cut ends inside a sample).
         check("cut.wav", &bytes[..bytes.len() / 2], "truncated");
-        check("cut-odd.wav", &bytes[..bytes.len() / 2 + 1], "truncated");
+        check("cut-odd.wav", &bytes[..=(bytes.len() / 2)], "truncated");
         // Cut in the header, empty, not a WAV at all.
         check("header.wav", &bytes[..30], "WAV");
         check("empty.wav", &[], "WAV");

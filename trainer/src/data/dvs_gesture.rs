@@ -217,9 +217,10 @@ mod tests {
     use crate::data::events::read_bs2;
 
     fn gesture_dir() -> PathBuf {
-        let dir = std::env::var_os("SLAYER_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        let dir = std::env::var_os("SLAYER_DATA_DIR").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+            PathBuf::from,
+        );
         assert!(
             dir.is_dir(),
             "data kit not found at {} (set SLAYER_DATA_DIR)",

@@ -555,13 +555,13 @@ impl Synapse for Conv2d {
         Conv2d::outputs(self)
     }
     fn forward(&self, input: &SpikeTrain, a: &mut [f32]) {
-        Conv2d::forward(self, input, a)
+        Conv2d::forward(self, input, a);
     }
     fn accumulate_grad(&self, input: &SpikeTrain, g_a: &[f32], g_w: &mut [f32]) {
-        Conv2d::accumulate_grad(self, input, g_a, g_w)
+        Conv2d::accumulate_grad(self, input, g_a, g_w);
     }
     fn backward_input(&self, gain: f32, g_a: &[f32], g_in: &mut [f32]) {
-        Conv2d::backward_input(self, gain, g_a, g_in)
+        Conv2d::backward_input(self, gain, g_a, g_in);
     }
 }
 

@@ -168,12 +168,12 @@ impl Synapse for SumPool {
         SumPool::outputs(self)
     }
     fn forward(&self, input: &SpikeTrain, a: &mut [f32]) {
-        SumPool::forward(self, input, a)
+        SumPool::forward(self, input, a);
     }
     /// No weights to learn: a no-op.
     fn accumulate_grad(&self, _input: &SpikeTrain, _g_a: &[f32], _g_w: &mut [f32]) {}
     fn backward_input(&self, gain: f32, g_a: &[f32], g_in: &mut [f32]) {
-        SumPool::backward_input(self, gain, g_a, g_in)
+        SumPool::backward_input(self, gain, g_a, g_in);
     }
 }
 
@@ -313,7 +313,7 @@ mod tests {
             let gain = 1.7f32;
             let mut want = vec![0.0; bins * l.inputs()];
             taps(l, bins, |j, i| {
-                want[i] += f64::from(gain) * w * f64::from(ga[j])
+                want[i] += f64::from(gain) * w * f64::from(ga[j]);
             });
             let mut gi = vec![f32::NAN; want.len()];
             l.backward_input(gain, &ga, &mut gi);

@@ -28,12 +28,12 @@ impl Synapse for super::Dense {
         self.outputs
     }
     fn forward(&self, input: &SpikeTrain, a: &mut [f32]) {
-        super::Dense::forward(self, input, a)
+        super::Dense::forward(self, input, a);
     }
     fn accumulate_grad(&self, input: &SpikeTrain, g_a: &[f32], g_w: &mut [f32]) {
-        super::Dense::accumulate_grad(self, input, g_a, g_w)
+        super::Dense::accumulate_grad(self, input, g_a, g_w);
     }
     fn backward_input(&self, gain: f32, g_a: &[f32], g_in: &mut [f32]) {
-        super::Dense::backward_input(self, gain, g_a, g_in)
+        super::Dense::backward_input(self, gain, g_a, g_in);
     }
 }

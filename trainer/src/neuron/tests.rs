@@ -99,7 +99,7 @@ fn exact_and_truncated_agree_to_the_truncation_error() {
     let x = random(2000, 3);
     // |Δ| ≤ Σ_{n≥K} ε[n] · max|x|
     let tail: f64 = (taps..5000).map(|n| exact.sample(n)).sum();
-    let bound = tail * x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let bound = tail * f64::from(x.iter().fold(0.0f32, |m, v| m.max(v.abs())));
     let (mut a, mut b) = (x.clone(), x);
     exact.apply(&mut a, 1, Direction::Forward);
     trunc.apply(&mut b, 1, Direction::Forward);
@@ -138,7 +138,7 @@ fn correlation_is_the_adjoint_of_convolution() {
 fn correlation_is_the_gradient_of_the_filter() {
     let k = AlphaKernel::new(1.0, 5.0, 1.0);
     let x: Vec<f64> = random(80, 5).iter().map(|&v| f64::from(v)).collect();
-    let w: Vec<f64> = (0..80).map(|n| 1.0 + (n as f64 * 0.3).sin()).collect();
+    let w: Vec<f64> = (0..80).map(|n| 1.0 + (f64::from(n) * 0.3).sin()).collect();
     let taps = k.samples(80);
     let loss = |x: &[f64]| -> f64 {
         convolve(&taps, x)
@@ -231,7 +231,7 @@ fn rho_peaks_at_threshold_and_integrates_to_twice_scale_rho() {
     assert!((srm.rho(9.0) - srm.rho(11.0)).abs() < 1e-7);
     let du = 0.001f64;
     let integral: f64 = (-100_000..100_000)
-        .map(|i| f64::from(srm.rho(10.0 + (i as f64 * du) as f32)) * du)
+        .map(|i| f64::from(srm.rho(10.0 + (f64::from(i) * du) as f32)) * du)
         .sum();
     assert!((integral - 4.0).abs() < 1e-2, "{integral}");
     // spike_backward multiplies by Ts·ρ(u)

@@ -20,7 +20,7 @@ pub fn summary(
             "{name}: output matches the target at epoch {e} (the paper needed 739)"
         )?,
         None if stop_when_matched => {
-            writeln!(out, "{name}: no match within {} epochs", report.epochs)?
+            writeln!(out, "{name}: no match within {} epochs", report.epochs)?;
         }
         None => {}
     }

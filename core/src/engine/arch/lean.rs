@@ -339,7 +339,7 @@ fn dense_i8_rows(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>
         weights
             .get(at..at + wide)
             .map(bytemuck::cast_slice::<u8, [u8; 4]>)
-    })
+    });
 }
 
 /// [`dense_i8`] with the words of column `i` (its first `acc.len() & !3`

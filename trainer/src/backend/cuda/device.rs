@@ -10,6 +10,9 @@
 //!   is set (`scripts/gpu-build.sh` writes it), else an error names the library;
 //! * no `libcublas`: dense products run on the gather kernels.
 
+// The workspace denies `unsafe_code`; cudarc launches kernels through `unsafe` calls (raw argument lists).
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -53,7 +56,7 @@ pub fn arch_name(major: i32, minor: i32) -> &'static str {
     let mut names = NAMES
         .get_or_init(Default::default)
         .lock()
-        .unwrap_or_else(|p| p.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     names
         .entry((major, minor))
         // One short string per architecture seen, for the life of the process.
@@ -96,7 +99,7 @@ fn nvrtc_ptx(module: Module, arch: &'static str) -> Result<String> {
     let cache = CACHE.get_or_init(Default::default);
     if let Some(p) = cache
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&(arch, module))
     {
         return Ok(p.clone());
@@ -104,7 +107,7 @@ fn nvrtc_ptx(module: Module, arch: &'static str) -> Result<String> {
     let text = compile(module, arch)?;
     cache
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert((arch, module), text.clone());
     Ok(text)
 }

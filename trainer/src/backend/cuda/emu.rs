@@ -9,6 +9,9 @@
 //! layouts and the buffer sizes, so that the GPU run has only the driver
 //! left to surprise it.
 
+// The workspace denies `unsafe_code`; the emulator loads the host build of the kernels with libloading and calls them.
+#![allow(unsafe_code)]
+
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::path::PathBuf;

@@ -183,7 +183,10 @@ mod imp {
                     let msg = p
                         .downcast_ref::<String>()
                         .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .or_else(|| {
+                            p.downcast_ref::<&str>()
+                                .map(std::string::ToString::to_string)
+                        })
                         .unwrap_or_default();
                     Error::Device(format!("cuda:{ordinal}: CUDA initialisation failed: {msg}"))
                 })??;
@@ -243,7 +246,9 @@ mod imp {
         }
 
         fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
-            self.lock.lock().unwrap_or_else(|p| p.into_inner())
+            self.lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
 

@@ -38,7 +38,7 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let ck = Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config()?;
     let data = train::build_dataset_with(&cfg, a.data.as_deref(), a.list.as_deref())?;

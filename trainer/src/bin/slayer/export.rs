@@ -29,7 +29,7 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let ck = Checkpoint::load(&a.checkpoint)?;
     let cfg = ck.config()?;
     let shape = train::input_shape(&cfg, &ck.network);

@@ -82,7 +82,7 @@ impl std::fmt::Display for Disagreement {
 
 impl std::error::Error for Disagreement {}
 
-pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
     let model = infer::decode_model(&bytes, &a.model)?;

@@ -157,10 +157,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     {
         Cmd::Train(a) => train::run(a),
         Cmd::Bench(a) => bench::run(a),
-        Cmd::Eval(a) => eval::run(a),
-        Cmd::Export(a) => export::run(a),
-        Cmd::Infer(a) => infer::run(a),
-        Cmd::Stream(a) => stream::run(a),
-        Cmd::Link(a) => link::run(a),
+        Cmd::Eval(a) => eval::run(&a),
+        Cmd::Export(a) => export::run(&a),
+        Cmd::Infer(a) => infer::run(&a),
+        Cmd::Stream(a) => stream::run(&a),
+        Cmd::Link(a) => link::run(&a),
     }
 }

@@ -127,7 +127,7 @@ impl Sink for StreamPrinter {
     }
 }
 
-pub(crate) fn run(a: Args) -> anyhow::Result<()> {
+pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
     let model = infer::decode_model(&bytes, &a.model)?;
