@@ -41,35 +41,13 @@ impl Binning {
     /// finite number).
     pub fn bin_of(&self, t_us: u64) -> Option<usize> {
         let t_ms = t_us as f64 / 1000.0;
-        let k = round_half_even(t_ms / self.ts_ms);
+        let k = (t_ms / self.ts_ms).round_ties_even();
         // A NaN `k` (0/0) fails the range test too.
         if (0.0..self.bins as f64).contains(&k) {
             Some(k as usize)
         } else {
             None
         }
-    }
-}
-
-/// Rounds to the nearest integer, ties to the even one (numpy's `round`,
-/// IEEE `roundTiesToEven`): 2.5 → 2, 3.5 → 4, −2.5 → −2. NaN and infinities
-/// pass through.
-pub fn round_half_even(x: f64) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    let f = x.floor();
-    // Exact for every finite f64: x and floor(x) share the binade or are both
-    // integers beyond 2^52.
-    let d = x - f;
-    if d < 0.5 {
-        f
-    } else if d > 0.5 {
-        f + 1.0
-    } else if f % 2.0 == 0.0 {
-        f
-    } else {
-        f + 1.0
     }
 }
 
@@ -218,36 +196,6 @@ mod tests {
             y,
             polarity,
             t_us,
-        }
-    }
-
-    #[test]
-    fn round_half_even_ties() {
-        for (x, want) in [
-            (0.5, 0.0),
-            (1.5, 2.0),
-            (2.5, 2.0),
-            (3.5, 4.0),
-            (-0.5, -0.0),
-            (-1.5, -2.0),
-            (-2.5, -2.0),
-            (2.4999999999999996, 2.0),
-            (2.5000000000000004, 3.0),
-            (7.0, 7.0),
-            (4503599627370495.5, 4503599627370496.0),
-        ] {
-            assert_eq!(round_half_even(x), want, "{x}");
-        }
-        assert!(round_half_even(f64::NAN).is_nan());
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        for _ in 0..100_000 {
-            let x: f64 = rng.random_range(-1e6..1e6);
-            let x = if rng.random_bool(0.3) {
-                (x * 2.0).round() / 2.0
-            } else {
-                x
-            };
-            assert_eq!(round_half_even(x), x.round_ties_even(), "{x}");
         }
     }
 

@@ -38,8 +38,7 @@ pub use aedat::{
     Aedat4Reader,
 };
 pub use binning::{
-    bin_1d, bin_1d_counted, bin_2d, bin_2d_counted, raster_to_events_1d, round_half_even, Binned,
-    Binning,
+    bin_1d, bin_1d_counted, bin_2d, bin_2d_counted, raster_to_events_1d, Binned, Binning,
 };
 pub use bs::{
     encode_bs1, encode_bs2, parse_bs1, parse_bs2, read_bs1, read_bs2, write_bs1, write_bs2,

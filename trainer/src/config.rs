@@ -203,8 +203,8 @@ impl LossConfig {
                 true_count,
                 false_count,
             } => Loss::NumSpikes {
-                start: crate::data::binning::round_half_even(f64::from(start_ms / ts)) as usize,
-                stop: crate::data::binning::round_half_even(f64::from(stop_ms / ts)) as usize,
+                start: f64::from(start_ms / ts).round_ties_even() as usize,
+                stop: f64::from(stop_ms / ts).round_ties_even() as usize,
                 true_count,
                 false_count,
             },

@@ -31,8 +31,7 @@ pub use aedat::{
 };
 pub use audio::{read_wav, AudioEncoder};
 pub use binning::{
-    bin_1d, bin_1d_counted, bin_2d, bin_2d_counted, raster_to_events_1d, round_half_even, Binned,
-    Binning,
+    bin_1d, bin_1d_counted, bin_2d, bin_2d_counted, raster_to_events_1d, Binned, Binning,
 };
 pub use dvs_gesture::{cut_windows, list_trials, load_trial, read_labels_csv, LabelWindow, Split};
 pub use events::{

@@ -8,7 +8,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::spikes::SpikeRaster;
-use slayer_events::binning::round_half_even;
 
 /// Redraws of [`poisson_target`] before it falls back to a single spike.
 pub const MAX_TARGET_REDRAWS: usize = 10_000;
@@ -104,7 +103,7 @@ pub fn poisson_target(
             // 1 − U is in (0, 1]: the logarithm is finite.
             let u: f64 = rng.random();
             t_ms += dead_ms - mean_ms * (1.0 - u).ln();
-            let k = round_half_even(t_ms / ts_ms);
+            let k = (t_ms / ts_ms).round_ties_even();
             // k ≥ prev + gap > prev: the loop ends within `bins` spikes.
             let k = if k < bins as f64 { k as usize } else { bins };
             let k = k.max(prev.saturating_add(gap));

@@ -74,7 +74,7 @@ pub use map::{InputMap, Mapped};
 pub use source::{Chunk, Faults, Format, Origin, Source};
 pub use stats::{Counters, Histogram, Quantiles};
 
-use crate::data::{round_half_even, LabelWindow};
+use crate::data::LabelWindow;
 use crate::error::{Error, Result};
 use crate::infer::MAX_STATE_WORDS;
 
@@ -498,7 +498,7 @@ fn bin_of_us(t_us: i64, ts_us: f64) -> Option<u64> {
     if t_us < 0 {
         return None;
     }
-    let k = round_half_even(t_us as f64 / 1000.0 / (ts_us / 1000.0));
+    let k = (t_us as f64 / 1000.0 / (ts_us / 1000.0)).round_ties_even();
     (k.is_finite() && k >= 0.0).then_some(k as u64)
 }
 
