@@ -51,6 +51,26 @@ impl From<postcard::Error> for EnvelopeError {
     }
 }
 
+/// `impl From<EnvelopeError>` for an error type with the same five variants
+/// (the model's and the sample pack's).
+macro_rules! from_envelope {
+    ($t:ty) => {
+        impl From<crate::crc32::EnvelopeError> for $t {
+            fn from(e: crate::crc32::EnvelopeError) -> Self {
+                use crate::crc32::EnvelopeError as E;
+                match e {
+                    E::Truncated => Self::Truncated,
+                    E::BadMagic => Self::BadMagic,
+                    E::UnsupportedVersion { found } => Self::UnsupportedVersion { found },
+                    E::Malformed => Self::Malformed,
+                    E::Crc { expected, found } => Self::Crc { expected, found },
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_envelope;
+
 /// Checks the envelope of `bytes`: the magic, a version in `reads`, then the
 /// CRC-32 over everything before the last four bytes. Returns the version
 /// and what lies between the magic and the CRC (the body, which still

@@ -146,18 +146,7 @@ impl core::fmt::Display for DecodeError {
 
 impl core::error::Error for DecodeError {}
 
-impl From<crate::crc32::EnvelopeError> for DecodeError {
-    fn from(e: crate::crc32::EnvelopeError) -> Self {
-        use crate::crc32::EnvelopeError as E;
-        match e {
-            E::Truncated => Self::Truncated,
-            E::BadMagic => Self::BadMagic,
-            E::UnsupportedVersion { found } => Self::UnsupportedVersion { found },
-            E::Malformed => Self::Malformed,
-            E::Crc { expected, found } => Self::Crc { expected, found },
-        }
-    }
-}
+crate::crc32::from_envelope!(DecodeError);
 
 impl From<postcard::Error> for DecodeError {
     fn from(e: postcard::Error) -> Self {

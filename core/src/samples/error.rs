@@ -75,18 +75,7 @@ impl core::fmt::Display for SampleError {
 
 impl core::error::Error for SampleError {}
 
-impl From<crate::crc32::EnvelopeError> for SampleError {
-    fn from(e: crate::crc32::EnvelopeError) -> Self {
-        use crate::crc32::EnvelopeError as E;
-        match e {
-            E::Truncated => Self::Truncated,
-            E::BadMagic => Self::BadMagic,
-            E::UnsupportedVersion { found } => Self::UnsupportedVersion { found },
-            E::Malformed => Self::Malformed,
-            E::Crc { expected, found } => Self::Crc { expected, found },
-        }
-    }
-}
+crate::crc32::from_envelope!(SampleError);
 
 impl From<postcard::Error> for SampleError {
     fn from(e: postcard::Error) -> Self {
