@@ -160,14 +160,10 @@ mod tests {
 
     #[test]
     fn raster_and_train_round_trip() {
+        // (`SpikeRaster` itself is tested in the events crate.)
         let mut r = SpikeRaster::new(4, 3);
-        assert!(r.set(0, 2));
-        assert!(r.set(3, 0));
-        assert!(r.set(3, 0));
-        assert!(!r.set(4, 0));
-        assert!(!r.set(0, 3));
-        assert_eq!(r.count(), 2);
-        assert_eq!(r.counts(), vec![1, 0, 1]);
+        r.set(0, 2);
+        r.set(3, 0);
         let t = SpikeTrain::from_raster(&r);
         assert_eq!(t.active(0), &[2]);
         assert_eq!(t.active(1), &[] as &[u32]);
