@@ -217,8 +217,8 @@ fn demo() -> Result<(Vec<u8>, Vec<u8>), String> {
         tau_r: 1.0,
         scale_ref: 2.0,
     };
-    let neuron = NeuronConsts::derive(&params, 1.0)
-        .map_err(|e| format!("demo neuron constants: {e:?}"))?;
+    let neuron =
+        NeuronConsts::derive(&params, 1.0).map_err(|e| format!("demo neuron constants: {e:?}"))?;
     let w1: Vec<i32> = (0..INPUTS * HIDDEN)
         .map(|_| rng.below(120) as i32 - 50)
         .collect();

@@ -12,8 +12,7 @@ use std::path::Path;
 
 use slayer_core::model::ConvGeometry;
 use slayer_core::{
-    pool_tap_weight, ModelBuilder, NeuronConsts, NeuronParams, SamplePackBuilder, Shape,
-    WeightBits,
+    pool_tap_weight, ModelBuilder, NeuronConsts, NeuronParams, SamplePackBuilder, Shape, WeightBits,
 };
 
 fn main() {
