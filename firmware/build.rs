@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use slayer_core::{
-    state_words, Model, ModelBuilder, NeuronConsts, SamplePack, SamplePackBuilder, Shape,
-    WeightBits,
+    state_words, Model, ModelBuilder, NeuronConsts, NeuronParams, SamplePack, SamplePackBuilder,
+    Shape, WeightBits,
 };
 
 const MODEL_VAR: &str = "SLAYER_MODEL";
@@ -210,8 +210,15 @@ fn demo() -> Result<(Vec<u8>, Vec<u8>), String> {
     const OUTPUTS: u32 = 4;
     const BINS: u32 = 50;
     let mut rng = Lcg(0x5eed_1234);
-    let neuron = NeuronConsts::derive(60.0, 5.0, 1.0, 2.0, 1.0)
-        .map_err(|e| format!("demo neuron constants: {e:?}"))?;
+    // θ in weight LSB (SLAYER.md units: θ = 6 at weight scale 0.1).
+    let params = NeuronParams {
+        theta: 60.0,
+        tau_s: 5.0,
+        tau_r: 1.0,
+        scale_ref: 2.0,
+    };
+    let neuron =
+        NeuronConsts::derive(&params, 1.0).map_err(|e| format!("demo neuron constants: {e:?}"))?;
     let w1: Vec<i32> = (0..INPUTS * HIDDEN)
         .map(|_| rng.below(120) as i32 - 50)
         .collect();

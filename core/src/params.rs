@@ -27,6 +27,27 @@ impl NeuronParams {
         scale_ref: 2.0,
     };
 
+    /// These parameters with the threshold given in weight LSB instead:
+    /// `theta_lsb = θ / s` for a layer whose float weight is the integer
+    /// weight times `s`. This is the form
+    /// [`NeuronConsts::derive`](crate::NeuronConsts::derive) takes, since the
+    /// fixed-point state counts in weight LSB.
+    ///
+    /// ```
+    /// use slayer_core::{NeuronConsts, NeuronParams};
+    /// // θ = 10 at a weight scale of 1/100: θ is 1000 weight LSB.
+    /// let p = NeuronParams::REFERENCE.with_theta_lsb(10.0 / 0.01);
+    /// assert_eq!(p.tau_s, NeuronParams::REFERENCE.tau_s);
+    /// let k = NeuronConsts::derive(&p, 1.0).unwrap();
+    /// assert!((k.theta_lsb() - 1000.0).abs() < 1e-6);
+    /// ```
+    pub fn with_theta_lsb(&self, theta_lsb: f32) -> Self {
+        Self {
+            theta: theta_lsb,
+            ..*self
+        }
+    }
+
     /// True when every constant is finite and positive (`scale_ref` may be zero).
     pub fn is_valid(&self) -> bool {
         self.theta.is_finite()

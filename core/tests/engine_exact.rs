@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use slayer_core::model::{ConvGeometry, Layer};
 use slayer_core::{
-    scratch_words, state_words, Engine, EngineError, Model, ModelBuilder, NeuronConsts, Shape,
-    WeightBits,
+    scratch_words, state_words, Engine, EngineError, Model, ModelBuilder, NeuronConsts,
+    NeuronParams, Shape, WeightBits,
 };
 
 const HALF: i64 = 1 << 29;
@@ -245,14 +245,14 @@ fn compare(model: &Model<'_>, input: &[Vec<u32>], scratch: bool, what: &str) -> 
 
 fn consts(rng: &mut ChaCha8Rng, theta_lsb: f32) -> NeuronConsts {
     let ts = 1.0;
-    NeuronConsts::derive(
-        theta_lsb * rng.random_range(0.7..1.4),
-        rng.random_range(1.5..15.0),
-        rng.random_range(0.6..3.0),
-        rng.random_range(0.0..3.0),
-        ts,
-    )
-    .unwrap()
+    // Fields in this order: the draws keep the seeded sequence.
+    let p = NeuronParams {
+        theta: theta_lsb * rng.random_range(0.7..1.4),
+        tau_s: rng.random_range(1.5..15.0),
+        tau_r: rng.random_range(0.6..3.0),
+        scale_ref: rng.random_range(0.0..3.0),
+    };
+    NeuronConsts::derive(&p, ts).unwrap()
 }
 
 fn weights(rng: &mut ChaCha8Rng, n: usize, bits: WeightBits, lo: f64) -> Vec<i32> {

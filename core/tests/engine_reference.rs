@@ -9,7 +9,9 @@ use common::{Case, Params, Trace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use slayer_core::model::Layer;
-use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
+use slayer_core::{
+    state_words, Engine, Model, ModelBuilder, NeuronConsts, NeuronParams, Shape, WeightBits,
+};
 
 /// Worst-case rounding error, in state units, of the integer update of a
 /// population: each double-pole filter rounds once per bin (≤ ½ unit), and
@@ -196,7 +198,13 @@ fn eps_impulse_response_matches_sampled_kernel() {
     for tau in [1.0f32, 2.5, 5.0, 10.0, 30.0, 100.0] {
         for (bits, w) in [(WeightBits::I8, 100), (WeightBits::I16, -20_000)] {
             let theta = 1000.0f32 * if bits == WeightBits::I16 { 300.0 } else { 1.0 };
-            let k = NeuronConsts::derive(theta, tau, 1.0, 2.0, 1.0).unwrap();
+            let p = NeuronParams {
+                theta,
+                tau_s: tau,
+                tau_r: 1.0,
+                scale_ref: 2.0,
+            };
+            let k = NeuronConsts::derive(&p, 1.0).unwrap();
             let mut b = ModelBuilder::new(1.0, 10, bits, Shape::flat(1));
             b.dense(1, 1, &[w], k, 1.0).unwrap();
             let bytes = b.encode().unwrap();

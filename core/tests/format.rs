@@ -7,11 +7,18 @@ use slayer_core::model::{
     ConvGeometry, Delay, Dense, Layer, SumPool, MAGIC, VERSION, VERSION_UNALIGNED, WEIGHT_ALIGN,
 };
 use slayer_core::{
-    crc32, state_words, DecodeError, Engine, EngineError, Model, NeuronConsts, Shape, WeightBits,
+    crc32, state_words, DecodeError, Engine, EngineError, Model, NeuronConsts, NeuronParams, Shape,
+    WeightBits,
 };
 
 fn consts() -> NeuronConsts {
-    NeuronConsts::derive(100.0, 5.0, 1.0, 2.0, 1.0).unwrap()
+    let p = NeuronParams {
+        theta: 100.0,
+        tau_s: 5.0,
+        tau_r: 1.0,
+        scale_ref: 2.0,
+    };
+    NeuronConsts::derive(&p, 1.0).unwrap()
 }
 
 /// Encodes a possibly invalid model by hand, with a valid CRC: version 1

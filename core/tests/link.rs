@@ -9,11 +9,19 @@ use slayer_core::link::{
     decode, encode, Binner, FrameReader, FromBoard, Session, ToBoard, Untimed, WireEvent,
     MAX_EVENTS, MAX_FRAME,
 };
-use slayer_core::{state_words, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
+use slayer_core::{
+    state_words, Model, ModelBuilder, NeuronConsts, NeuronParams, Shape, WeightBits,
+};
 
 /// A 2 × 4 × 4 → 3 model with weights big enough to spike.
 fn model() -> Vec<u8> {
-    let k = NeuronConsts::derive(50.0, 2.0, 1.0, 2.0, 1.0).unwrap();
+    let p = NeuronParams {
+        theta: 50.0,
+        tau_s: 2.0,
+        tau_r: 1.0,
+        scale_ref: 2.0,
+    };
+    let k = NeuronConsts::derive(&p, 1.0).unwrap();
     let mut b = ModelBuilder::new(1.0, 100, WeightBits::I8, Shape::new(2, 4, 4));
     let w: Vec<i32> = (0..32 * 3).map(|i| (i * 37 % 160) - 40).collect();
     b.dense(32, 3, &w, k, 0.5).unwrap();

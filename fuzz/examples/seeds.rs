@@ -12,13 +12,19 @@ use std::path::Path;
 
 use slayer_core::model::ConvGeometry;
 use slayer_core::{
-    pool_tap_weight, ModelBuilder, NeuronConsts, SamplePackBuilder, Shape, WeightBits,
+    pool_tap_weight, ModelBuilder, NeuronConsts, NeuronParams, SamplePackBuilder, Shape, WeightBits,
 };
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/decode_and_step");
     fs::create_dir_all(&dir).unwrap();
-    let k = NeuronConsts::derive(200.0, 5.0, 1.0, 2.0, 1.0).unwrap();
+    let neuron = |theta| NeuronParams {
+        theta,
+        tau_s: 5.0,
+        tau_r: 1.0,
+        scale_ref: 2.0,
+    };
+    let k = NeuronConsts::derive(&neuron(200.0), 1.0).unwrap();
     let mut seeds = Vec::new();
     for bits in [WeightBits::I8, WeightBits::I16] {
         let mut b = ModelBuilder::new(1.0, 300, bits, Shape::flat(6));
@@ -53,7 +59,11 @@ fn main() {
         )
         .unwrap();
         let out = g.output().unwrap();
-        let kp = NeuronConsts::derive(1000.0, 2.0, 1.0, 2.0, 1.0).unwrap();
+        let pool = NeuronParams {
+            tau_s: 2.0,
+            ..neuron(1000.0)
+        };
+        let kp = NeuronConsts::derive(&pool, 1.0).unwrap();
         b.sum_pool(out, 2, pool_tap_weight(1000.0).unwrap(), kp, 1.0);
         b.flatten();
         let pooled = Shape::new(2, 3, 1).len().unwrap();

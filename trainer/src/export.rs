@@ -128,9 +128,13 @@ pub fn fake_quantise(net: &mut Network, bits: WeightBits) {
     }
 }
 
+/// The fixed-point constants of layer `layer`, whose threshold is
+/// `theta_lsb` weight LSB (`θ / s`); the kernels' coefficients are the
+/// core's (`NeuronConsts::derive`, computed with `libm` so a board
+/// deriving them gets the same bits).
 fn consts(net: &Network, theta_lsb: f32, layer: usize) -> Result<NeuronConsts> {
-    let p = &net.neuron;
-    NeuronConsts::derive(theta_lsb, p.tau_s, p.tau_r, p.scale_ref, net.ts).map_err(|e| {
+    let p = net.neuron.with_theta_lsb(theta_lsb);
+    NeuronConsts::derive(&p, net.ts).map_err(|e| {
         Error::Config(format!(
             "layer {layer}: the neuron constants do not fit the fixed-point format ({e:?}); \
              θ is {theta_lsb} weight LSBs"

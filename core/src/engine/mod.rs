@@ -17,8 +17,10 @@
 //! Arena layout: see `model/layout.rs`; its size is [`state_words`].
 //!
 //! ```
-//! use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
-//! let k = NeuronConsts::derive(50.0, 1.0, 1.0, 2.0, 1.0).unwrap();
+//! use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, NeuronParams};
+//! use slayer_core::{Shape, WeightBits};
+//! let p = NeuronParams { theta: 50.0, tau_s: 1.0, tau_r: 1.0, scale_ref: 2.0 };
+//! let k = NeuronConsts::derive(&p, 1.0).unwrap();
 //! let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(2));
 //! b.dense(2, 1, &[100, 100], k, 0.1).unwrap();
 //! let bytes = b.encode().unwrap();

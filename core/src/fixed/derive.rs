@@ -4,6 +4,7 @@
 //! constants from the same parameters get the same bits.
 
 use super::{NeuronConsts, COEF_FRAC_BITS, MAX_FRAC_BITS, THETA_BITS};
+use crate::NeuronParams;
 
 /// Why [`NeuronConsts::derive`] or [`pool_tap_weight`] rejected its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,27 +46,43 @@ fn to_i32(v: f64) -> Option<i32> {
     (r.is_finite() && r >= f64::from(i32::MIN) && r <= f64::from(i32::MAX)).then_some(r as i32)
 }
 
-/// `(2a, a², c)` in Q2.30 for pole `a = e^{−r}` and gain `mult·e·r·a`.
+/// The recursion coefficients of a unit alpha kernel sampled at `r = Ts/τ`:
+/// the pole `a = e^{−r}` and the input gain `c·a = e·r·a` (SLAYER.md §1),
+/// in `f64`; [`NeuronConsts::derive`] forms `2a`, `a²` and scales them to
+/// Q2.30.
+///
+/// The core's one home for these numbers. The trainer's float filters have
+/// their own, `AlphaKernel::recursion` (`trainer/src/neuron/kernel.rs`),
+/// on purpose: this one uses `libm` so that a host and a no_std
+/// microcontroller deriving constants from the same parameters get the
+/// same bits, while the trainer's uses `std`'s `exp`, whose last bit the
+/// gold and float64-reference tests pin and which may differ from `libm`'s.
 fn coefficients(r: f64) -> (f64, f64) {
     let a = libm::exp(-r);
     (a, core::f64::consts::E * r * a)
 }
 
 impl NeuronConsts {
-    /// Derives the constants of a layer whose threshold is `theta_lsb` weight
-    /// LSB (`θ / scale`), with time constants `tau_s`, `tau_r`, refractory
-    /// scale `scale_ref` and time step `ts` (all times in the same unit).
+    /// Derives the constants of a layer of neurons `p` simulated at time step
+    /// `ts` (same time unit as `p.tau_s` and `p.tau_r`).
+    ///
+    /// **`p.theta` is the threshold in weight LSB** (`θ / s`, `s` the layer's
+    /// weight scale), not the float `θ`: the fixed-point state counts in
+    /// weight LSB, so this is the only threshold the constants can use. A
+    /// caller holding the float parameters passes
+    /// [`p.with_theta_lsb(θ / s)`](NeuronParams::with_theta_lsb).
     ///
     /// `frac_bits` is the largest value `≤ 24` that keeps `θ ≤ 2^20` state
     /// units (0 for `θ > 2^20` LSB).
-    pub fn derive(
-        theta_lsb: f32,
-        tau_s: f32,
-        tau_r: f32,
-        scale_ref: f32,
-        ts: f32,
-    ) -> Result<Self, ConstsError> {
-        let theta = f64::from(theta_lsb);
+    ///
+    /// ```
+    /// use slayer_core::{NeuronConsts, NeuronParams};
+    /// let p = NeuronParams { theta: 1000.0, tau_s: 10.0, tau_r: 1.0, scale_ref: 2.0 };
+    /// let k = NeuronConsts::derive(&p, 1.0).unwrap();
+    /// assert_eq!((k.frac_bits, k.theta), (10, 1_024_000));
+    /// ```
+    pub fn derive(p: &NeuronParams, ts: f32) -> Result<Self, ConstsError> {
+        let theta = f64::from(p.theta);
         if !(theta.is_finite() && theta >= pow2(0) / pow2(24) && theta <= pow2(28)) {
             return Err(ConstsError::Theta);
         }
@@ -81,8 +98,8 @@ impl NeuronConsts {
                 Err(ConstsError::TimeConstant)
             }
         };
-        let (rs, rr) = (ratio(tau_s)?, ratio(tau_r)?);
-        let scale_ref = f64::from(scale_ref);
+        let (rs, rr) = (ratio(p.tau_s)?, ratio(p.tau_r)?);
+        let scale_ref = f64::from(p.scale_ref);
         if !(scale_ref.is_finite() && scale_ref >= 0.0) {
             return Err(ConstsError::ScaleRef);
         }
@@ -133,10 +150,27 @@ pub fn pool_tap_weight(theta_lsb: f32) -> Result<i32, ConstsError> {
 mod tests {
     use super::*;
 
+    /// `NeuronConsts::derive` of loose values, `theta` in weight LSB.
+    fn derive(
+        theta: f32,
+        tau_s: f32,
+        tau_r: f32,
+        scale_ref: f32,
+        ts: f32,
+    ) -> Result<NeuronConsts, ConstsError> {
+        let p = NeuronParams {
+            theta,
+            tau_s,
+            tau_r,
+            scale_ref,
+        };
+        NeuronConsts::derive(&p, ts)
+    }
+
     #[test]
     fn reference_defaults() {
         // θ = 10 at scale 1/100 → 1000 LSB: frac_bits 10 puts θ at 1,024,000.
-        let c = NeuronConsts::derive(1000.0, 10.0, 1.0, 2.0, 1.0).unwrap();
+        let c = derive(1000.0, 10.0, 1.0, 2.0, 1.0).unwrap();
         assert_eq!(c.frac_bits, 10);
         assert_eq!(c.theta, 1_024_000);
         let a = (-0.1f64).exp();
@@ -154,7 +188,7 @@ mod tests {
         for t in [
             0.001f32, 0.7, 1.0, 3.0, 127.0, 1000.5, 32767.0, 1.0e6, 2.0e8,
         ] {
-            let c = NeuronConsts::derive(t, 5.0, 1.0, 2.0, 1.0).unwrap();
+            let c = derive(t, 5.0, 1.0, 2.0, 1.0).unwrap();
             assert!(c.theta <= 1 << 20 || c.frac_bits == 0, "{t}: {c:?}");
             assert!(
                 c.theta > 1 << 19 || c.frac_bits == MAX_FRAC_BITS,
@@ -166,7 +200,7 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        let d = NeuronConsts::derive;
+        let d = derive;
         assert_eq!(d(f32::NAN, 1.0, 1.0, 2.0, 1.0), Err(ConstsError::Theta));
         assert_eq!(d(0.0, 1.0, 1.0, 2.0, 1.0), Err(ConstsError::Theta));
         assert_eq!(d(1e9, 1.0, 1.0, 2.0, 1.0), Err(ConstsError::Theta));

@@ -36,8 +36,10 @@ enum Owned {
 /// trainer's export fills it after quantising), then validates and encodes it.
 ///
 /// ```
-/// use slayer_core::{ModelBuilder, Model, NeuronConsts, Shape, WeightBits};
-/// let neuron = NeuronConsts::derive(100.0, 10.0, 1.0, 2.0, 1.0).unwrap();
+/// use slayer_core::{ModelBuilder, Model, NeuronConsts, NeuronParams, Shape, WeightBits};
+/// // θ = 10 at weight scale 0.1: 100 weight LSB.
+/// let p = NeuronParams::REFERENCE.with_theta_lsb(100.0);
+/// let neuron = NeuronConsts::derive(&p, 1.0).unwrap();
 /// let mut b = ModelBuilder::new(1.0, 300, WeightBits::I8, Shape::flat(4));
 /// b.dense(4, 2, &[10, -3, 7, 0, 1, 2, 3, 4], neuron, 0.1).unwrap();
 /// let bytes = b.encode().unwrap();

@@ -6,9 +6,12 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use slayer_core::model::{ConvGeometry, Layer};
-use slayer_core::{state_words, Engine, Model, ModelBuilder, NeuronConsts, Shape, WeightBits};
+use slayer_core::{
+    state_words, Engine, Model, ModelBuilder, NeuronConsts, NeuronParams, Shape, WeightBits,
+};
 
-/// Float neuron parameters of one population (what `NeuronConsts::derive` got).
+/// Float neuron parameters of one population, `θ` in weight LSB (what
+/// `NeuronConsts::derive` gets), and the time step.
 #[derive(Debug, Clone, Copy)]
 pub struct Params {
     pub theta_lsb: f32,
@@ -20,14 +23,13 @@ pub struct Params {
 
 impl Params {
     pub fn consts(&self) -> NeuronConsts {
-        NeuronConsts::derive(
-            self.theta_lsb,
-            self.tau_s,
-            self.tau_r,
-            self.scale_ref,
-            self.ts,
-        )
-        .unwrap()
+        let p = NeuronParams {
+            theta: self.theta_lsb,
+            tau_s: self.tau_s,
+            tau_r: self.tau_r,
+            scale_ref: self.scale_ref,
+        };
+        NeuronConsts::derive(&p, self.ts).unwrap()
     }
 
     /// `ε[n] = (nTs/τs)·e^{1−nTs/τs}`.
@@ -386,14 +388,14 @@ pub fn random_model(seed: u64) -> ModelBuilder {
     let ts = rng.random_range(0.05f32..2.0);
     let mut b = ModelBuilder::new(ts, rng.random_range(0..1000), bits, shape);
     let consts = |rng: &mut ChaCha8Rng| {
-        NeuronConsts::derive(
-            rng.random_range(0.5f32..5000.0),
-            ts * rng.random_range(0.5f32..50.0),
-            ts * rng.random_range(0.5f32..10.0),
-            rng.random_range(0.0f32..4.0),
-            ts,
-        )
-        .unwrap()
+        // Fields in this order: the draws keep the seeded sequence.
+        let p = NeuronParams {
+            theta: rng.random_range(0.5f32..5000.0),
+            tau_s: ts * rng.random_range(0.5f32..50.0),
+            tau_r: ts * rng.random_range(0.5f32..10.0),
+            scale_ref: rng.random_range(0.0f32..4.0),
+        };
+        NeuronConsts::derive(&p, ts).unwrap()
     };
     for _ in 0..rng.random_range(0..=7) {
         let n = shape.len().unwrap();

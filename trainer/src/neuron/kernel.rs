@@ -11,6 +11,12 @@
 //! The reference's kernel cut after `K` taps has an O(1) recursion too: with
 //! `z[n] = a·z[n−1] + x[n]`, `y_K[n] = y[n] − a^K·y[n−K] − C·K·a^K·z[n−K]`.
 //!
+//! [`AlphaKernel::recursion`] is the trainer's one home for these
+//! coefficients: the CPU filters here, the neuron's refractory scan and the
+//! CUDA kernels all read them from it. The fixed-point core derives its own
+//! (`slayer_core::NeuronConsts::derive`, with `libm`, so a board gets the
+//! host's bits); the two are kept apart on purpose, see [`Recursion`].
+//!
 //! Filters run over time-major buffers (`buf[t * width + j]`), vectorised across
 //! the `width` neurons, with their state in `f64`: the double pole amplifies
 //! `f32` rounding (SLAYER.md §1).
@@ -36,6 +42,45 @@ pub enum Direction {
     /// Anti-causal correlation `y[n] = Σ_i k[i]·x[n+i]` (the backward pass:
     /// the adjoint of `Forward`).
     Backward,
+}
+
+/// The coefficients of an [`AlphaKernel`]'s O(1) recursion (module docs):
+/// `y[n] = a2·y[n−1] − a_sq·y[n−2] + ca·x[n−1]`, and for a cut kernel the
+/// correction `− cut.a_k·y[n−K] − cut.c_k_a_k·z[n−K]` with
+/// `z[n] = a·z[n−1] + x[n]`.
+///
+/// Computed once, in `f64` with `std`'s `exp`, by [`AlphaKernel::recursion`];
+/// every float consumer (CPU filters, refractory scan, CUDA kernels) reads
+/// these values so they share their last bit, which the gold and
+/// float64-reference tests pin. The fixed-point core computes the same
+/// quantities separately with `libm` (`slayer_core::NeuronConsts::derive`),
+/// so a no_std board derives the same constants as the host; the trainer's
+/// export goes through the core's derive for that reason.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recursion {
+    /// Pole `a = e^{−Ts/τ}`.
+    pub a: f64,
+    /// Gain `C = mult·e·Ts/τ`, so that `k[n] = C·n·aⁿ`.
+    pub c: f64,
+    /// `2a`.
+    pub a2: f64,
+    /// `a²`.
+    pub a_sq: f64,
+    /// `C·a` (`= k[1]`), the weight of the previous input.
+    pub ca: f64,
+    /// The terms of a cut after `K` taps; `None` for the untruncated kernel.
+    pub cut: Option<Cut>,
+}
+
+/// The correction terms of a kernel cut after `taps` samples (see [`Recursion`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cut {
+    /// Number of taps kept, `K`.
+    pub taps: usize,
+    /// `a^K`.
+    pub a_k: f64,
+    /// `C·K·a^K`.
+    pub c_k_a_k: f64,
 }
 
 /// A sampled alpha kernel `k[n] = mult·(nTs/τ)·e^{1−nTs/τ}`, optionally cut
@@ -94,6 +139,27 @@ impl AlphaKernel {
         self.a
     }
 
+    /// The coefficients of this kernel's recursion, as every filter uses them.
+    pub fn recursion(&self) -> Recursion {
+        let a = self.a;
+        let cut = self.taps.map(|taps| {
+            let a_k = a.powi(taps as i32);
+            Cut {
+                taps,
+                a_k,
+                c_k_a_k: self.c * taps as f64 * a_k,
+            }
+        });
+        Recursion {
+            a,
+            c: self.c,
+            a2: 2.0 * a,
+            a_sq: a * a,
+            ca: self.c * a,
+            cut,
+        }
+    }
+
     /// The sample `k[n]`.
     pub fn sample(&self, n: usize) -> f64 {
         match self.taps {
@@ -115,69 +181,72 @@ impl AlphaKernel {
             return;
         }
         debug_assert_eq!(buf.len() % width, 0);
-        match self.taps {
-            None => self.apply_exact(buf, width, dir),
-            Some(k) => self.apply_truncated(buf, width, k, dir),
+        let r = self.recursion();
+        match r.cut {
+            None => apply_exact(&r, buf, width, dir),
+            Some(cut) => apply_truncated(&r, &cut, buf, width, dir),
         }
     }
+}
 
-    fn apply_exact(&self, buf: &mut [f32], width: usize, dir: Direction) {
-        let (a2, a_sq, ca) = (2.0 * self.a, self.a * self.a, self.c * self.a);
-        let mut y1 = vec![0f64; width];
-        let mut y2 = vec![0f64; width];
-        let mut xp = vec![0f64; width];
-        let mut step = |row: &mut [f32]| {
-            for j in 0..width {
-                let y = a2 * y1[j] - a_sq * y2[j] + ca * xp[j];
-                xp[j] = f64::from(row[j]);
-                row[j] = y as f32;
-                y2[j] = y1[j];
-                y1[j] = y;
-            }
-        };
-        match dir {
-            Direction::Forward => buf.chunks_exact_mut(width).for_each(&mut step),
-            Direction::Backward => buf.chunks_exact_mut(width).rev().for_each(&mut step),
+/// [`AlphaKernel::apply`] of an untruncated kernel.
+fn apply_exact(r: &Recursion, buf: &mut [f32], width: usize, dir: Direction) {
+    let (a2, a_sq, ca) = (r.a2, r.a_sq, r.ca);
+    let mut y1 = vec![0f64; width];
+    let mut y2 = vec![0f64; width];
+    let mut xp = vec![0f64; width];
+    let mut step = |row: &mut [f32]| {
+        for j in 0..width {
+            let y = a2 * y1[j] - a_sq * y2[j] + ca * xp[j];
+            xp[j] = f64::from(row[j]);
+            row[j] = y as f32;
+            y2[j] = y1[j];
+            y1[j] = y;
         }
+    };
+    match dir {
+        Direction::Forward => buf.chunks_exact_mut(width).for_each(&mut step),
+        Direction::Backward => buf.chunks_exact_mut(width).rev().for_each(&mut step),
     }
+}
 
-    fn apply_truncated(&self, buf: &mut [f32], width: usize, taps: usize, dir: Direction) {
-        if taps == 0 {
-            buf.fill(0.0);
-            return;
+/// [`AlphaKernel::apply`] of a kernel cut after `cut.taps` samples.
+fn apply_truncated(r: &Recursion, cut: &Cut, buf: &mut [f32], width: usize, dir: Direction) {
+    let taps = cut.taps;
+    if taps == 0 {
+        buf.fill(0.0);
+        return;
+    }
+    let (a2, a_sq, ca, a) = (r.a2, r.a_sq, r.ca, r.a);
+    let (a_k, ck_ak) = (cut.a_k, cut.c_k_a_k);
+    let mut y1 = vec![0f64; width];
+    let mut y2 = vec![0f64; width];
+    let mut xp = vec![0f64; width];
+    let mut z = vec![0f64; width];
+    // Ring buffers of the last `taps` values of y and z, per column.
+    let mut hist_y = vec![0f64; taps * width];
+    let mut hist_z = vec![0f64; taps * width];
+    let mut s = 0usize;
+    let mut step = |row: &mut [f32]| {
+        let slot = (s % taps) * width;
+        let hy = &mut hist_y[slot..slot + width];
+        let hz = &mut hist_z[slot..slot + width];
+        for j in 0..width {
+            let x = f64::from(row[j]);
+            let y = a2 * y1[j] - a_sq * y2[j] + ca * xp[j];
+            let zn = a * z[j] + x;
+            row[j] = (y - a_k * hy[j] - ck_ak * hz[j]) as f32;
+            hy[j] = y;
+            hz[j] = zn;
+            xp[j] = x;
+            z[j] = zn;
+            y2[j] = y1[j];
+            y1[j] = y;
         }
-        let (a2, a_sq, ca) = (2.0 * self.a, self.a * self.a, self.c * self.a);
-        let a_k = self.a.powi(taps as i32);
-        let ck_ak = self.c * taps as f64 * a_k;
-        let mut y1 = vec![0f64; width];
-        let mut y2 = vec![0f64; width];
-        let mut xp = vec![0f64; width];
-        let mut z = vec![0f64; width];
-        // Ring buffers of the last `taps` values of y and z, per column.
-        let mut hist_y = vec![0f64; taps * width];
-        let mut hist_z = vec![0f64; taps * width];
-        let mut s = 0usize;
-        let mut step = |row: &mut [f32]| {
-            let slot = (s % taps) * width;
-            let hy = &mut hist_y[slot..slot + width];
-            let hz = &mut hist_z[slot..slot + width];
-            for j in 0..width {
-                let x = f64::from(row[j]);
-                let y = a2 * y1[j] - a_sq * y2[j] + ca * xp[j];
-                let zn = self.a * z[j] + x;
-                row[j] = (y - a_k * hy[j] - ck_ak * hz[j]) as f32;
-                hy[j] = y;
-                hz[j] = zn;
-                xp[j] = x;
-                z[j] = zn;
-                y2[j] = y1[j];
-                y1[j] = y;
-            }
-            s += 1;
-        };
-        match dir {
-            Direction::Forward => buf.chunks_exact_mut(width).for_each(&mut step),
-            Direction::Backward => buf.chunks_exact_mut(width).rev().for_each(&mut step),
-        }
+        s += 1;
+    };
+    match dir {
+        Direction::Forward => buf.chunks_exact_mut(width).for_each(&mut step),
+        Direction::Backward => buf.chunks_exact_mut(width).rev().for_each(&mut step),
     }
 }

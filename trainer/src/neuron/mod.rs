@@ -4,7 +4,7 @@
 
 pub mod kernel;
 
-pub use kernel::{AlphaKernel, Direction, KernelMode};
+pub use kernel::{AlphaKernel, Cut, Direction, KernelMode, Recursion};
 
 use serde::{Deserialize, Serialize};
 use slayer_core::NeuronParams;
@@ -85,10 +85,10 @@ impl Srm {
         if width == 0 {
             return;
         }
-        let a = self.nu.pole();
-        let (a2, a_sq) = (2.0 * a, a * a);
+        let nu = self.nu.recursion();
+        let (a2, a_sq) = (nu.a2, nu.a_sq);
         // ν[1] = C·a: the refractory input of a spike one step back.
-        let nu1 = self.nu.sample(1);
+        let nu1 = nu.ca;
         let theta = f64::from(self.theta);
         let mut r1 = vec![0f64; width];
         let mut r2 = vec![0f64; width];

@@ -240,3 +240,22 @@ fn rho_peaks_at_threshold_and_integrates_to_twice_scale_rho() {
     assert!((g[0] - srm.rho(10.0)).abs() < 1e-6);
     assert!((g[1] - 2.0 * srm.rho(12.0)).abs() < 1e-6);
 }
+
+/// The recursion's coefficients are the kernel's own numbers: `C·a` is
+/// `k[1]` to the bit (the refractory scan's `ν[1]`), the cut terms are
+/// `a^K` and `k[K]`-shaped, and an untruncated kernel has no cut.
+#[test]
+fn recursion_holds_the_kernels_coefficients() {
+    for (ts, tau, mult) in [(1.0, 10.0, 1.0), (0.1, 1.0, 1.0), (1.0, 1.0, -20.0)] {
+        let k = AlphaKernel::new(ts, tau, mult);
+        let r = k.recursion();
+        assert_eq!(r.a, k.pole());
+        assert_eq!((r.a2, r.a_sq, r.ca), (2.0 * r.a, r.a * r.a, r.c * r.a));
+        assert_eq!(r.ca.to_bits(), k.sample(1).to_bits());
+        assert_eq!(r.cut, None);
+        let cut = k.truncated(77).recursion().cut.expect("a cut kernel");
+        assert_eq!(cut.taps, 77);
+        assert_eq!(cut.a_k, r.a.powi(77));
+        assert_eq!(cut.c_k_a_k, r.c * 77.0 * cut.a_k);
+    }
+}

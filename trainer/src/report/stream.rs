@@ -190,7 +190,7 @@ pub fn summary(out: &mut impl Write, r: &StreamReport, cut_given: bool) -> io::R
 
 #[cfg(test)]
 mod tests {
-    use slayer_core::{ModelBuilder, NeuronConsts, Shape, WeightBits};
+    use slayer_core::{ModelBuilder, NeuronConsts, NeuronParams, Shape, WeightBits};
 
     use super::*;
     use crate::report::printed;
@@ -201,7 +201,13 @@ mod tests {
     fn header_describes_model_and_pacing() {
         let input = Shape { c: 2, h: 3, w: 4 };
         let mut b = ModelBuilder::new(1.0, 300, WeightBits::I8, input);
-        let neuron = NeuronConsts::derive(10.0, 1.0, 1.0, 2.0, 1.0).expect("valid constants");
+        let p = NeuronParams {
+            theta: 10.0,
+            tau_s: 1.0,
+            tau_r: 1.0,
+            scale_ref: 2.0,
+        };
+        let neuron = NeuronConsts::derive(&p, 1.0).expect("valid constants");
         b.dense(24, 5, &[0; 120], neuron, 0.01)
             .expect("a dense layer");
         let model = b.build().expect("a valid model");

@@ -403,6 +403,7 @@ fn columns<W: Word>(acc: &mut [i32], cols: &[&[W]], fresh: bool) {
 mod tests {
     use super::*;
     use crate::fixed::NeuronConsts;
+    use crate::NeuronParams;
 
     /// A small deterministic generator (xorshift32).
     struct Rng(u32);
@@ -509,7 +510,13 @@ mod tests {
             (10.0, 1.0, 2.0, 3_000_000),
         ];
         for (tau_s, tau_r, scale_ref, big) in cases {
-            let k = NeuronConsts::derive(500.0, tau_s, tau_r, scale_ref, 1.0).unwrap();
+            let p = NeuronParams {
+                theta: 500.0,
+                tau_s,
+                tau_r,
+                scale_ref,
+            };
+            let k = NeuronConsts::derive(&p, 1.0).unwrap();
             for n in [1usize, 10, 31, 32, 33, 100] {
                 let words = 5 * n + 2 * n.div_ceil(32);
                 let (mut host, mut lean) = (vec![0i32; words], vec![0i32; words]);

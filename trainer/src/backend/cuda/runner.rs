@@ -42,38 +42,27 @@ struct AlphaArgs {
 }
 
 impl AlphaArgs {
-    /// The ε of `net` with the exact constants of the CPU filters
-    /// (`trainer/src/neuron/kernel.rs`).
-    fn eps(net: &Network) -> Result<Self> {
-        let (ts, tau) = (f64::from(net.ts), f64::from(net.neuron.tau_s));
-        // AlphaKernel::new(ts, tau, 1.0), spelled out for its constant C.
-        let r = ts / tau;
-        let a = (-r).exp();
-        let c = 1.0 * std::f64::consts::E * r;
-        let srm = net.srm();
-        let full = AlphaKernel::new(ts, tau, 1.0);
-        let taps = srm.eps.taps();
-        let same = match taps {
-            Some(k) => full.truncated(k) == srm.eps,
-            None => full == srm.eps,
-        };
-        if !same || full.pole() != a {
-            return Err(Error::Device(
-                "the CUDA backend does not know this kernel's sampling".into(),
-            ));
-        }
-        let (ak, ckak, taps) = match taps {
-            Some(k) => {
-                let ak = a.powi(k as i32);
-                (ak, c * k as f64 * ak, k as i32)
+    /// The filter of `kernel` with the CPU filters' own coefficients
+    /// ([`AlphaKernel::recursion`]), so both run the same numbers.
+    fn new(kernel: &AlphaKernel) -> Result<Self> {
+        let r = kernel.recursion();
+        let (ak, ckak, taps) = match r.cut {
+            Some(cut) => {
+                let taps = i32::try_from(cut.taps).map_err(|_| {
+                    Error::Device(format!(
+                        "a kernel cut after {} taps is too long for the CUDA kernels",
+                        cut.taps
+                    ))
+                })?;
+                (cut.a_k, cut.c_k_a_k, taps)
             }
             None => (0.0, 0.0, 0),
         };
         Ok(Self {
-            a2: 2.0 * a,
-            asq: a * a,
-            ca: c * a,
-            a,
+            a2: r.a2,
+            asq: r.a_sq,
+            ca: r.ca,
+            a: r.a,
             ak,
             ckak,
             taps,
@@ -115,13 +104,14 @@ struct Consts {
 impl Consts {
     fn new(net: &Network) -> Result<Self> {
         let srm = net.srm();
-        let a = srm.nu.pole();
+        // The refractory scan's coefficients, as `Srm::fire` uses them.
+        let nu = srm.nu.recursion();
         let width = srm.rho.tau_rho * srm.theta;
         Ok(Self {
-            eps: AlphaArgs::eps(net)?,
-            nu_a2: 2.0 * a,
-            nu_asq: a * a,
-            nu1: srm.nu.sample(1),
+            eps: AlphaArgs::new(&srm.eps)?,
+            nu_a2: nu.a2,
+            nu_asq: nu.a_sq,
+            nu1: nu.ca,
             theta: f64::from(srm.theta),
             theta_f: srm.theta,
             rho_scale: srm.ts * srm.rho.scale_rho / width,
