@@ -346,13 +346,13 @@ impl Aedat4Source {
                 Ok(Chunk::Events)
             }
             Err(AedatError::Io { source, .. }) => Err(source),
-            Err(AedatError::Format(e)) => {
+            Err(e) => {
                 f.counters.bad_packets += 1;
                 self.failures += 1;
                 let advanced = self.reader.offset() > before + 8;
-                let msg = e.to_string();
-                f.report(|| format!("{msg}; packet skipped"));
-                if !advanced || self.failures >= MAX_AEDAT4_FAILURES || msg.contains("truncated") {
+                let truncated = e.is_truncated();
+                f.report(|| format!("{e}; packet skipped"));
+                if !advanced || self.failures >= MAX_AEDAT4_FAILURES || truncated {
                     self.done = true;
                     return Ok(Chunk::End);
                 }
