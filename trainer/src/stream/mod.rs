@@ -56,6 +56,7 @@
 //! bins come back, in order. The spikes are the one-thread spikes, bit for
 //! bit.
 
+pub mod histogram;
 pub mod map;
 pub mod source;
 mod split;
