@@ -84,3 +84,49 @@ impl Labels {
         self.agree = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Windows(Vec<WindowResult>);
+
+    impl Sink for Windows {
+        fn on_window(&mut self, w: &WindowResult) {
+            self.0.push(*w);
+        }
+    }
+
+    #[test]
+    fn each_window_gets_its_majority_and_agreement() {
+        let w = |class, start_us, end_us| LabelWindow {
+            class,
+            start_us,
+            end_us,
+        };
+        let mut l = Labels::new(vec![w(1, 1000, 4000), w(0, 5000, 7000)], 2);
+        let mut sink = Windows::default();
+        // Before the first window: no label.
+        assert_eq!(l.bin(500, Some(1), &mut sink), None);
+        // Window 0 (class 1): decisions 1, 1, none.
+        assert_eq!(l.bin(1000, Some(1), &mut sink), Some(1));
+        assert_eq!(l.bin(2000, Some(1), &mut sink), Some(1));
+        assert_eq!(l.bin(3000, None, &mut sink), Some(1));
+        // Window 1 (class 0): decisions none, none, 0 (no spikes wins).
+        for (t, c) in [(5000, None), (5500, None), (6000, Some(0))] {
+            assert_eq!(l.bin(t, c, &mut sink), Some(0));
+        }
+        l.finish(&mut sink);
+        let r = &sink.0;
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].index, r[0].label, r[0].majority, r[0].bins),
+            (0, 1, Some(1), 3)
+        );
+        assert!((r[0].agreement - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((r[1].index, r[1].majority, r[1].bins), (1, None, 3));
+        assert!((r[1].agreement - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!((l.scored, l.correct), (2, 1));
+    }
+}
