@@ -36,9 +36,12 @@ fn words(bytes: &[u8]) -> std::result::Result<impl Iterator<Item = u64> + '_, Fo
             ),
         });
     }
-    Ok(bytes
-        .chunks_exact(EVENT_BYTES)
-        .map(|c| c.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b))))
+    Ok(bytes.chunks_exact(EVENT_BYTES).map(word))
+}
+
+/// The big-endian 40-bit word of one event's bytes.
+fn word(c: &[u8]) -> u64 {
+    c.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// Polarity bit of a 40-bit word.
@@ -51,19 +54,70 @@ fn word_time(w: u64) -> u64 {
     w & MAX_T_US
 }
 
+/// The `.bs2` event of a 40-bit word.
+fn bs2_event(w: u64) -> Event2d {
+    Event2d {
+        x: ((w >> 32) & 0xff) as u16,
+        y: ((w >> 24) & 0xff) as u16,
+        polarity: word_polarity(w),
+        t_us: word_time(w),
+    }
+}
+
 /// Parses a `.bs2` (or original N-MNIST `.bin`) buffer: x 8b · y 8b · p 1b · t 23b.
 ///
 /// Errors when the length is not a multiple of 5, naming the offset of the
 /// incomplete trailing event.
 pub fn parse_bs2(bytes: &[u8]) -> std::result::Result<Vec<Event2d>, FormatError> {
-    Ok(words(bytes)?
-        .map(|w| Event2d {
-            x: ((w >> 32) & 0xff) as u16,
-            y: ((w >> 24) & 0xff) as u16,
-            polarity: word_polarity(w),
-            t_us: word_time(w),
-        })
-        .collect())
+    Ok(words(bytes)?.map(bs2_event).collect())
+}
+
+/// An incremental `.bs2` decoder for streams: [`Bs2Decoder::push`] takes
+/// any slicing of the bytes and keeps an event cut by the end of one push
+/// for the next, so a file decodes the same read in pieces as whole
+/// ([`parse_bs2`]). At the end of the stream, [`Bs2Decoder::pending_bytes`]
+/// says how many bytes of a truncated last event were left.
+#[derive(Debug, Clone, Default)]
+pub struct Bs2Decoder {
+    /// The start of an event cut by the end of the last push.
+    partial: [u8; EVENT_BYTES],
+    /// Bytes of it held.
+    have: usize,
+}
+
+impl Bs2Decoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `bytes` (continuing the stream), appending events to `out`;
+    /// returns how many were appended.
+    pub fn push(&mut self, mut bytes: &[u8], out: &mut Vec<Event2d>) -> usize {
+        let start = out.len();
+        if self.have > 0 {
+            let take = (EVENT_BYTES - self.have).min(bytes.len());
+            self.partial[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+            self.have += take;
+            bytes = &bytes[take..];
+            if self.have < EVENT_BYTES {
+                return 0;
+            }
+            self.have = 0;
+            out.push(bs2_event(word(&self.partial)));
+        }
+        let mut events = bytes.chunks_exact(EVENT_BYTES);
+        out.extend((&mut events).map(|c| bs2_event(word(c))));
+        let rest = events.remainder();
+        self.partial[..rest.len()].copy_from_slice(rest);
+        self.have = rest.len();
+        out.len() - start
+    }
+
+    /// Bytes of an event cut short at the end of the input so far.
+    pub fn pending_bytes(&self) -> usize {
+        self.have
+    }
 }
 
 /// Parses a `.bs1` buffer: neuron 16b · p 1b · t 23b.
@@ -259,6 +313,32 @@ mod tests {
                 (r, a, b) => panic!("len {len} (mod {r}): {a:?} {b:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_stream_decoder_matches_the_whole_file_parser() {
+        let bytes = std::fs::read(data_dir().join("nmnist-small/1.bs2")).expect("read");
+        let whole = parse_bs2(&bytes).expect("whole file");
+        let mut rng = ChaCha8Rng::seed_from_u64(16);
+        for _ in 0..20 {
+            // Random slicing, a trailing partial event.
+            let cut = &bytes[..bytes.len() - 3];
+            let mut d = Bs2Decoder::new();
+            let mut out = Vec::new();
+            let mut at = 0;
+            while at < cut.len() {
+                let n = rng.random_range(1..=17).min(cut.len() - at);
+                let before = out.len();
+                assert_eq!(d.push(&cut[at..at + n], &mut out), out.len() - before);
+                at += n;
+            }
+            assert_eq!(out, whole[..whole.len() - 1]);
+            assert_eq!(d.pending_bytes(), EVENT_BYTES - 3);
+        }
+        let mut d = Bs2Decoder::new();
+        let mut out = Vec::new();
+        assert_eq!(d.push(&bytes, &mut out), whole.len());
+        assert_eq!((out, d.pending_bytes()), (whole, 0));
     }
 
     #[test]

@@ -77,8 +77,8 @@ impl FormatError {
     }
 }
 
-/// An error while reading a stream: the underlying reader failed, or the
-/// bytes are malformed.
+/// An error while reading a stream: the underlying reader failed, the
+/// bytes are malformed, or the stream ends inside a header or packet.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AedatError {
@@ -92,9 +92,14 @@ pub enum AedatError {
         #[source]
         source: io::Error,
     },
-    /// Truncated or corrupt data.
+    /// Corrupt data.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// The stream ends inside a header or a packet: the bytes read so far
+    /// fit the format, the rest is missing (a file cut short, a closed
+    /// connection). Test for it with [`AedatError::is_truncated`].
+    #[error(transparent)]
+    Truncated(FormatError),
 }
 
 impl AedatError {
@@ -103,15 +108,21 @@ impl AedatError {
     pub fn at(self, path: &Path) -> Error {
         match self {
             AedatError::Io { source, .. } => Error::io(path, source),
-            AedatError::Format(e) => e.at(path),
+            AedatError::Format(e) | AedatError::Truncated(e) => e.at(path),
         }
+    }
+
+    /// True when the stream ends inside a header or a packet
+    /// ([`AedatError::Truncated`]): nothing more will come.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, AedatError::Truncated(_))
     }
 
     /// The byte offset the error concerns.
     pub fn offset(&self) -> u64 {
         match self {
             AedatError::Io { offset, .. } => *offset,
-            AedatError::Format(e) => e.offset,
+            AedatError::Format(e) | AedatError::Truncated(e) => e.offset,
         }
     }
 
@@ -119,7 +130,7 @@ impl AedatError {
     /// becomes the text): for readers over byte slices, which cannot fail.
     pub(crate) fn into_format(self) -> FormatError {
         match self {
-            AedatError::Format(e) => e,
+            AedatError::Format(e) | AedatError::Truncated(e) => e,
             AedatError::Io { offset, source } => FormatError {
                 offset,
                 msg: source.to_string(),
@@ -131,6 +142,15 @@ impl AedatError {
 /// A [`AedatError::Format`] at `offset`.
 pub(crate) fn format_err(offset: u64, msg: impl Into<String>) -> AedatError {
     AedatError::Format(FormatError {
+        offset,
+        msg: msg.into(),
+    })
+}
+
+/// A [`AedatError::Truncated`] at `offset`: the stream ends there, inside a
+/// header or a packet.
+pub(crate) fn truncated_err(offset: u64, msg: impl Into<String>) -> AedatError {
+    AedatError::Truncated(FormatError {
         offset,
         msg: msg.into(),
     })

@@ -42,9 +42,10 @@ pub use binning::{
 };
 pub use bs::{
     encode_bs1, encode_bs2, parse_bs1, parse_bs2, read_bs1, read_bs2, write_bs1, write_bs2,
+    Bs2Decoder,
 };
 pub use error::{AedatError, Error, FormatError, Result};
-pub use prophesee::{parse_raw, read_raw, EvtDecoder, EvtFormat};
+pub use prophesee::{parse_raw, read_raw, read_raw_header, EvtDecoder, EvtFormat};
 pub use raster::SpikeRaster;
 
 /// What one call of an incremental reader (e.g. [`Aedat31Stream::next`])

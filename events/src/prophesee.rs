@@ -37,7 +37,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use slayer_core::Event2d;
 
-use crate::error::{Error, FormatError, Result};
+use crate::error::{AedatError, Error, FormatError, Result};
 
 /// Which Prophesee event format a raw file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +147,68 @@ pub fn parse_raw_header(bytes: &[u8]) -> std::result::Result<RawHeader, FormatEr
         format,
         geometry: width.zip(height),
         len: at,
+    })
+}
+
+/// A raw stream's start, read by [`read_raw_header`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawStreamStart {
+    /// The parsed header.
+    pub header: RawHeader,
+    /// Bytes read from the stream: the header lines and `words`.
+    pub bytes_read: u64,
+    /// Bytes of the words already read (the first one, read to find where
+    /// the header ends): decode them before the rest of the stream.
+    pub words: Vec<u8>,
+}
+
+/// Reads and parses the `%` header at the start of a byte stream (a pipe, a
+/// socket), a byte at a time so that nothing past it is consumed but the
+/// first byte of the words ([`RawStreamStart::words`]). The header ends at
+/// a `% end` line, at the first line that does not start with `%`, or at
+/// the end of the stream. Errors: the reader fails ([`AedatError::Io`]), or
+/// the header is longer than 64 KiB or does not parse
+/// ([`parse_raw_header`]).
+pub fn read_raw_header<R: std::io::Read>(
+    r: &mut R,
+) -> std::result::Result<RawStreamStart, AedatError> {
+    let mut head = Vec::new();
+    let mut words = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if head.len() > MAX_HEADER {
+            return Err(AedatError::Format(FormatError {
+                offset: head.len() as u64,
+                msg: "a raw header longer than 64 KiB".into(),
+            }));
+        }
+        match r.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {
+                let line_start = head.is_empty() || head.ends_with(b"\n");
+                if line_start && byte[0] != b'%' {
+                    words.push(byte[0]);
+                    break;
+                }
+                head.push(byte[0]);
+                if head.ends_with(b"\n% end\n") || head == b"% end\n" {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(AedatError::Io {
+                    offset: head.len() as u64,
+                    source,
+                })
+            }
+        }
+    }
+    let header = parse_raw_header(&head)?;
+    Ok(RawStreamStart {
+        header,
+        bytes_read: (head.len() + words.len()) as u64,
+        words,
     })
 }
 
@@ -692,6 +754,31 @@ mod tests {
             "{kinds:?}"
         );
         assert_eq!(parse_raw(&bytes).unwrap().events, events);
+    }
+
+    #[test]
+    fn a_stream_header_is_read_up_to_the_first_word() {
+        for format in [EvtFormat::Evt2, EvtFormat::Evt3] {
+            let (events, triggers) = random_fixture(3, 500, 100_000);
+            let bytes = encode_raw(format, (640, 480), &events, &triggers, false).unwrap();
+            let mut r = &bytes[..];
+            let start = read_raw_header(&mut r).unwrap();
+            assert_eq!(start.header.format, format);
+            assert_eq!(start.header.geometry, Some((640, 480)));
+            // What the stream consumed is what was counted.
+            assert_eq!(start.bytes_read, (bytes.len() - r.len()) as u64);
+            let mut d = EvtDecoder::new(format);
+            let mut out = Vec::new();
+            d.push(&start.words, &mut out);
+            d.push(r, &mut out);
+            assert_eq!(out, events, "{format:?}");
+        }
+        // A stream of words only, an endless header.
+        let e = read_raw_header(&mut &[0u8, 1, 2][..]).unwrap_err();
+        assert!(e.to_string().contains("no `%` header"), "{e}");
+        let long = b"% x\n".repeat(1 << 15);
+        let e = read_raw_header(&mut &long[..]).unwrap_err();
+        assert!(e.to_string().contains("longer than 64 KiB"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use slayer_core::Event2d;
 
 use super::counted::Counted;
 use super::{MAX_HEADER_BYTES, MAX_PACKET_BYTES};
-use crate::error::{format_err, AedatError, Error, FormatError, Result};
+use crate::error::{format_err, truncated_err, AedatError, Error, FormatError, Result};
 use crate::le::{le_i16, le_i32, le_u32};
 
 /// Bytes of an AEDAT 3.1 packet header.
@@ -409,7 +409,7 @@ impl<R: Read> Aedat31Reader<R> {
             return Ok(None);
         }
         if n < PACKET_HEADER_BYTES {
-            return Err(format_err(
+            return Err(truncated_err(
                 start,
                 format!("truncated packet header: {n} of {PACKET_HEADER_BYTES} bytes"),
             ));
@@ -515,7 +515,7 @@ impl<R: Read> Aedat31Reader<R> {
 }
 
 fn truncated_packet(h: &PacketHeader, present: u64) -> AedatError {
-    format_err(
+    truncated_err(
         h.offset,
         format!(
             "truncated packet (type {}): {present} of {} payload bytes ({} events × {} bytes)",

@@ -10,7 +10,7 @@ use slayer_core::Event2d;
 
 use super::counted::Counted;
 use super::{MAX_HEADER_BYTES, MAX_PACKET_BYTES};
-use crate::error::{format_err, AedatError, Error, FormatError, Result};
+use crate::error::{format_err, truncated_err, AedatError, Error, FormatError, Result};
 use crate::le::{le_i16, le_i32, le_u32};
 
 /// The AEDAT 4.0 magic line.
@@ -292,7 +292,7 @@ impl<R: Read> Aedat4Reader<R> {
             ));
         }
         if n < magic.len() {
-            return Err(format_err(
+            return Err(truncated_err(
                 0,
                 format!("truncated magic line: {n} of 14 bytes"),
             ));
@@ -301,7 +301,7 @@ impl<R: Read> Aedat4Reader<R> {
         let at = src.offset;
         let n = src.fill(&mut size)?;
         if n < 4 {
-            return Err(format_err(
+            return Err(truncated_err(
                 at,
                 format!("truncated header size: {n} of 4 bytes"),
             ));
@@ -317,7 +317,7 @@ impl<R: Read> Aedat4Reader<R> {
         let mut body = Vec::new();
         let got = src.read_vec(size, &mut body)?;
         if got < size {
-            return Err(format_err(
+            return Err(truncated_err(
                 at,
                 format!("truncated header: {got} of {size} bytes"),
             ));
@@ -447,7 +447,7 @@ impl<R: Read> Aedat4Reader<R> {
                     }))
                 }
                 Ok(None) => return Ok(None),
-                Err(AedatError::Format(e)) if self.resync => {
+                Err(AedatError::Format(e) | AedatError::Truncated(e)) if self.resync => {
                     // The bytes of the damaged packet were left in
                     // `compressed` (header first) by `read_packet`.
                     let held = std::mem::take(&mut self.compressed);
@@ -474,7 +474,7 @@ impl<R: Read> Aedat4Reader<R> {
         let n = self.src.fill(&mut pre)?;
         if n == 0 {
             if let Some(dt) = self.header.data_table_position {
-                return Err(format_err(
+                return Err(truncated_err(
                     start,
                     format!("truncated file: it ends before the data table at byte {dt}"),
                 ));
@@ -483,7 +483,7 @@ impl<R: Read> Aedat4Reader<R> {
         }
         if n < pre.len() {
             self.compressed = pre[..n].to_vec();
-            return Err(format_err(
+            return Err(truncated_err(
                 start,
                 format!("truncated packet header: {n} of 8 bytes"),
             ));
@@ -501,7 +501,7 @@ impl<R: Read> Aedat4Reader<R> {
         let with_header = |c: &[u8]| [&pre[..], c].concat();
         if got < size {
             self.compressed = with_header(&self.compressed);
-            return Err(format_err(
+            return Err(truncated_err(
                 start,
                 format!("truncated packet (stream {stream_id}): {got} of {size} bytes"),
             ));
@@ -894,6 +894,29 @@ mod tests {
         bad[A4_HEADER_END + 8..A4_HEADER_END + 12].copy_from_slice(&u32::MAX.to_le_bytes());
         let e = parse_aedat4(&bad).expect_err("size prefix");
         assert_eq!(e.offset, A4_HEADER_END as u64, "{e}");
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_a_truncated_error() {
+        let bytes = std::fs::read(aedat4_path()).expect("read");
+        let hl = A4_HEADER_END;
+        // Cut inside the first packet: the packet read says truncated.
+        let mut r = Aedat4Reader::new(&bytes[..hl + 100]).expect("header");
+        let e = r.next_packet().map(|_| ()).expect_err("cut packet");
+        assert!(e.is_truncated(), "{e}");
+        assert_eq!(e.offset(), hl as u64);
+        assert!(e.to_string().contains("truncated packet"), "{e}");
+        // Cut inside the header.
+        let e = Aedat4Reader::new(&bytes[..100])
+            .map(|_| ())
+            .expect_err("cut header");
+        assert!(e.is_truncated(), "{e}");
+        // A corrupt size prefix is malformed, not truncated.
+        let mut bad = bytes.clone();
+        bad[hl + 4..hl + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut r = Aedat4Reader::new(&bad[..]).expect("header");
+        let e = r.next_packet().map(|_| ()).expect_err("size prefix");
+        assert!(!e.is_truncated(), "{e}");
     }
 
     #[test]

@@ -56,7 +56,14 @@
 //! bins come back, in order. The spikes are the one-thread spikes, bit for
 //! bit.
 
+pub mod bin_buffer;
+pub mod clock;
+mod decider;
+pub mod histogram;
+mod labels;
+pub mod latency;
 pub mod map;
+pub mod pacer;
 pub mod source;
 mod split;
 pub mod stats;
@@ -70,24 +77,24 @@ use slayer_core::{scratch_words, state_words, Engine, Event2d, Layer, Model, Pha
 
 use split::{Done, ToTail};
 
+pub use clock::{RESET_LATE_MS, RESET_RUN};
+pub use histogram::{Histogram, Quantiles};
+pub use latency::LAG_EDGE_BINS;
 pub use map::{InputMap, Mapped};
+pub use pacer::Paced;
 pub use source::{Chunk, Faults, Format, Origin, Source};
-pub use stats::{Counters, Histogram, Quantiles};
+pub use stats::Counters;
+
+use bin_buffer::{Added, BinBuffer};
+use clock::{Clock, Placement, Release};
+use decider::Decider;
+use labels::Labels;
+use latency::LatencyStats;
+use pacer::{wait_until, Pacer};
 
 use crate::data::LabelWindow;
 use crate::error::{Error, Result};
 use crate::infer::MAX_STATE_WORDS;
-
-/// Events in a row more than [`RESET_LATE_MS`] late that re-anchor the
-/// stream's clock.
-pub const RESET_RUN: u32 = 64;
-
-/// How late (stream time, ms) an event must be to count towards a clock reset.
-pub const RESET_LATE_MS: f64 = 1000.0;
-
-/// Bins at the start and at the end of a paced stream whose mean lags are
-/// compared (a growing backlog).
-pub const LAG_EDGE_BINS: usize = 1000;
 
 /// How to run a stream.
 #[derive(Debug, Clone)]
@@ -223,27 +230,6 @@ pub struct NullSink;
 
 impl Sink for NullSink {}
 
-/// Lag and latency of a paced run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Paced {
-    /// Replay speed (1 = recording speed).
-    pub speed: f64,
-    /// Events per second of wall time at which the events arrived.
-    pub arrival_events_per_s: f64,
-    /// How late each bin's processing started after its end, µs: the
-    /// backlog (0 while the stream keeps up).
-    pub lag: Quantiles,
-    /// Lag of the last bin, µs.
-    pub final_lag_us: f64,
-    /// Mean lag over the first [`LAG_EDGE_BINS`] bins, µs.
-    pub lag_first_bins_mean_us: f64,
-    /// Mean lag over the last [`LAG_EDGE_BINS`] bins, µs (a growing
-    /// backlog shows as a last mean well above the first).
-    pub lag_last_bins_mean_us: f64,
-    /// From a bin's end (wall clock) to its decision, µs.
-    pub end_to_end: Quantiles,
-}
-
 /// Spikes of one layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerActivity {
@@ -360,180 +346,6 @@ pub fn max_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Sliding-window decision: output spike counts of the last `window` bins.
-#[derive(Debug)]
-struct Decider {
-    outputs: usize,
-    window: usize,
-    ring: Vec<u8>,
-    pos: usize,
-    counts: Vec<u32>,
-    class: Option<usize>,
-    changes: u64,
-}
-
-impl Decider {
-    fn new(outputs: usize, window: usize) -> Self {
-        let window = window.max(1);
-        Self {
-            outputs,
-            window,
-            ring: vec![0; outputs * window],
-            pos: 0,
-            counts: vec![0; outputs],
-            class: None,
-            changes: 0,
-        }
-    }
-
-    /// Adds a bin's output spikes; true when the decision changed.
-    fn push(&mut self, outs: &[u32]) -> bool {
-        let n = self.outputs;
-        let row = &mut self.ring[self.pos * n..(self.pos + 1) * n];
-        for (c, r) in self.counts.iter_mut().zip(row.iter_mut()) {
-            *c -= u32::from(*r);
-            *r = 0;
-        }
-        for &o in outs {
-            if let (Some(r), Some(c)) = (row.get_mut(o as usize), self.counts.get_mut(o as usize)) {
-                *r = r.saturating_add(1);
-                *c += 1;
-            }
-        }
-        self.pos = (self.pos + 1) % self.window;
-        let mut best: Option<usize> = None;
-        for (i, &c) in self.counts.iter().enumerate() {
-            if c > 0 && best.is_none_or(|b| c > self.counts[b]) {
-                best = Some(i);
-            }
-        }
-        let changed = best != self.class;
-        self.class = best;
-        self.changes += u64::from(changed);
-        changed
-    }
-}
-
-/// Decisions tallied per label window.
-#[derive(Debug)]
-struct Labels {
-    windows: Vec<LabelWindow>,
-    cur: Option<usize>,
-    votes: Vec<u64>,
-    bins: u64,
-    agree: u64,
-    scored: u64,
-    correct: u64,
-}
-
-impl Labels {
-    fn new(windows: Vec<LabelWindow>, outputs: usize) -> Self {
-        Self {
-            windows,
-            cur: None,
-            votes: vec![0; outputs + 1],
-            bins: 0,
-            agree: 0,
-            scored: 0,
-            correct: 0,
-        }
-    }
-
-    fn window_of(&self, abs_us: i64) -> Option<usize> {
-        self.windows
-            .iter()
-            .position(|w| (w.start_us as i64) <= abs_us && abs_us < w.end_us as i64)
-    }
-
-    /// Tallies one bin (recording time `abs_us`); returns its label.
-    fn bin(&mut self, abs_us: i64, class: Option<usize>, sink: &mut dyn Sink) -> Option<usize> {
-        let w = self.window_of(abs_us);
-        if w != self.cur {
-            self.finish(sink);
-            self.cur = w;
-        }
-        let label = self.windows.get(w?)?.class;
-        let none = self.votes.len() - 1;
-        self.votes[class.map_or(none, |c| c.min(none))] += 1;
-        self.bins += 1;
-        self.agree += u64::from(class == Some(label));
-        Some(label)
-    }
-
-    /// Closes the current window (if any bins fell in it).
-    fn finish(&mut self, sink: &mut dyn Sink) {
-        if let Some(w) = self.cur.take() {
-            if self.bins > 0 {
-                let none = self.votes.len() - 1;
-                let mut best = none;
-                for (i, &v) in self.votes.iter().enumerate() {
-                    if v > self.votes[best] {
-                        best = i;
-                    }
-                }
-                let majority = (best != none).then_some(best);
-                let lw = self.windows[w];
-                self.scored += 1;
-                self.correct += u64::from(majority == Some(lw.class));
-                sink.on_window(&WindowResult {
-                    index: w,
-                    label: lw.class,
-                    start_us: lw.start_us,
-                    end_us: lw.end_us,
-                    majority,
-                    agreement: self.agree as f64 / self.bins as f64,
-                    bins: self.bins,
-                });
-            }
-        }
-        self.votes.fill(0);
-        self.bins = 0;
-        self.agree = 0;
-    }
-}
-
-/// The bin of stream time `t_us` (µs): `round_half_even(t_ms / Ts)`, as
-/// offline binning computes it (SLAYER.md §6); `None` before 0.
-fn bin_of_us(t_us: i64, ts_us: f64) -> Option<u64> {
-    if t_us < 0 {
-        return None;
-    }
-    let k = (t_us as f64 / 1000.0 / (ts_us / 1000.0)).round_ties_even();
-    (k.is_finite() && k >= 0.0).then_some(k as u64)
-}
-
-/// The first stream time (µs, ≥ 0) whose bin is at least `k`.
-fn first_us_of_bin(k: u64, ts_us: f64) -> i64 {
-    if k == 0 {
-        return 0;
-    }
-    let mut t = (((k as f64 - 0.5) * ts_us).floor() as i64 - 2).max(0);
-    while bin_of_us(t, ts_us).is_some_and(|b| b < k) {
-        t += 1;
-    }
-    // Step back if the estimate overshot.
-    while t > 0 && bin_of_us(t - 1, ts_us).is_some_and(|b| b >= k) {
-        t -= 1;
-    }
-    t
-}
-
-/// Sleeps, then spins, until `deadline` (only spins with `spin`).
-fn wait_until(deadline: Instant, spin: bool) {
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
-        }
-        let rem = deadline - now;
-        if !spin && rem > Duration::from_micros(400) {
-            std::thread::sleep(rem - Duration::from_micros(250));
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-}
-
 fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -594,8 +406,13 @@ struct Spare<'m, 'a, 's> {
     rx: Receiver<Done>,
 }
 
-/// The running pipeline (everything but the source).
+/// The running pipeline (everything but the source): the clock places
+/// each event in a bin, the bin buffer collects the bin's inputs, the
+/// runner steps the network once per bin, the decider and the label
+/// windows judge its outputs, the pacer holds each bin to the wall clock
+/// and the latency statistics record how long it all took.
 struct Pipeline<'e, 'm, 'a, 's> {
+    /// Who runs the network.
     runner: Runner<'m, 'a, 's>,
     /// What a second thread needs, until the stream cuts the network.
     spare: Option<Spare<'m, 'a, 's>>,
@@ -608,43 +425,28 @@ struct Pipeline<'e, 'm, 'a, 's> {
     /// ns spent waiting for paced bins.
     wait_ns: u64,
     model: &'e Model<'a>,
+    /// Sensor pixels → model inputs.
     map: InputMap,
-    origin: Origin,
-    ts_us: f64,
-    tol_us: u64,
-    max_gap_bins: u64,
-    // clock
-    pending: Option<(Event2d, Mapped)>,
-    last: Option<u64>,
-    seg_origin: Option<u64>,
-    seg_base_us: i64,
-    k_cur: u64,
-    started: bool,
-    late_run: u32,
-    // bin
-    seen: Vec<u64>,
-    active: Vec<u32>,
+    /// Which bin each event falls in.
+    clock: Clock,
+    /// The open bin's active inputs.
+    bin: BinBuffer,
+    /// Output spikes of the last bin (one thread).
     outs: Vec<u32>,
-    // results
+    /// The sliding-window decision.
     decider: Decider,
+    /// Decisions scored against label windows.
     labels: Option<Labels>,
     report_bins: u64,
     on_change: bool,
-    latency: Histogram,
-    lag: Histogram,
-    e2e: Histogram,
-    lag_first: Vec<u64>,
-    lag_last: std::collections::VecDeque<u64>,
-    final_lag_ns: u64,
-    speed: Option<f64>,
-    spin: bool,
-    wall_zero: Option<Instant>,
+    /// When each bin is due (paced streams).
+    pacer: Pacer,
+    /// Processing time, lag and end-to-end latency of the bins.
+    latency: LatencyStats,
     output_counts: Vec<u64>,
     layer_spikes: Vec<u64>,
     profile: Option<ProfileNs>,
     engine_ns: u64,
-    /// Stream times `[lo, hi)` that fall in bin `k_cur`.
-    cur_edges: (i64, i64),
     t_run: Instant,
     last_progress: (Instant, u64, u64),
 }
@@ -657,31 +459,22 @@ impl Pipeline<'_, '_, '_, '_> {
             f.counters.out_of_range += 1;
             return;
         }
-        let Some((p, pm)) = self.pending.replace((e, m)) else {
-            return;
-        };
-        let accept = if e.t_us.saturating_add(self.tol_us) >= p.t_us {
-            true
-        } else {
-            // A descent: either `p` jumped ahead (`e` agrees with the events
-            // before it) or `e` fell behind (then `p` is kept).
-            self.last
-                .is_some_and(|l| e.t_us.saturating_add(self.tol_us) < l)
-        };
-        if accept {
-            self.accept(p, pm, f, sink);
-        } else {
-            f.counters.time_outliers += 1;
-            let (t, next) = (p.t_us, e.t_us);
-            f.report(|| {
-                format!("event at t = {t} µs lies ahead of its successor (t = {next} µs): dropped as a corrupt timestamp")
-            });
+        match self.clock.hold(e, m) {
+            Release::Nothing => {}
+            Release::Accept(p, pm) => self.accept(p, pm, f, sink),
+            Release::Outlier(p) => {
+                f.counters.time_outliers += 1;
+                let (t, next) = (p.t_us, e.t_us);
+                f.report(|| {
+                    format!("event at t = {t} µs lies ahead of its successor (t = {next} µs): dropped as a corrupt timestamp")
+                });
+            }
         }
     }
 
     /// Accepts the held event (end of stream or segment).
     fn flush_pending(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
-        if let Some((p, pm)) = self.pending.take() {
+        if let Some((p, pm)) = self.clock.take_held() {
             self.accept(p, pm, f, sink);
         }
     }
@@ -690,111 +483,42 @@ impl Pipeline<'_, '_, '_, '_> {
     /// after the current one.
     fn new_segment(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
         self.flush_pending(f, sink);
-        if self.started {
+        if self.clock.started() {
             f.counters.segments += 1;
             // The open bin ends with its recording.
             self.step(f, sink);
-            self.anchor(None);
-            self.last = None;
+            self.clock.new_segment();
         }
     }
 
-    /// Starts a new time base: the event at recording time `origin` (or
-    /// the next accepted one) falls in the open bin `k_cur`.
-    fn anchor(&mut self, origin: Option<u64>) {
-        self.seg_origin = origin;
-        self.seg_base_us = (self.k_cur as f64 * self.ts_us).round() as i64;
-    }
-
-    /// The bin of stream time `stream_us` (`None` before 0): the offline
-    /// rule `round_half_even(t_ms / Ts)`, with the current bin's edges
-    /// cached so most events need no division.
-    fn bin_of(&self, stream_us: i64) -> Option<u64> {
-        if (self.cur_edges.0..self.cur_edges.1).contains(&stream_us) {
-            return Some(self.k_cur);
-        }
-        bin_of_us(stream_us, self.ts_us)
-    }
-
-    /// Recomputes the cached edges of bin `k_cur`.
-    fn set_edges(&mut self) {
-        self.cur_edges = (
-            first_us_of_bin(self.k_cur, self.ts_us),
-            first_us_of_bin(self.k_cur + 1, self.ts_us),
-        );
-    }
-
+    /// Places an accepted event: processes the bins before its own (as the
+    /// clock says), then adds it to the open bin.
     fn accept(&mut self, p: Event2d, pm: Mapped, f: &mut Faults, sink: &mut dyn Sink) {
-        if !self.started {
-            self.started = true;
-            f.counters.segments = f.counters.segments.max(1);
-        }
-        let origin = *self.seg_origin.get_or_insert(match self.origin {
-            Origin::Zero if f.counters.segments <= 1 => 0,
-            _ => p.t_us,
-        });
-        self.last = Some(p.t_us);
-        let stream_us = |o: u64, base: i64| p.t_us as i64 - o as i64 + base;
-        let mut bin = self.bin_of(stream_us(origin, self.seg_base_us));
-        if self.wall_zero.is_none() {
-            if let Some(speed) = self.speed {
-                let lead = stream_us(origin, self.seg_base_us).max(0) as f64 / speed;
-                self.wall_zero = Some(Instant::now() - Duration::from_secs_f64(lead * 1e-6));
-            }
-        }
-        match bin {
-            Some(b) if b >= self.k_cur => self.late_run = 0,
-            _ => {
-                f.counters.late += 1;
-                let lateness_ms = (self.k_cur as f64 * self.ts_us
-                    - stream_us(origin, self.seg_base_us) as f64)
-                    / 1000.0;
-                if lateness_ms > RESET_LATE_MS {
-                    self.late_run += 1;
-                } else {
-                    self.late_run = 0;
+        let stream_us = self.clock.stream_time(p.t_us, &mut f.counters.segments);
+        self.pacer.start(stream_us);
+        match self.clock.place(stream_us, p.t_us, f) {
+            Placement::Late => return,
+            Placement::Bin(b) => {
+                while self.clock.bin() < b {
+                    self.step(f, sink);
                 }
-                if self.late_run < RESET_RUN {
-                    return;
+            }
+            Placement::Reset => {
+                self.step(f, sink);
+                self.clock.anchor(Some(p.t_us));
+            }
+            Placement::Gap { end } => {
+                while self.clock.bin() < end {
+                    self.step(f, sink);
                 }
-                // The clock went back for good: a new segment from here,
-                // after the open bin (which ends with the old one).
-                self.late_run = 0;
-                f.counters.segments += 1;
-                let t = p.t_us;
-                f.report(|| format!("timestamps went back to {t} µs for {RESET_RUN} events: clock reset, stream time re-anchored"));
-                f.counters.late -= 1;
-                self.step(f, sink);
-                self.anchor(Some(p.t_us));
-                bin = Some(self.k_cur);
+                self.clock.anchor(Some(p.t_us));
             }
-        }
-        let mut b = bin.unwrap_or(self.k_cur);
-        if b > self.k_cur + self.max_gap_bins {
-            // A long silence: `max_gap` of it in the old time base, then
-            // this event opens the next bin.
-            f.counters.gaps_cut += 1;
-            let end = self.k_cur + self.max_gap_bins;
-            while self.k_cur < end {
-                self.step(f, sink);
-            }
-            self.anchor(Some(p.t_us));
-            b = self.k_cur;
-        }
-        while self.k_cur < b {
-            self.step(f, sink);
         }
         match pm {
             Mapped::Input(i) => {
                 f.counters.binned += 1;
-                let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
-                if let Some(word) = self.seen.get_mut(w) {
-                    if *word & bit == 0 {
-                        *word |= bit;
-                        self.active.push(i);
-                    } else {
-                        f.counters.merged += 1;
-                    }
+                if self.bin.add(i) == Added::Merged {
+                    f.counters.merged += 1;
                 }
             }
             Mapped::Cropped => f.counters.cropped += 1,
@@ -802,38 +526,23 @@ impl Pipeline<'_, '_, '_, '_> {
         }
     }
 
-    /// Processes the open bin `k_cur` and opens the next.
+    /// Processes the open bin and opens the next.
     fn step(&mut self, f: &mut Faults, sink: &mut dyn Sink) {
-        let k = self.k_cur;
-        let deadline = match (self.speed, self.wall_zero) {
-            (Some(speed), Some(z)) => {
-                let end_us = (k as f64 + 0.5) * self.ts_us / speed;
-                let d = z + Duration::from_secs_f64(end_us.max(0.0) * 1e-6);
-                self.wait(d, f, sink);
-                Some(d)
-            }
-            _ => None,
-        };
+        let k = self.clock.bin();
+        let deadline = self.pacer.deadline(k);
+        if let Some(d) = deadline {
+            self.wait(d, f, sink);
+        }
         let start = Instant::now();
         if let Some(d) = deadline {
-            let lag = ns(start.saturating_duration_since(d));
-            self.lag.record(lag);
-            self.final_lag_ns = lag;
-            if self.lag_first.len() < LAG_EDGE_BINS {
-                self.lag_first.push(lag);
-            }
-            if self.lag_last.len() == LAG_EDGE_BINS {
-                self.lag_last.pop_front();
-            }
-            self.lag_last.push_back(lag);
+            self.latency
+                .record_lag(ns(start.saturating_duration_since(d)));
         }
         let bin = Bin {
             k,
             start,
             deadline,
-            abs_us: self.seg_origin.map(|origin| {
-                origin as i64 + (k as f64 * self.ts_us).round() as i64 - self.seg_base_us
-            }),
+            abs_us: self.clock.recording_us(k),
         };
         match &mut self.runner {
             Runner::One(engine) => {
@@ -845,7 +554,7 @@ impl Pipeline<'_, '_, '_, '_> {
                     let mut prof = self.profile.as_mut();
                     let calibration = &mut self.calibration;
                     engine.step_observed(
-                        &self.active,
+                        self.bin.active(),
                         |j| outs.push(j),
                         |l, phase| {
                             let now = Instant::now();
@@ -869,7 +578,7 @@ impl Pipeline<'_, '_, '_, '_> {
                         },
                     );
                 } else {
-                    engine.step(&self.active, |j| outs.push(j));
+                    engine.step(self.bin.active(), |j| outs.push(j));
                 }
                 for (c, n) in self
                     .layer_spikes
@@ -879,13 +588,13 @@ impl Pipeline<'_, '_, '_, '_> {
                     *c += u64::from(n);
                 }
                 if self.spare.is_some() {
-                    self.calibration.end_bin(self.active.len());
+                    self.calibration.end_bin(self.bin.active().len());
                 }
             }
             Runner::Two(two) => {
                 let mut spikes = two.free.pop().unwrap_or_default();
                 spikes.clear();
-                two.head.step(&self.active, |j| spikes.push(j));
+                two.head.step(self.bin.active(), |j| spikes.push(j));
                 // (The head's layers are the first ones.)
                 for (c, n) in self
                     .layer_spikes
@@ -904,12 +613,7 @@ impl Pipeline<'_, '_, '_, '_> {
         }
         let t_engine = Instant::now();
         self.engine_ns += ns(t_engine - start);
-        for &i in &self.active {
-            if let Some(w) = self.seen.get_mut((i / 64) as usize) {
-                *w = 0;
-            }
-        }
-        self.active.clear();
+        self.bin.clear();
         f.counters.bins += 1;
         match self.runner {
             Runner::One(_) => {
@@ -919,9 +623,8 @@ impl Pipeline<'_, '_, '_, '_> {
             }
             Runner::Two(_) => self.collect(false, f, sink),
         }
-        self.k_cur += 1;
-        self.set_edges();
-        if self.k_cur == split::CALIBRATION_BINS && self.spare.is_some() {
+        self.clock.advance();
+        if self.clock.bin() == split::CALIBRATION_BINS && self.spare.is_some() {
             self.cut();
         }
         if k % 64 == 0 {
@@ -933,12 +636,12 @@ impl Pipeline<'_, '_, '_, '_> {
                 let secs = dt.as_secs_f64();
                 sink.on_progress(&Progress {
                     wall_s: (end - self.t_run).as_secs_f64(),
-                    stream_s: c.bins as f64 * self.ts_us * 1e-6,
+                    stream_s: c.bins as f64 * self.clock.ts_us() * 1e-6,
                     counters: c,
                     events_per_s_in: (c.events_in - ev_in) as f64 / secs,
                     events_per_s_processed: (c.binned - ev_binned) as f64 / secs,
-                    latency: self.latency.quantiles(),
-                    lag_us: deadline.map(|_| self.final_lag_ns as f64 / 1000.0),
+                    latency: self.latency.processing(),
+                    lag_us: deadline.map(|_| self.latency.final_lag_us()),
                 });
                 self.last_progress = (end, c.events_in, c.binned);
             }
@@ -949,7 +652,7 @@ impl Pipeline<'_, '_, '_, '_> {
     fn wait(&mut self, deadline: Instant, f: &mut Faults, sink: &mut dyn Sink) {
         let t0 = Instant::now();
         self.take_while(f, sink, |rx| split::recv_until(rx, deadline));
-        wait_until(deadline, self.spin);
+        wait_until(deadline, self.pacer.spin());
         self.wait_ns += ns(t0.elapsed());
     }
 
@@ -1024,7 +727,7 @@ impl Pipeline<'_, '_, '_, '_> {
         if report || (changed && self.on_change) {
             sink.on_decision(&Decision {
                 bin: k,
-                t_ms: k as f64 * self.ts_us / 1000.0,
+                t_ms: k as f64 * self.clock.ts_us() / 1000.0,
                 class: self.decider.class,
                 counts: &self.decider.counts,
                 changed,
@@ -1032,13 +735,14 @@ impl Pipeline<'_, '_, '_, '_> {
             });
         }
         let end = Instant::now();
-        self.latency.record(ns(end - start));
+        self.latency.record_processing(ns(end - start));
         self.io_ns += ns(end - t_decide);
         if let Some(prof) = self.profile.as_mut() {
             prof.decide += ns(end - t_decide);
         }
         if let Some(d) = deadline {
-            self.e2e.record(ns(end.saturating_duration_since(d)));
+            self.latency
+                .record_end_to_end(ns(end.saturating_duration_since(d)));
         }
     }
 
@@ -1222,33 +926,15 @@ fn stream_in<'m, 'a, 's>(
         wait_ns: 0,
         model,
         map,
-        origin: source.origin(),
-        ts_us,
-        tol_us: ts_us.ceil() as u64,
-        max_gap_bins: ((opts.max_gap_ms * 1000.0 / ts_us).ceil() as u64).max(1),
-        pending: None,
-        last: None,
-        seg_origin: None,
-        seg_base_us: 0,
-        k_cur: 0,
-        started: false,
-        late_run: 0,
-        seen: vec![0; (model.inputs() as usize).div_ceil(64)],
-        active: Vec::with_capacity(1024),
+        clock: Clock::new(ts_us, opts.max_gap_ms, source.origin()),
+        bin: BinBuffer::new(model.inputs() as usize),
         outs: Vec::with_capacity(outputs),
         decider: Decider::new(outputs, opts.window_bins),
         labels: (!opts.labels.is_empty()).then(|| Labels::new(opts.labels.clone(), outputs)),
         report_bins: opts.report_bins,
         on_change: opts.on_change,
-        latency: Histogram::new(),
-        lag: Histogram::new(),
-        e2e: Histogram::new(),
-        lag_first: Vec::with_capacity(LAG_EDGE_BINS),
-        lag_last: std::collections::VecDeque::with_capacity(LAG_EDGE_BINS),
-        final_lag_ns: 0,
-        speed: opts.speed,
-        spin: opts.spin,
-        wall_zero: None,
+        pacer: Pacer::new(opts.speed, opts.spin, ts_us),
+        latency: LatencyStats::new(),
         output_counts: vec![0; outputs],
         layer_spikes: vec![0; n_layers],
         profile: opts.profile.then(|| ProfileNs {
@@ -1256,11 +942,9 @@ fn stream_in<'m, 'a, 's>(
             ..ProfileNs::default()
         }),
         engine_ns: 0,
-        cur_edges: (0, 0),
         t_run,
         last_progress: (t_run, 0, 0),
     };
-    p.set_edges();
     if p.forced_cut.is_some() {
         p.cut();
     }
@@ -1312,7 +996,7 @@ fn stream_in<'m, 'a, 's>(
         }
     }
     p.flush_pending(&mut f, sink);
-    if p.started {
+    if p.clock.started() {
         p.step(&mut f, sink);
     }
     p.collect(true, &mut f, sink);
@@ -1327,22 +1011,9 @@ fn stream_in<'m, 'a, 's>(
     let c = f.counters;
     let stream_s = c.bins as f64 * ts_us * 1e-6;
     let bins = c.bins.max(1) as f64;
-    let mean = |v: &[u64]| {
-        if v.is_empty() {
-            0.0
-        } else {
-            v.iter().sum::<u64>() as f64 / v.len() as f64 / 1000.0
-        }
-    };
-    let lag_last: Vec<u64> = p.lag_last.iter().copied().collect();
-    let paced = opts.speed.map(|speed| Paced {
-        speed,
-        arrival_events_per_s: c.events_in as f64 / (stream_s / speed).max(1e-9),
-        lag: p.lag.quantiles(),
-        final_lag_us: p.final_lag_ns as f64 / 1000.0,
-        lag_first_bins_mean_us: mean(&p.lag_first),
-        lag_last_bins_mean_us: mean(&lag_last),
-        end_to_end: p.e2e.quantiles(),
+    let paced = opts.speed.map(|speed| {
+        p.latency
+            .paced(speed, c.events_in as f64 / (stream_s / speed).max(1e-9))
     });
     let activity = model
         .layers()
@@ -1403,7 +1074,7 @@ fn stream_in<'m, 'a, 's>(
         realtime_factor: stream_s / wall_s,
         events_per_s_in: c.events_in as f64 / wall_s,
         events_per_s_processed: c.binned as f64 / wall_s,
-        latency: p.latency.quantiles(),
+        latency: p.latency.processing(),
         paced,
         activity,
         decision_changes: p.decider.changes,
@@ -1425,40 +1096,5 @@ impl StreamReport {
             v[a.layer] = a.spikes_per_bin;
         }
         v
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bin_edges_follow_round_half_even() {
-        for ts_us in [1000.0, 500.0, 333.3, 1500.0, 100_000.0] {
-            for k in 0..200u64 {
-                let lo = first_us_of_bin(k, ts_us);
-                assert_eq!(bin_of_us(lo, ts_us), Some(k), "ts {ts_us} k {k}");
-                if lo > 0 {
-                    assert!(bin_of_us(lo - 1, ts_us).unwrap() < k, "ts {ts_us} k {k}");
-                }
-            }
-        }
-        // 1 ms bins: 500 µs → bin 0 (even), 1500 µs → bin 2 (even).
-        assert_eq!(first_us_of_bin(1, 1000.0), 501);
-        assert_eq!(first_us_of_bin(2, 1000.0), 1500);
-    }
-
-    #[test]
-    fn decisions_use_a_sliding_window() {
-        let mut d = Decider::new(3, 2);
-        assert!(!d.push(&[]));
-        assert_eq!(d.class, None);
-        assert!(d.push(&[1]));
-        assert_eq!(d.class, Some(1));
-        assert!(!d.push(&[1, 2]));
-        assert_eq!(d.counts, vec![0, 2, 1]);
-        assert!(d.push(&[2])); // the first [1] leaves the window: 1 vs 2
-        assert_eq!((d.counts.clone(), d.class), (vec![0, 1, 2], Some(2)));
-        assert_eq!(d.changes, 2);
     }
 }

@@ -15,7 +15,8 @@ use slayer_core::Event2d;
 
 pub use slayer_events::aedat::{Aedat31Stream, DESYNC_RUN};
 use slayer_events::aedat::{Aedat4Reader, AedatError, Count, FaultSink, AEDAT4_MAGIC};
-use slayer_events::prophesee::{parse_raw_header, EvtDecoder, EvtFormat, RawHeader};
+use slayer_events::bs::{Bs2Decoder, EVENT_BYTES};
+use slayer_events::prophesee::{read_raw_header, EvtDecoder, EvtFormat, RawHeader};
 pub use slayer_events::Chunk;
 
 use super::stats::Counters;
@@ -346,19 +347,18 @@ impl Aedat4Source {
                 Ok(Chunk::Events)
             }
             Err(AedatError::Io { source, .. }) => Err(source),
-            Err(AedatError::Format(e)) => {
+            Err(e) => {
                 f.counters.bad_packets += 1;
                 self.failures += 1;
                 let advanced = self.reader.offset() > before + 8;
-                let msg = e.to_string();
-                f.report(|| format!("{msg}; packet skipped"));
-                if !advanced || self.failures >= MAX_AEDAT4_FAILURES || msg.contains("truncated") {
+                let truncated = e.is_truncated();
+                f.report(|| format!("{e}; packet skipped"));
+                if !advanced || self.failures >= MAX_AEDAT4_FAILURES || truncated {
                     self.done = true;
                     return Ok(Chunk::End);
                 }
                 Ok(Chunk::Events)
             }
-            Err(other) => Err(io::Error::other(other.to_string())),
         }
     }
 }
@@ -367,11 +367,12 @@ impl Aedat4Source {
 // .bs2
 // ---------------------------------------------------------------------------
 
-/// 40-bit `.bs2` events read in chunks; a trailing partial event is counted.
+/// 40-bit `.bs2` events read in chunks and decoded by `slayer-events`'s
+/// [`Bs2Decoder`]; a trailing partial event is counted.
 pub struct Bs2Source<R> {
     inner: R,
+    decoder: Bs2Decoder,
     buf: Vec<u8>,
-    have: usize,
     bytes: u64,
     done: bool,
 }
@@ -380,51 +381,49 @@ impl<R: Read> Bs2Source<R> {
     fn new(inner: R) -> Self {
         Self {
             inner,
-            buf: vec![0; 5 * CHUNK_EVENTS],
-            have: 0,
+            decoder: Bs2Decoder::new(),
+            buf: vec![0; EVENT_BYTES * CHUNK_EVENTS],
             bytes: 0,
             done: false,
         }
     }
 
+    /// Appends at least one event, at most [`CHUNK_EVENTS`] (the decoder
+    /// holds a partial event's bytes between reads).
     fn next(&mut self, out: &mut Vec<Event2d>, f: &mut Faults) -> io::Result<Chunk> {
         if self.done {
             return Ok(Chunk::End);
         }
-        while self.have < 5 {
-            match self.inner.read(&mut self.buf[self.have..]) {
+        loop {
+            let room = self.buf.len() - self.decoder.pending_bytes();
+            match self.inner.read(&mut self.buf[..room]) {
                 Ok(0) => {
                     self.done = true;
-                    if self.have > 0 {
-                        let (n, at) = (self.have, self.bytes - self.have as u64);
+                    let n = self.decoder.pending_bytes();
+                    if n > 0 {
+                        let at = self.bytes - n as u64;
                         f.counters.skipped_bytes += n as u64;
                         f.counters.lost_events += 1;
-                        f.report(|| format!("byte offset {at}: truncated event ({n} of 5 bytes)"));
+                        f.report(|| {
+                            format!(
+                                "byte offset {at}: truncated event ({n} of {EVENT_BYTES} bytes)"
+                            )
+                        });
                     }
                     return Ok(Chunk::End);
                 }
                 Ok(k) => {
-                    self.have += k;
                     self.bytes += k as u64;
+                    let n = self.decoder.push(&self.buf[..k], out);
+                    if n > 0 {
+                        f.counters.events_in += n as u64;
+                        return Ok(Chunk::Events);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        let n = self.have / 5;
-        for c in self.buf[..n * 5].chunks_exact(5) {
-            let w = c.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b));
-            out.push(Event2d {
-                x: ((w >> 32) & 0xff) as u16,
-                y: ((w >> 24) & 0xff) as u16,
-                polarity: ((w >> 23) & 1) as u8,
-                t_us: w & ((1 << 23) - 1),
-            });
-        }
-        f.counters.events_in += n as u64;
-        self.buf.copy_within(n * 5..self.have, 0);
-        self.have -= n * 5;
-        Ok(Chunk::Events)
     }
 }
 
@@ -432,8 +431,8 @@ impl<R: Read> Bs2Source<R> {
 // Prophesee raw (EVT 2.0 / 3.0)
 // ---------------------------------------------------------------------------
 
-/// A Prophesee raw stream: the `%` header, then words decoded as they come
-/// ([`EvtDecoder`]); trigger events are counted and
+/// A Prophesee raw stream: the `%` header ([`read_raw_header`]), then words
+/// decoded as they come ([`EvtDecoder`]); trigger events are counted and
 /// skipped, a word cut by the end of the stream costs its bytes.
 pub struct RawSource {
     inner: Box<dyn Read>,
@@ -445,49 +444,19 @@ pub struct RawSource {
 }
 
 impl RawSource {
-    /// Reads the header (an error when there is none, or it is cut short).
+    /// Reads the header with `slayer-events`'s [`read_raw_header`] (an
+    /// error when there is none, or it is cut short).
     fn new(mut inner: Box<dyn Read>, name: &Path) -> Result<Self> {
-        // The header is short: read lines while they start with `%`, up to
-        // `% end`. `first` is a byte already read that starts the words.
-        let mut head = Vec::new();
-        let mut first: Option<u8> = None;
-        let mut byte = [0u8; 1];
-        loop {
-            if head.len() > 1 << 16 {
-                return Err(Error::Config(format!(
-                    "{}: a raw header longer than 64 KiB",
-                    name.display()
-                )));
-            }
-            match inner.read(&mut byte) {
-                Ok(0) => break,
-                Ok(_) => {
-                    let line_start = head.is_empty() || head.ends_with(b"\n");
-                    if line_start && byte[0] != b'%' {
-                        first = Some(byte[0]);
-                        break;
-                    }
-                    head.push(byte[0]);
-                    if head.ends_with(b"\n% end\n") || head == b"% end\n" {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(name, e)),
-            }
-        }
-        let header = parse_raw_header(&head).map_err(|e| e.at(name))?;
-        let mut decoder = EvtDecoder::new(header.format);
-        let first: Vec<u8> = first.into_iter().collect();
+        let start = read_raw_header(&mut inner).map_err(|e| e.at(name))?;
+        let mut decoder = EvtDecoder::new(start.header.format);
         let mut sink = Vec::new();
-        decoder.push(&first, &mut sink);
-        let bytes = (head.len() + first.len()) as u64;
+        decoder.push(&start.words, &mut sink);
         Ok(Self {
             inner,
-            header,
+            header: start.header,
             decoder,
             buf: vec![0; 1 << 16],
-            bytes,
+            bytes: start.bytes_read,
             done: false,
         })
     }
