@@ -68,9 +68,10 @@ pub(crate) mod test_data {
     /// The shared data kit (`/work/shared/data` beside the repository), or
     /// `$SLAYER_DATA_DIR` when set.
     pub(crate) fn data_dir() -> PathBuf {
-        let dir = std::env::var_os("SLAYER_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        let dir = std::env::var_os("SLAYER_DATA_DIR").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+            PathBuf::from,
+        );
         assert!(
             dir.is_dir(),
             "data kit not found at {} (set SLAYER_DATA_DIR)",

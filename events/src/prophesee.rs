@@ -105,7 +105,7 @@ pub fn parse_raw_header(bytes: &[u8]) -> std::result::Result<RawHeader, FormatEr
                     "2.0" => Some(EvtFormat::Evt2),
                     "3.0" => Some(EvtFormat::Evt3),
                     _ => None,
-                })
+                });
             }
             "format" => {
                 let mut parts = value.split(';');

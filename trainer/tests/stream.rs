@@ -283,6 +283,8 @@ fn stdin_and_files_give_the_same_stream() {
 
 #[test]
 fn bad_models_and_sources_are_clean_errors() {
+    /// Arguments, standard input, and what the error line must say.
+    type Case<'a> = (Vec<&'a str>, Option<&'a [u8]>, &'a str);
     let d = tempdir("errors");
     let model = d.join("m.slym");
     std::fs::write(&model, model_bytes(100)).unwrap();
@@ -293,8 +295,6 @@ fn bad_models_and_sources_are_clean_errors() {
     std::fs::write(&file, &aedat).unwrap();
     let text = d.join("notes.aedat");
     std::fs::write(&text, b"hello, this is no camera\n").unwrap();
-    /// Arguments, standard input, and what the error line must say.
-    type Case<'a> = (Vec<&'a str>, Option<&'a [u8]>, &'a str);
     let cases: [Case; 6] = [
         (
             vec![

@@ -581,10 +581,10 @@ impl<R: Read> Aedat31Stream<R> {
                 run_start = base + 8 * i as u64;
             }
             run += 1;
-            if !ok {
-                run_invalid += 1;
-            } else {
+            if ok {
                 run_oor += 1;
+            } else {
+                run_invalid += 1;
             }
             if run >= DESYNC_RUN {
                 desync = true;

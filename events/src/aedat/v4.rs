@@ -131,9 +131,9 @@ impl<'a> Fb<'a> {
     }
 
     /// The root table, checking the 4-byte file identifier.
-    fn root(&self, ident: &[u8; 4]) -> Result<usize, String> {
+    fn root(&self, ident: [u8; 4]) -> Result<usize, String> {
         let id = self.bytes(4, 4)?;
-        if id != ident {
+        if id != ident.as_slice() {
             return Err(format!(
                 "{}: file identifier {:?}, expected {:?}",
                 self.what,
@@ -242,7 +242,7 @@ impl Aedat4Packet<'_> {
         };
         let what = format!("packet of stream {} (decompressed)", self.stream_id);
         let fb = size_prefixed(self.data, &what).map_err(err)?;
-        let root = fb.root(b"EVTS").map_err(err)?;
+        let root = fb.root(*b"EVTS").map_err(err)?;
         let Some(field) = fb.field(root, 0).map_err(err)? else {
             return Ok(());
         };
@@ -362,7 +362,7 @@ impl<R: Read> Aedat4Reader<R> {
         match self.header.compression {
             Compression::Lz4 | Compression::Lz4High => w[8..12] == [0x04, 0x22, 0x4d, 0x18],
             Compression::Zstd | Compression::ZstdHigh => w[8..12] == [0x28, 0xb5, 0x2f, 0xfd],
-            Compression::None => w[12..16].iter().all(|b| b.is_ascii_uppercase()),
+            Compression::None => w[12..16].iter().all(u8::is_ascii_uppercase),
         }
     }
 
@@ -580,7 +580,7 @@ fn parse_io_header(
         what: "IOHeader flatbuffer",
     };
     let err = |m: String| format_err(body_at, m);
-    let root = fb.root(b"IOHE").map_err(err)?;
+    let root = fb.root(*b"IOHE").map_err(err)?;
     let compression = match fb.field(root, 0).map_err(err)? {
         None => 0,
         Some(at) => fb.i32(at).map_err(err)?,
@@ -689,7 +689,7 @@ fn parse_info_streams(xml: &str) -> Result<Vec<Aedat4Stream>, String> {
 /// (`/mainloop/Recorder/outInfo/2/info/` → 2).
 fn stream_of_path(path: &str) -> Option<i32> {
     let after = &path[path.find("outInfo/")? + "outInfo/".len()..];
-    let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -860,7 +860,7 @@ mod tests {
     fn aedat4_uncompressed_and_zstd_packets() {
         let bytes = std::fs::read(aedat4_path()).expect("read");
         let (_, want) = parse_aedat4(&bytes).expect("parse");
-        let raw = recompress(&bytes, 0, |d| d.to_vec());
+        let raw = recompress(&bytes, 0, <[u8]>::to_vec);
         let (h, ev) = parse_aedat4(&raw).expect("uncompressed");
         assert_eq!(
             (h.compression, h.data_table_position),
@@ -881,7 +881,7 @@ mod tests {
         // An absurd event-vector length in an uncompressed packet.
         let first = &raw[A4_HEADER_END + 8..p1];
         let fb = size_prefixed(first, "t").expect("fb");
-        let root = fb.root(b"EVTS").expect("root");
+        let root = fb.root(*b"EVTS").expect("root");
         let field = fb.field(root, 0).expect("field").expect("present");
         let vec_len_at = A4_HEADER_END + 8 + 4 + fb.deref(field).expect("vector");
         let mut bad = raw.clone();

@@ -55,7 +55,7 @@ fn bucket_of(v: u64) -> usize {
     let e = 63 - v.leading_zeros(); // ≥ SUB_BITS
     let shift = e - SUB_BITS;
     let sub = (v >> shift) - SUB; // 0..SUB
-    ((shift as u64 + 1) * SUB + sub) as usize
+    ((u64::from(shift) + 1) * SUB + sub) as usize
 }
 
 /// The largest value that falls in bucket `b`.

@@ -44,6 +44,9 @@ pub struct Done {
 
 /// The worker: runs the tail engine on every bin it is sent until the
 /// reading thread hangs up.
+// The worker owns its channel ends: dropping `tx` when it returns is what
+// tells the reading thread the worker is gone.
+#[allow(clippy::needless_pass_by_value)]
 pub fn tail_worker(rx: Receiver<ToTail<'_, '_, '_>>, tx: SyncSender<Done>) {
     let mut tail = None;
     while let Some(msg) = recv_spinning(&rx) {
