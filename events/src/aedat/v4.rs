@@ -138,7 +138,7 @@ impl<'a> Fb<'a> {
                 "{}: file identifier {:?}, expected {:?}",
                 self.what,
                 String::from_utf8_lossy(id),
-                String::from_utf8_lossy(ident)
+                String::from_utf8_lossy(&ident)
             ));
         }
         self.deref(0)
