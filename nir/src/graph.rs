@@ -87,7 +87,9 @@ pub struct Scale {
 /// `Conv1d`, PyTorch's convolution over `[channels, length]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv1d {
-    /// The input length `N` (without channels), when known.
+    /// The input length `N` (without channels). Files of older `nir`
+    /// versions may lack it; [`NirGraph::validate`] (and so writing)
+    /// requires it, as `nir.read` 1.0 does.
     pub input_shape: Option<i64>,
     /// `[C_out, C_in / groups, K]`.
     pub weight: Tensor,
@@ -111,7 +113,9 @@ pub struct Conv1d {
 /// and `dilation` to pairs before writing; a scalar in a file reads as `[k, k]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Conv2d {
-    /// The input's (height, width), without channels, when known.
+    /// The input's (height, width), without channels. Files of older `nir`
+    /// versions may lack it; [`NirGraph::validate`] (and so writing)
+    /// requires it, as `nir.read` 1.0 does.
     pub input_shape: Option<[i64; 2]>,
     /// `[C_out, C_in / groups, K_h, K_w]`.
     pub weight: Tensor,
@@ -504,7 +508,8 @@ impl NirGraph {
 
     /// Checks what `nir` checks of a graph's structure, in this graph and
     /// every subgraph: each edge joins two nodes of the graph, no edge is
-    /// listed twice, and every node name can be stored in HDF5.
+    /// listed twice, every node name can be stored in HDF5, and every
+    /// convolution has its `input_shape` (which `nir.read` requires).
     ///
     /// (`nir`'s shape inference and type check are not done here.)
     pub fn validate(&self) -> Result<()> {
@@ -521,6 +526,21 @@ impl NirGraph {
                 return Err(invalid(format!(
                     "node name {name:?} cannot be an HDF5 group name (empty, `.` or contains `/`)"
                 )));
+            }
+            let conv_without_shape = match node {
+                Node::Conv1d(c) => c.input_shape.is_none(),
+                Node::Conv2d(c) => c.input_shape.is_none(),
+                _ => false,
+            };
+            if conv_without_shape {
+                // nir 1.0 cannot store `None`, and `nir.read` requires the field.
+                return Err(Error::InvalidValue {
+                    node: join(path, name),
+                    field: "input_shape".into(),
+                    reason:
+                        "a convolution needs its input shape to be stored (nir.read requires it)"
+                            .into(),
+                });
             }
             if let Node::Graph(g) = node {
                 g.validate_at(&join(path, name))?;

@@ -76,6 +76,18 @@ fn invalid_graphs_are_refused_before_writing() {
     let e = to_bytes(&g).unwrap_err();
     assert!(e.to_string().contains("duplicate edge"), "{e}");
 
+    // A convolution without its input shape: nir.read would refuse the file.
+    let mut g = common::every_node_graph(4);
+    let Some(Node::Conv2d(c)) = g.nodes.get_mut("conv2d") else {
+        panic!()
+    };
+    c.input_shape = None;
+    let e = to_bytes(&g).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidValue { node, field, .. } if node == "conv2d" && field == "input_shape"),
+        "{e}"
+    );
+
     // In a subgraph, the error names the subgraph.
     let mut sub = NirGraph::new();
     sub.edges.push(("x".into(), "y".into()));

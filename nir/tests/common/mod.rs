@@ -212,7 +212,7 @@ pub fn every_node_graph(seed: u64) -> NirGraph {
     add(
         "conv2d_valid",
         Node::Conv2d(Conv2d {
-            input_shape: None,
+            input_shape: Some([5, 5]),
             weight: r.f64(&[2, 2, 1, 1]),
             stride: [1, 1],
             padding: Padding::Valid,
