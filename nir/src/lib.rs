@@ -9,7 +9,7 @@
 //!   with `nir`'s field names ([`graph`]), over [`Tensor`]s that keep the
 //!   file's dtype;
 //! * reading and writing NIR files in pure Rust ([`read`], [`from_bytes`],
-//!   [`write`], [`to_bytes`]) with the `hdf5-pure` crate: no libhdf5, no C;
+//!   [`write()`], [`to_bytes`]) with the `hdf5-pure` crate: no libhdf5, no C;
 //! * one [`Error`] type: a malformed file, an unknown node type, a missing
 //!   field, a wrong dtype or shape is an error naming the node, never a
 //!   panic, and every size read from a file is bounded before allocating
