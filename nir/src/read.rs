@@ -26,7 +26,7 @@ pub const MAX_NODES: u64 = 1 << 20;
 pub const MAX_DEPTH: usize = 32;
 
 /// An hdf5-pure error as ours.
-fn h5(node: &str, what: &str, e: hdf5_pure::Error) -> Error {
+fn h5(node: &str, what: &str, e: &hdf5_pure::Error) -> Error {
     Error::Hdf5 {
         node: node.to_string(),
         what: what.to_string(),
@@ -36,7 +36,7 @@ fn h5(node: &str, what: &str, e: hdf5_pure::Error) -> Error {
 
 /// Reads the graph of a NIR file held in memory.
 pub(crate) fn graph_from_bytes(bytes: Vec<u8>) -> Result<NirGraph> {
-    let file = hdf5_pure::File::from_bytes(bytes).map_err(|e| h5("", "file", e))?;
+    let file = hdf5_pure::File::from_bytes(bytes).map_err(|e| h5("", "file", &e))?;
     let root = file.root();
     let groups = names(&root, "", "file", Group::groups)?;
     if !groups.contains("node") {
@@ -44,7 +44,7 @@ pub(crate) fn graph_from_bytes(bytes: Vec<u8>) -> Result<NirGraph> {
             "no `node` group (the graph `nir.write` stores)".into(),
         ));
     }
-    let top = root.group("node").map_err(|e| h5("", "node", e))?;
+    let top = root.group("node").map_err(|e| h5("", "node", &e))?;
     let fields = Fields::new(&top, "")?;
     let ty = fields.text("type")?;
     if ty != "NIRGraph" {
@@ -63,7 +63,7 @@ fn names(
     list: fn(&Group) -> std::result::Result<Vec<String>, hdf5_pure::Error>,
 ) -> Result<BTreeSet<String>> {
     Ok(list(group)
-        .map_err(|e| h5(node, what, e))?
+        .map_err(|e| h5(node, what, &e))?
         .into_iter()
         .collect())
 }
@@ -99,12 +99,12 @@ impl<'a> Fields<'a> {
         }
         self.group
             .dataset(field)
-            .map_err(|e| h5(self.node, field, e))
+            .map_err(|e| h5(self.node, field, &e))
     }
 
     fn err_h5(&self, field: &str) -> impl Fn(hdf5_pure::Error) -> Error + '_ {
         let field = field.to_string();
-        move |e| h5(self.node, &field, e)
+        move |e| h5(self.node, &field, &e)
     }
 
     fn wrong_dtype(&self, field: &str, expected: &'static str, found: &DType) -> Error {
@@ -233,8 +233,7 @@ impl<'a> Fields<'a> {
     fn pair(&self, field: &str) -> Result<[i64; 2]> {
         let (shape, v) = self.ints(field)?;
         match (shape.len(), &v[..]) {
-            (0, &[x]) => Ok([x, x]),
-            (1, &[x]) => Ok([x, x]),
+            (0 | 1, &[x]) => Ok([x, x]),
             (1, &[a, b]) => Ok([a, b]),
             _ => Err(self.wrong_shape(field, "2 integers or a scalar", &shape)),
         }
@@ -409,7 +408,7 @@ fn read_graph(f: &Fields, depth: usize) -> Result<NirGraph> {
         let path = join(f.node, &name);
         let group = nodes_group
             .group(&name)
-            .map_err(|e| h5(&path, "group", e))?;
+            .map_err(|e| h5(&path, "group", &e))?;
         let node = read_node(&Fields::new(&group, &path)?, depth)?;
         graph.nodes.insert(name, node);
     }
