@@ -18,12 +18,12 @@ use crate::spikes::SpikeTrain;
 /// Number of pooled outputs along an axis of `input` cells, the reference's
 /// rule: `(input + input % size) / size`. `None` when `input` or `size` is
 /// zero or the result would be zero (window larger than the padded axis).
+///
+/// The core's [`slayer_core::model::pooled_len`] (one rule for the trainer
+/// and the engine), on `usize`: `None` also for sizes beyond `u32`.
 pub fn pooled_len(input: usize, size: usize) -> Option<usize> {
-    if input == 0 || size == 0 {
-        return None;
-    }
-    let n = input.checked_add(input % size)? / size;
-    (n > 0).then_some(n)
+    let u = |v: usize| u32::try_from(v).ok();
+    slayer_core::model::pooled_len(u(input)?, u(size)?).map(|n| n as usize)
 }
 
 /// Sum pooling: `a[c, oy, ox] = weight·Σ s[c, oy·size + dy, ox·size + dx]`
@@ -273,6 +273,7 @@ mod tests {
             (2, 3, Some(1)),
             (1, 3, None),
             (0, 2, None),
+            (usize::MAX, 2, None),
             (4, 0, None),
         ];
         for (h, k, want) in table {

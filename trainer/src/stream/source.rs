@@ -508,7 +508,7 @@ const RECONNECT_DELAYS_MS: [u64; 8] = [50, 100, 200, 400, 800, 1600, 1600, 1600]
 /// `dv-processing`'s `NetworkWriter` serve: the file format without its
 /// magic line (a size-prefixed `IOHeader`, then packets), read with the
 /// resynchronising AEDAT 4 reader. When the server goes away the source
-/// reconnects with back-off ([`RECONNECT_DELAYS_MS`]); a new connection is
+/// reconnects with back-off (50 ms doubling to 1.6 s, eight tries); a new connection is
 /// a new segment (its own time base), and the gap is reported.
 pub struct TcpSource {
     addr: String,
