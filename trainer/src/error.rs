@@ -73,6 +73,10 @@ pub enum Error {
     /// grow variants; those reach the user as they print).
     #[error(transparent)]
     Events(slayer_events::Error),
+    /// A NIR file could not be read or written, or a graph is malformed
+    /// (the message names the node).
+    #[error("NIR: {0}")]
+    Nir(#[from] slayer_nir::Error),
 }
 
 impl Error {

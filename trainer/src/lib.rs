@@ -22,6 +22,7 @@ pub mod link;
 pub mod loss;
 pub mod network;
 pub mod neuron;
+pub mod nir;
 pub mod optim;
 pub mod plot;
 #[cfg(test)]

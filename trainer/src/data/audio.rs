@@ -781,7 +781,7 @@ mod tests {
                 .unwrap();
             let r = enc.encode_file(recording(&file)).unwrap();
             counts.push(r.count());
-            rows.push((digit, take % 5 == 0, count_features(&r, 8)));
+            rows.push((digit, take.is_multiple_of(5), count_features(&r, 8)));
         }
         counts.sort_unstable();
         let n = counts.len();

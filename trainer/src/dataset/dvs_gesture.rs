@@ -47,7 +47,7 @@ pub(super) fn build(
 pub fn load_dvs_gesture(dir: &Path, downsample: usize) -> Result<Vec<Item>> {
     use data::dvs_gesture::{list_trials, load_trial, Split, SENSOR_SIZE};
     let d = downsample;
-    if d == 0 || SENSOR_SIZE % d != 0 {
+    if d == 0 || !SENSOR_SIZE.is_multiple_of(d) {
         return Err(Error::Config(format!(
             "downsample = {d}: must divide the sensor's {SENSOR_SIZE} pixels"
         )));

@@ -65,6 +65,28 @@ pub fn image(out: &mut impl Write, path: &Path, bytes: usize) -> io::Result<()> 
     )
 }
 
+/// Prints a NIR graph written to `path` (`bytes` long): its nodes by type.
+pub fn nir(
+    out: &mut impl Write,
+    path: &Path,
+    graph: &slayer_nir::NirGraph,
+    bytes: usize,
+) -> io::Result<()> {
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for node in graph.nodes.values() {
+        *kinds.entry(node.type_name()).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    writeln!(
+        out,
+        "{}: NIR graph, {bytes} bytes, {} nodes ({}), {} edges",
+        path.display(),
+        graph.nodes.len(),
+        kinds.join(", "),
+        graph.edges.len()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod eval;
 pub mod export;
+pub mod import;
 pub mod infer;
 pub mod link;
 mod run;

@@ -627,7 +627,7 @@ impl Pipeline<'_, '_, '_, '_> {
         if self.clock.bin() == split::CALIBRATION_BINS && self.spare.is_some() {
             self.cut();
         }
-        if k % 64 == 0 {
+        if k.is_multiple_of(64) {
             let end = Instant::now();
             let (t, ev_in, ev_binned) = self.last_progress;
             let dt = end.saturating_duration_since(t);

@@ -1,4 +1,5 @@
-//! `slayer export`: quantise a checkpoint into the core's model format.
+//! `slayer export`: quantise a checkpoint into the core's model format, or
+//! write it as a NIR graph.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,13 @@ pub(crate) struct Args {
     /// Where to write the model.
     #[arg(long, short)]
     out: PathBuf,
+    /// What to write: `core` (the fixed-point model the core engine, the
+    /// firmware and `slayer stream` run) or `nir` (a NIR graph in float, for
+    /// snnTorch, Norse and the other NIR tools; docs/nir.md gives the mapping
+    /// of the SRM neuron). A NIR file keeps the experiment config, so
+    /// `slayer import` gives the same checkpoint back.
+    #[arg(long, value_enum, default_value_t = Format::Core)]
+    format: Format,
     /// Weight width: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
@@ -29,8 +37,20 @@ pub(crate) struct Args {
     json: bool,
 }
 
+/// What `slayer export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// The core's fixed-point model (int8 / int16).
+    Core,
+    /// A NIR graph (HDF5), float weights.
+    Nir,
+}
+
 pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let ck = Checkpoint::load(&a.checkpoint)?;
+    if a.format == Format::Nir {
+        return nir(a, &ck);
+    }
     let cfg = ck.config()?;
     let shape = train::input_shape(&cfg, &ck.network);
     let ex = export::export(&ck.network, Some(shape), cfg.simulation.bins, a.bits)?;
@@ -65,6 +85,27 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
             out,
             "{}",
             serde_json::json!({"model": a.out, "image": a.image, "bytes": ex.bytes.len(), "bits": ex.bits, "layers": layers})
+        )?;
+    }
+    Ok(())
+}
+
+/// `--format nir`: the checkpoint's network and config as a NIR graph.
+fn nir(a: &Args, ck: &Checkpoint) -> anyhow::Result<()> {
+    if a.image.is_some() {
+        anyhow::bail!("--image is a core model's board image: it does not go with --format nir");
+    }
+    let graph = slayer_trainer::nir::to_nir(&ck.network, Some(&ck.config_toml))?;
+    let bytes = slayer_nir::to_bytes(&graph).map_err(slayer_trainer::Error::from)?;
+    files::write_atomic(&a.out, &bytes)?;
+    let mut out = std::io::stdout().lock();
+    report::export::nir(&mut out, &a.out, &graph, bytes.len())?;
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"model": a.out, "format": "nir", "bytes": bytes.len(),
+                "nodes": graph.nodes.len(), "edges": graph.edges.len()})
         )?;
     }
     Ok(())

@@ -11,6 +11,7 @@ mod bench;
 mod common;
 mod eval;
 mod export;
+mod import;
 mod infer;
 mod link;
 mod stream;
@@ -56,6 +57,15 @@ enum Cmd {
     /// Prints each layer's scale, threshold in weight units and how many
     /// weights saturated.
     Export(export::Args),
+    /// Import a NIR graph (`nir.write`, `slayer export --format nir`) as a
+    /// checkpoint: the float network, to evaluate, fine-tune or export.
+    ///
+    /// The graph must be a SLAYER network in NIR's nodes (docs/nir.md):
+    /// Linear / Affine / Conv2d / SumPool2d + Scale synapses, SRM neurons as
+    /// a CubaLI (τ_syn = τ_mem) into a Threshold with a CubaLI refractory
+    /// feedback, Delay and Flatten. Any other node is an error naming it.
+    /// With --model, also writes the quantised core model.
+    Import(import::Args),
     /// Run an exported model with the fixed-point core engine on event files
     /// (.bs2, N-MNIST .bin, .bs1, AEDAT 3.1 .aedat, AEDAT 4.0 .aedat4) and
     /// print each sample's output spike counts and predicted class.
@@ -159,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(a) => bench::run(a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Export(a) => export::run(&a),
+        Cmd::Import(a) => import::run(&a),
         Cmd::Infer(a) => infer::run(&a),
         Cmd::Stream(a) => stream::run(&a),
         Cmd::Link(a) => link::run(&a),
