@@ -274,6 +274,18 @@ fn zero_bias(name: &str, bias: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// The values of `t` as `f32`, which must all be finite.
+fn finite(name: &str, field: &str, t: &Tensor) -> Result<Vec<f32>> {
+    let v = t.to_f32_vec();
+    if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+        return Err(bad(
+            name,
+            format!("`{field}` holds {x}: weights must be finite"),
+        ));
+    }
+    Ok(v)
+}
+
 /// Every value of `t`, which must all be equal (one parameter for the layer).
 fn uniform(name: &str, field: &str, t: &Tensor) -> Result<f64> {
     let v = t.to_f64_vec();
@@ -410,7 +422,7 @@ impl<'g> Walker<'g> {
                 ),
             ));
         }
-        let w = weight.to_f32_vec();
+        let w = finite(name, "weight", weight)?;
         let mut weights = vec![0f32; w.len()];
         for j in 0..outputs {
             for i in 0..inputs {
@@ -472,7 +484,7 @@ impl<'g> Walker<'g> {
             (kh, kw),
             pair(c.stride)?,
             padding,
-            c.weight.to_f32_vec(),
+            finite(name, "weight", &c.weight)?,
         )
         .map_err(|m| bad(name, m))?;
         let (a, b, d) = layer.out_shape();
@@ -521,6 +533,9 @@ impl<'g> Walker<'g> {
         self.check_shape(scale_name, "scale", s.scale.shape())?;
         #[allow(clippy::cast_possible_truncation)]
         let weight = uniform(scale_name, "scale", &s.scale)? as f32;
+        if !weight.is_finite() {
+            return Err(bad(scale_name, format!("scale {weight}: must be finite")));
+        }
         self.cur = scale_name.to_string();
         Ok(Layer::Pool(SumPool { weight, ..layer }))
     }
@@ -563,6 +578,13 @@ impl<'g> Walker<'g> {
         };
         self.check_shape(thr_name, "threshold", thr.threshold.shape())?;
         let theta = uniform(thr_name, "threshold", &thr.threshold)?;
+        #[allow(clippy::cast_possible_truncation)]
+        if !(theta > 0.0 && (theta as f32).is_finite()) {
+            return Err(bad(
+                thr_name,
+                format!("threshold {theta}: must be positive and finite"),
+            ));
+        }
         // Its other input, if any, is the refractory feedback; its outputs the
         // feedback and the next layer.
         let into: Vec<&str> = self
@@ -585,6 +607,16 @@ impl<'g> Walker<'g> {
                 let (tau_r, gain) = alpha(r, rn)?;
                 // gain = −scaleRef·θ·e·τr
                 let scale_ref = -gain / (theta * E * tau_r);
+                #[allow(clippy::cast_possible_truncation)]
+                if !(scale_ref >= 0.0 && (scale_ref as f32).is_finite()) {
+                    return Err(bad(
+                        r,
+                        format!(
+                            "r·w_in = {gain}: a refractory response is negative (scaleRef = \
+                             {scale_ref} would excite)"
+                        ),
+                    ));
+                }
                 (tau_r, scale_ref, Some(*r))
             }
             _ => {
@@ -626,7 +658,9 @@ impl<'g> Walker<'g> {
 fn alpha(name: &str, c: &CubaLi) -> Result<(f64, f64)> {
     let tau_mem = uniform(name, "tau_mem", &c.tau_mem)?;
     let tau_syn = uniform(name, "tau_syn", &c.tau_syn)?;
-    if tau_mem != tau_syn || !(tau_mem.is_finite() && tau_mem > 0.0) {
+    if tau_mem != tau_syn
+        || !(tau_mem > 0.0 && millis(tau_mem).is_finite() && millis(tau_mem) > 0.0)
+    {
         return Err(bad(
             name,
             format!(
@@ -645,7 +679,8 @@ fn alpha(name: &str, c: &CubaLi) -> Result<(f64, f64)> {
 /// Checks `gain = peak·e·τ` (the α kernel of peak `peak`).
 fn check_gain(name: &str, gain: f64, peak: f64, tau: f64) -> Result<()> {
     let want = peak * E * tau;
-    if (gain - want).abs() > GAIN_TOLERANCE * want.abs() {
+    let close = (gain - want).abs() <= GAIN_TOLERANCE * want.abs(); // false for NaN
+    if !close {
         return Err(bad(
             name,
             format!(

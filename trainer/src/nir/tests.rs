@@ -319,3 +319,80 @@ fn an_imported_network_gets_a_matching_config() {
     assert_eq!(rebuilt.param_sizes(), net.param_sizes());
     assert_eq!(rebuilt.neuron, net.neuron);
 }
+
+/// Every tensor field of every node of two exported networks, replaced in
+/// turn by NaN, ±∞, zero, a negative value, a huge value, and an empty or
+/// reshaped tensor: the import gives an error or a network that checks and
+/// holds finite parameters, never a panic.
+#[test]
+fn damaged_graphs_are_errors_or_sound_networks_never_panics() {
+    let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -1.0, 1e300];
+    let mut imported = 0;
+    let mut refused = 0;
+    for net in [mlp().1, cnn()] {
+        let g0 = to_nir(&net, None).unwrap();
+        for name in g0.nodes.keys() {
+            let fields = g0.nodes[name].fields().len();
+            for f in 0..fields {
+                for m in 0..values.len() + 2 {
+                    let mut g = g0.clone();
+                    let Some(t) = tensor_mut(g.nodes.get_mut(name).unwrap(), f) else {
+                        continue;
+                    };
+                    *t = match m {
+                        m if m < values.len() => t.filled_like(values[m]),
+                        m if m == values.len() => Tensor::from_f32(Vec::new()),
+                        _ => Tensor::from_f32(t.to_f32_vec().into_iter().chain([1.0]).collect()),
+                    };
+                    match from_nir(&g, 1.0) {
+                        Ok(back) => {
+                            imported += 1;
+                            let n = back.network;
+                            n.check().unwrap();
+                            let p = n.neuron;
+                            for v in [p.theta, p.tau_s, p.tau_r, p.scale_ref, n.ts] {
+                                assert!(
+                                    v.is_finite() && v >= 0.0,
+                                    "{name} field {f} value {m}: {p:?}"
+                                );
+                            }
+                            for l in &n.layers {
+                                if let Some(w) = l.params() {
+                                    assert!(w.iter().all(|x| x.is_finite()), "{name} {f} {m}");
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            refused += 1;
+                            assert!(!e.to_string().is_empty());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        refused > 50 && imported > 0,
+        "{refused} refused, {imported} imported"
+    );
+}
+
+/// The `i`-th tensor field of a node (in the order of `Node::fields`).
+fn tensor_mut(node: &mut Node, i: usize) -> Option<&mut Tensor> {
+    let mut v: Vec<&mut Tensor> = match node {
+        Node::Linear(l) => vec![&mut l.weight],
+        Node::Conv2d(c) => vec![&mut c.weight, &mut c.bias],
+        Node::Scale(s) => vec![&mut s.scale],
+        Node::Delay(d) => vec![&mut d.delay],
+        Node::Threshold(t) => vec![&mut t.threshold],
+        Node::CubaLi(c) => vec![
+            &mut c.tau_mem,
+            &mut c.tau_syn,
+            &mut c.r,
+            &mut c.v_leak,
+            &mut c.w_in,
+        ],
+        _ => Vec::new(),
+    };
+    (i < v.len()).then(|| v.swap_remove(i))
+}
