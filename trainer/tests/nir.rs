@@ -19,6 +19,7 @@ use std::process::Command;
 
 use common::{slayer, tempdir};
 use slayer_trainer::checkpoint::Checkpoint;
+use slayer_trainer::network::Network;
 use slayer_trainer::{dataset, train, SpikeRaster};
 
 fn required() -> bool {
@@ -182,23 +183,24 @@ fn a_trained_network_goes_to_nir_and_back_and_runs_the_same_in_python() {
     let b = train::binning(&cfgx);
     let rasters: Vec<SpikeRaster> = ds.valid.iter().map(|e| e.input.raster(&b, None)).collect();
     assert!(rasters.len() >= 50, "{} validation samples", rasters.len());
-    let srm = a.network.srm();
-    let ours: Vec<Vec<u64>> = rasters
-        .iter()
-        .map(|x| {
-            let t = a.network.forward::<rand_chacha::ChaCha8Rng>(&srm, x, None);
-            t.output()
-                .to_raster()
-                .counts()
-                .into_iter()
-                .map(u64::from)
-                .collect()
-        })
-        .collect();
+    let ours = float_counts(&a.network, &rasters);
     let Some(theirs) = nir_sim(&d, "net.nir", &rasters, a.network.ts, &["Linear", "Delay"]) else {
         return;
     };
     agree(&ours, &theirs, "N-MNIST MLP with delays, trained");
+}
+
+/// slayer's float simulation: the output spike counts of each raster.
+fn float_counts(net: &Network, rasters: &[SpikeRaster]) -> Vec<Vec<u64>> {
+    let srm = net.srm();
+    rasters
+        .iter()
+        .map(|x| {
+            let t = net.forward::<rand_chacha::ChaCha8Rng>(&srm, x, None);
+            let counts = t.output().to_raster().counts();
+            counts.into_iter().map(u64::from).collect()
+        })
+        .collect()
 }
 
 /// The output spike counts of `rasters` through `dir/nir` read by
@@ -354,19 +356,7 @@ fn a_conv_network_runs_the_same_in_python() {
             r
         })
         .collect();
-    let srm = net.srm();
-    let ours: Vec<Vec<u64>> = rasters
-        .iter()
-        .map(|x| {
-            let t = net.forward::<rand_chacha::ChaCha8Rng>(&srm, x, None);
-            t.output()
-                .to_raster()
-                .counts()
-                .into_iter()
-                .map(u64::from)
-                .collect()
-        })
-        .collect();
+    let ours = float_counts(&net, &rasters);
     let kinds = ["Conv2d", "SumPool2d", "Scale", "Flatten", "Linear", "Delay"];
     let Some(theirs) = nir_sim(&d, "cnn.nir", &rasters, net.ts, &kinds) else {
         return;
