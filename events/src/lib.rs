@@ -65,6 +65,29 @@ pub enum Chunk {
 pub(crate) mod test_data {
     use std::path::{Path, PathBuf};
 
+    use crate::Error;
+
+    /// Expects an [`Error::Format`] for `path` at `offset`, message containing `needle`.
+    pub(crate) fn expect_format<T: std::fmt::Debug>(
+        r: crate::Result<T>,
+        path: &Path,
+        offset: u64,
+        needle: &str,
+    ) {
+        match r {
+            Err(Error::Format {
+                path: p,
+                offset: o,
+                msg,
+            }) => {
+                assert_eq!(p, path);
+                assert_eq!(o, offset, "{msg}");
+                assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+            }
+            other => panic!("expected a format error at {offset}, got {other:?}"),
+        }
+    }
+
     /// The shared data kit (`/work/shared/data` beside the repository), or
     /// `$SLAYER_DATA_DIR` when set.
     pub(crate) fn data_dir() -> PathBuf {

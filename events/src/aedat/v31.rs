@@ -649,7 +649,7 @@ pub fn read_aedat31(path: &Path) -> Result<Vec<Event2d>> {
 mod tests {
     use super::super::v4::parse_aedat4;
     use super::*;
-    use crate::test_data::data_dir;
+    use crate::test_data::{data_dir, expect_format};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use std::io;
@@ -696,22 +696,6 @@ mod tests {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(payload);
-    }
-
-    /// Expects an [`Error::Format`] for `path` at `offset`, message containing `needle`.
-    fn expect_format(r: Result<Vec<Event2d>>, path: &Path, offset: u64, needle: &str) {
-        match r {
-            Err(Error::Format {
-                path: p,
-                offset: o,
-                msg,
-            }) => {
-                assert_eq!(p, path);
-                assert_eq!(o, offset, "{msg}");
-                assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-            }
-            other => panic!("expected a format error at {offset}, got {other:?}"),
-        }
     }
 
     fn header_len(bytes: &[u8]) -> usize {

@@ -730,7 +730,7 @@ pub fn read_aedat4(path: &Path) -> Result<Vec<Event2d>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_data::data_dir;
+    use crate::test_data::{data_dir, expect_format};
     use std::path::PathBuf;
 
     fn aedat4_path() -> PathBuf {
@@ -739,22 +739,6 @@ mod tests {
 
     fn tmp_path(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("slayer-aedat-{}-{name}", std::process::id()))
-    }
-
-    /// Expects an [`Error::Format`] for `path` at `offset`, message containing `needle`.
-    fn expect_format(r: Result<Vec<Event2d>>, path: &Path, offset: u64, needle: &str) {
-        match r {
-            Err(Error::Format {
-                path: p,
-                offset: o,
-                msg,
-            }) => {
-                assert_eq!(p, path);
-                assert_eq!(o, offset, "{msg}");
-                assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
-            }
-            other => panic!("expected a format error at {offset}, got {other:?}"),
-        }
     }
 
     // --- AEDAT 4.0 ---------------------------------------------------------
