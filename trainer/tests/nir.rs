@@ -177,6 +177,44 @@ fn a_trained_network_goes_to_nir_and_back_and_runs_the_same_in_python() {
         "the same core model from the original and the imported checkpoint"
     );
 
+    // A bad --bits is refused before anything is written.
+    let out = slayer(
+        &[
+            "import", "net.nir", "--out", "bad.slyc", "--model", "m.slym", "--bits", "3",
+        ],
+        &d,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!d.join("bad.slyc").exists() && !d.join("m.slym").exists());
+    // The imported checkpoint fine-tunes like a run of its own.
+    std::fs::create_dir_all(d.join("ft")).unwrap();
+    ok(
+        &slayer(&["import", "net.nir", "--out", "ft/checkpoint.slyc"], &d),
+        "import into a run folder",
+    );
+    ok(
+        &slayer(
+            &[
+                "train",
+                "--resume",
+                "ft",
+                "--data",
+                data.to_str().unwrap(),
+                "--epochs",
+                "1",
+                "--quiet",
+            ],
+            &d,
+        ),
+        "train --resume of the imported checkpoint",
+    );
+    assert_eq!(
+        Checkpoint::load(&d.join("ft/checkpoint.slyc"))
+            .unwrap()
+            .epoch,
+        1
+    );
+
     // slayer's float simulation of the validation samples.
     let cfgx = a.config().unwrap();
     let ds = dataset::build_dataset(&cfgx, Some(&data)).unwrap();

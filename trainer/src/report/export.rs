@@ -84,6 +84,12 @@ pub fn nir(
         graph.nodes.len(),
         kinds.join(", "),
         graph.edges.len()
+    )?;
+    writeln!(
+        out,
+        "  SRM neurons as CubaLI → Threshold with CubaLI refractory feedback (docs/nir.md); \
+         nir.read and `slayer import` read it, Norse 1.1 and snnTorch 1.0 import no CubaLI, \
+         Threshold or Delay node"
     )
 }
 

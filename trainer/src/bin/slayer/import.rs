@@ -38,6 +38,9 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
+    if a.model.is_some() {
+        export::weight_bits(a.bits)?; // before anything is written
+    }
     let graph = slayer_nir::read(&a.nir).map_err(slayer_trainer::Error::from)?;
     let imported = nir::from_nir(&graph, a.ts)?;
     let net = imported.network;
