@@ -119,7 +119,7 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
             }
             (Node::Flatten(_), None) => {}
             (Node::Linear(l), None) => {
-                pending = Some((next, synapse(next, &l.weight, n)?, rows(&l.weight)))
+                pending = Some((next, synapse(next, &l.weight, n)?, rows(&l.weight)));
             }
             (Node::Affine(a), None) => {
                 zero_bias(next, &a.bias)?;
@@ -292,7 +292,7 @@ fn neuron(name: &str, node: &Node, dt: f64, n: usize) -> Result<(f64, f64, f64, 
             ))
         }
     };
-    if !(theta > 0.0) {
+    if theta <= 0.0 {
         return Err(bad(
             name,
             format!("v_threshold = {theta}: must be positive"),
