@@ -7,10 +7,14 @@
 //!   `scripts/nir_sim.py` (numpy, from NIR's equations, not from ours), gives
 //!   the output spike counts of slayer's float simulation on the validation
 //!   samples: the same class on ≥ 99 % of them, the counts compared;
-//! * what slayer cannot import is one `error:` line naming the node.
+//! * what slayer cannot import is one `error:` line naming the node;
+//! * snnTorch networks (`Leaky`, `Synaptic`) trained by `scripts/snn_lif.py`
+//!   and exported by snnTorch, imported into int16 core models, give the
+//!   class of snnTorch's own simulation on ≥ 99 % of the held-out samples.
 //!
-//! Without Python, numpy, h5py or nir the Python part says it was skipped,
-//! unless `SLAYER_REQUIRE_NIR=1` (as in CI).
+//! Without Python, numpy, h5py or nir the Python parts say they were skipped,
+//! unless `SLAYER_REQUIRE_NIR=1` (and, for snnTorch, `SLAYER_REQUIRE_SNNTORCH=1`),
+//! as in CI.
 
 mod common;
 
@@ -336,7 +340,6 @@ fn report(ours: &[Vec<u64>], theirs: &[Vec<u64>], what: &str) -> (usize, u64, u6
 /// in all (f32 against f64: a spike exactly at threshold may differ); prints
 /// the agreement.
 fn agree(ours: &[Vec<u64>], theirs: &[Vec<u64>], what: &str, exact: bool) {
-    report(ours, theirs, what);
     let (same_class, diff, spikes) = report(ours, theirs, what);
     assert!(spikes > 0, "{what}: the network should spike");
     assert!(
