@@ -1,7 +1,9 @@
 //! Bit-exact across targets (issue 4): the core engine on this host and the
 //! firmware on a Cortex-M4F (QEMU `mps2-an386`) give identical output spike
 //! counts for an int8 N-MNIST MLP (2312 → 128 → 10, random weights drawn
-//! from a fixed seed: nothing is trained) over 20 real N-MNIST samples.
+//! from a fixed seed: nothing is trained) over 20 real N-MNIST samples; and
+//! the same for a model of LIF layers (issue 14: 2312 → 64 → 10, LIF then
+//! CUBA-LIF neurons).
 //!
 //! Needs the `thumbv7em-none-eabihf` target and `qemu-system-arm`; without
 //! them the test prints `skipped: …` and passes, unless
@@ -61,6 +63,36 @@ fn qemu_counts_equal_host_engine() {
     let model = Model::decode(&ex.bytes).unwrap();
     assert_eq!((model.inputs(), model.outputs()), (N_INPUTS as u32, 10));
 
+    check_in_qemu("srm", &ex.bytes, cfg.simulation.bins);
+
+    // The same for a LIF model (dense synapses and LIF / CUBA-LIF neurons,
+    // the layers `slayer import` makes of snnTorch's networks).
+    let lif = lif_model();
+    check_in_qemu("lif", &lif, 300);
+}
+
+/// A 2312 → 64 → 10 model of LIF then CUBA-LIF neurons with seeded random
+/// int8 weights, loud enough that most samples make output spikes.
+fn lif_model() -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape, WeightBits};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
+    let mut w = |n: usize| -> Vec<i32> { (0..n).map(|_| rng.random_range(-110..=127)).collect() };
+    let k1 = LifConsts::derive(300.0, 0.0, 0.9, LifReset::Zero).unwrap();
+    let k2 = LifConsts::derive(800.0, 0.5, 0.9, LifReset::Subtract).unwrap();
+    let mut b = ModelBuilder::new(1.0, 300, WeightBits::I8, Shape::new(2, 34, 34));
+    b.flatten();
+    b.lif(N_INPUTS as u32, 64, &w(N_INPUTS * 64), k1, 0.01)
+        .unwrap();
+    b.lif(64, 10, &w(64 * 10), k2, 0.01).unwrap();
+    b.encode().unwrap()
+}
+
+/// Packs the first N-MNIST samples for `bytes`, runs them on the host
+/// engine and in the firmware on QEMU's Cortex-M4F, and checks every
+/// sample's output counts are identical.
+fn check_in_qemu(name: &str, bytes: &[u8], bins: usize) {
+    let model = Model::decode(bytes).unwrap();
     let packed = pack_nmnist(&model, &shared_data().join("nmnist-small"), SAMPLES).unwrap();
     let host = host_counts(&model, &packed.bytes).unwrap();
     // The pack replays exactly the rasters `slayer infer` would run.
@@ -73,16 +105,16 @@ fn qemu_counts_equal_host_engine() {
         .filter(|s| s.counts.iter().any(|&c| c > 0))
         .count();
     let total: u32 = host.iter().flat_map(|s| &s.counts).sum();
-    eprintln!("host: {total} output spikes, {spiking}/{SAMPLES} samples with some");
+    eprintln!("host ({name} model): {total} output spikes, {spiking}/{SAMPLES} samples with some");
     assert!(
         spiking >= SAMPLES / 2,
         "only {spiking}/{SAMPLES} samples make an output spike: raise weight_scale"
     );
 
-    let dir = firmware_target_dir().join("parity-test");
+    let dir = firmware_target_dir().join(format!("parity-test-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let (model_path, samples_path) = (dir.join("model.slyr"), dir.join("samples.slys"));
-    write_if_changed(&model_path, &ex.bytes);
+    write_if_changed(&model_path, bytes);
     write_if_changed(&samples_path, &packed.bytes);
     let elf = build(&model_path, &samples_path, &firmware_target_dir())
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -97,11 +129,11 @@ fn qemu_counts_equal_host_engine() {
             packed.files[i].display()
         );
     }
-    assert_eq!(run.steps, (SAMPLES * cfg.simulation.bins) as u64);
+    assert_eq!(run.steps, (SAMPLES * bins) as u64);
     assert!(run.mean_instructions > 0.0);
     assert!(run.max_instructions as f64 >= run.mean_instructions);
     eprintln!(
-        "firmware: {SAMPLES} samples identical; {:.1} instructions per step on average, {} at most",
+        "firmware ({name} model): {SAMPLES} samples identical; {:.1} instructions per step on average, {} at most",
         run.mean_instructions, run.max_instructions
     );
 }

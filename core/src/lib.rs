@@ -36,7 +36,7 @@ pub mod samples;
 pub use crc32::checksum as crc32;
 pub use engine::{scratch_words, state_words, Engine, EngineError, Phase, StepStats};
 pub use event::{Event1d, Event2d};
-pub use fixed::{pool_tap_weight, ConstsError, NeuronConsts};
+pub use fixed::{pool_tap_weight, ConstsError, LifConsts, LifReset, NeuronConsts};
 pub use model::{image_model, model_crc, DecodeError, ImageError, Layer, Model, Shape, WeightBits};
 pub use params::{NeuronParams, SimulationParams};
 pub use samples::{Sample, SampleError, SamplePack};

@@ -82,7 +82,7 @@ fn quantise(w: f32, scale: f32, bits: WeightBits) -> (i32, bool) {
 }
 
 /// Quantises a weight tensor: integers, and the layer's report.
-fn quantise_all(
+pub(crate) fn quantise_all(
     kind: &'static str,
     weights: &[f32],
     bits: WeightBits,

@@ -39,6 +39,7 @@
 mod arch;
 mod delay;
 mod filter;
+mod lif;
 #[cfg(not(target_arch = "arm"))]
 mod offset;
 mod population;
@@ -361,6 +362,15 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 Layer::Delay(d) => {
                     delay::step(region, st.n, d, src);
                     mark(l, Phase::Delay);
+                }
+                Layer::Lif(d) => {
+                    // This bin's input first: it reaches the neurons now.
+                    let mut pop = Population::split(region, st.n);
+                    let reach = list.map_or(u64::from(d.inputs), |n| n as u64);
+                    scatter::lif(pop.acc, d, bits, src, reach);
+                    mark(l, Phase::Scatter);
+                    lif::update(&mut pop, &d.neuron);
+                    mark(l, Phase::Update);
                 }
                 Layer::Flatten => {}
             }

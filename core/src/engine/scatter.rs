@@ -11,7 +11,7 @@
 use super::arch;
 use super::spikes::Spikes;
 use super::sum::{add_i32, no_overflow, Add, Plain, Read, Sat, I16, I8};
-use crate::model::{Conv2d, Dense, SumPool, WeightBits};
+use crate::model::{Conv2d, Dense, Lif, SumPool, WeightBits};
 
 /// Largest weight magnitude of a width.
 fn max_weight(bits: WeightBits) -> u64 {
@@ -27,25 +27,60 @@ pub(crate) fn dense(
     spikes: Spikes<'_>,
     reach: u64,
 ) {
+    dense_rows(
+        acc,
+        d.weights,
+        d.outputs,
+        d.neuron.frac_bits,
+        bits,
+        spikes,
+        reach,
+    );
+}
+
+/// The dense scatter of a LIF layer (the same columns).
+pub(crate) fn lif(acc: &mut [i32], d: &Lif<'_>, bits: WeightBits, spikes: Spikes<'_>, reach: u64) {
+    dense_rows(
+        acc,
+        d.weights,
+        d.outputs,
+        d.neuron.frac_bits,
+        bits,
+        spikes,
+        reach,
+    );
+}
+
+/// [`dense`] on the weight blob of `outputs` columns, for a population
+/// with `frac_bits` fractional state bits.
+fn dense_rows(
+    acc: &mut [i32],
+    weights: &[u8],
+    outputs: u32,
+    frac_bits: u8,
+    bits: WeightBits,
+    spikes: Spikes<'_>,
+    reach: u64,
+) {
     let plain = no_overflow(reach, max_weight(bits));
     if (bits, plain) == (WeightBits::I8, true) {
-        arch::dense_i8(acc, d, spikes);
+        arch::dense_i8(acc, weights, outputs as usize, spikes);
     } else {
         arch::fresh(acc);
         match (bits, plain) {
-            (WeightBits::I8, _) => dense_with::<I8, Sat>(acc, d, spikes),
-            (WeightBits::I16, true) => dense_with::<I16, Plain>(acc, d, spikes),
-            (WeightBits::I16, false) => dense_with::<I16, Sat>(acc, d, spikes),
+            (WeightBits::I8, _) => dense_with::<I8, Sat>(acc, weights, outputs, spikes),
+            (WeightBits::I16, true) => dense_with::<I16, Plain>(acc, weights, outputs, spikes),
+            (WeightBits::I16, false) => dense_with::<I16, Sat>(acc, weights, outputs, spikes),
         }
     }
-    arch::fit(acc, &d.neuron, reach.saturating_mul(max_weight(bits)));
+    arch::fit(acc, frac_bits, reach.saturating_mul(max_weight(bits)));
 }
 
-fn dense_with<R: Read, A: Add>(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
-    let col = d.outputs as usize * R::BYTES;
+fn dense_with<R: Read, A: Add>(acc: &mut [i32], weights: &[u8], outputs: u32, spikes: Spikes<'_>) {
+    let col = outputs as usize * R::BYTES;
     for i in spikes {
         let at = i as usize * col;
-        if let Some(w) = d.weights.get(at..at + col) {
+        if let Some(w) = weights.get(at..at + col) {
             R::add_run::<A>(acc, w);
         }
     }
@@ -208,7 +243,11 @@ pub(crate) fn conv(
         (WeightBits::I16, true) => conv_with::<I16, Plain>(acc, c, spikes),
         (WeightBits::I16, false) => conv_with::<I16, Sat>(acc, c, spikes),
     }
-    arch::fit(acc, &c.neuron, reach.saturating_mul(max_weight(bits)));
+    arch::fit(
+        acc,
+        c.neuron.frac_bits,
+        reach.saturating_mul(max_weight(bits)),
+    );
 }
 
 fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes<'_>) {
@@ -375,7 +414,7 @@ pub(crate) fn pool(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>, reach: u64)
     } else {
         pool_with::<Sat>(acc, p, spikes);
     }
-    arch::fit(acc, &p.neuron, reach.saturating_mul(tap));
+    arch::fit(acc, p.neuron.frac_bits, reach.saturating_mul(tap));
 }
 
 fn pool_with<A: Add>(acc: &mut [i32], p: &SumPool, spikes: Spikes<'_>) {

@@ -40,8 +40,10 @@
 //! Cortex-M4; see `engine/population.rs`.
 
 mod derive;
+mod lif;
 
 pub use derive::{pool_tap_weight, ConstsError};
+pub use lif::{LifConsts, LifReset};
 
 use serde::{Deserialize, Serialize};
 

@@ -4,9 +4,9 @@ use alloc::vec::Vec;
 
 use super::error::{DecodeError, EncodeError};
 use super::header::{Header, Shape, WeightBits, MAX_LAYERS};
-use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, SumPool};
+use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, SumPool};
 use super::Model;
-use crate::fixed::NeuronConsts;
+use crate::fixed::{LifConsts, NeuronConsts};
 
 /// A layer whose blobs the builder owns.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,13 @@ enum Owned {
     Delay {
         max_delay: u8,
         delays: Vec<u8>,
+    },
+    Lif {
+        inputs: u32,
+        outputs: u32,
+        neuron: LifConsts,
+        scale: f32,
+        weights: Vec<u8>,
     },
 }
 
@@ -101,6 +108,28 @@ impl ModelBuilder {
     ) -> Result<&mut Self, EncodeError> {
         let weights = self.pack(weights)?;
         self.layers.push(Owned::Dense {
+            inputs,
+            outputs,
+            neuron,
+            scale,
+            weights,
+        });
+        Ok(self)
+    }
+
+    /// Appends dense synapses with LIF neurons; `weights` input-major
+    /// (`w[i·outputs + o]`). Fails on a weight outside the range of the
+    /// model's [`WeightBits`].
+    pub fn lif(
+        &mut self,
+        inputs: u32,
+        outputs: u32,
+        weights: &[i32],
+        neuron: LifConsts,
+        scale: f32,
+    ) -> Result<&mut Self, EncodeError> {
+        let weights = self.pack(weights)?;
+        self.layers.push(Owned::Lif {
             inputs,
             outputs,
             neuron,
@@ -209,6 +238,19 @@ impl ModelBuilder {
                 Owned::Delay { max_delay, delays } => Layer::Delay(Delay {
                     max_delay: *max_delay,
                     delays,
+                }),
+                Owned::Lif {
+                    inputs,
+                    outputs,
+                    neuron,
+                    scale,
+                    weights,
+                } => Layer::Lif(Lif {
+                    inputs: *inputs,
+                    outputs: *outputs,
+                    neuron: *neuron,
+                    scale: *scale,
+                    weights,
                 }),
             };
             let found = u32::try_from(self.layers.len()).unwrap_or(u32::MAX);

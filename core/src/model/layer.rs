@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::header::Shape;
-use crate::fixed::NeuronConsts;
+use crate::fixed::{LifConsts, NeuronConsts};
 
 /// One layer of a deployed model.
 ///
@@ -21,6 +21,27 @@ pub enum Layer<'a> {
     Flatten,
     /// Per-neuron axonal delays.
     Delay(#[serde(borrow)] Delay<'a>),
+    /// Fully connected synapses followed by a population of LIF neurons
+    /// (LIF, current-based LIF or IF: [`LifConsts`]), whose input reaches
+    /// them in the bin it is sent.
+    Lif(#[serde(borrow)] Lif<'a>),
+}
+
+/// Fully connected synapses and LIF neurons: `a[o] = Σ_{active i} w[i·outputs + o]`
+/// drives the update of [`LifConsts::step`] in the same bin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lif<'a> {
+    /// Number of inputs.
+    pub inputs: u32,
+    /// Number of outputs (neurons).
+    pub outputs: u32,
+    /// Neuron constants of the layer's population.
+    pub neuron: LifConsts,
+    /// Float value of one weight LSB (informational, for hosts).
+    pub scale: f32,
+    /// Weights, input-major (`w[i·outputs + o]`), in the model's
+    /// [`WeightBits`](super::WeightBits) encoding.
+    pub weights: &'a [u8],
 }
 
 /// Fully connected synapses: `a[o] = Σ_{active i} w[i·outputs + o]`.
@@ -162,24 +183,26 @@ pub struct Delay<'a> {
 }
 
 impl Layer<'_> {
-    /// Number of SRM neurons of the layer (0 for flatten and delay layers).
+    /// Number of neurons (SRM or LIF) of the layer (0 for flatten and delay layers).
     /// For a validated model this never overflows (`0` otherwise).
     pub fn neurons(&self) -> u32 {
         match self {
             Layer::Dense(d) => d.outputs,
+            Layer::Lif(d) => d.outputs,
             Layer::Conv2d(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::SumPool(p) => p.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::Flatten | Layer::Delay(_) => 0,
         }
     }
 
-    /// The neuron constants of the layer's population, if it has one.
+    /// The SRM neuron constants of the layer's population, if it has one
+    /// (`None` for a [`Layer::Lif`]: see its own constants).
     pub fn neuron(&self) -> Option<&crate::fixed::NeuronConsts> {
         match self {
             Layer::Dense(d) => Some(&d.neuron),
             Layer::Conv2d(c) => Some(&c.neuron),
             Layer::SumPool(p) => Some(&p.neuron),
-            Layer::Flatten | Layer::Delay(_) => None,
+            Layer::Flatten | Layer::Delay(_) | Layer::Lif(_) => None,
         }
     }
 
@@ -191,6 +214,7 @@ impl Layer<'_> {
             Layer::SumPool(_) => "sum_pool",
             Layer::Flatten => "flatten",
             Layer::Delay(_) => "delay",
+            Layer::Lif(_) => "lif",
         }
     }
 }

@@ -46,7 +46,9 @@ pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION, VERSION_UNALIGNE
 #[cfg(feature = "alloc")]
 pub use image::encode_image;
 pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
-pub use layer::{conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, SumPool};
+pub use layer::{
+    conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, SumPool,
+};
 
 use serde::Deserialize;
 
@@ -168,6 +170,7 @@ impl<'a> Model<'a> {
         for layer in self.layers.get(..=l)? {
             s = match layer {
                 Layer::Dense(d) => Shape::flat(d.outputs),
+                Layer::Lif(d) => Shape::flat(d.outputs),
                 Layer::Conv2d(c) => c.geometry.output()?,
                 Layer::SumPool(p) => p.output()?,
                 Layer::Flatten => Shape::flat(s.len()?),
@@ -220,6 +223,7 @@ impl<'a> Model<'a> {
             // The weight blob is the layer's last field.
             let blob = match layer {
                 Layer::Dense(d) => d.weights.len(),
+                Layer::Lif(d) => d.weights.len(),
                 Layer::Conv2d(c) => c.weights.len(),
                 _ => 0,
             };

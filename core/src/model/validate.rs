@@ -96,6 +96,15 @@ fn check_layer(
             weights(d.inputs.checked_mul(d.outputs), d.weights.len())?;
             Ok((d.outputs, population(d.outputs)?))
         }
+        Layer::Lif(d) => {
+            mismatch(d.inputs)?;
+            if d.outputs == 0 {
+                return Err(DecodeError::BadGeometry { layer });
+            }
+            neuron(d.neuron.validate(), d.scale)?;
+            weights(d.inputs.checked_mul(d.outputs), d.weights.len())?;
+            Ok((d.outputs, population(d.outputs)?))
+        }
         Layer::Conv2d(c) => {
             let g = &c.geometry;
             mismatch(g.input.len().ok_or(oversized)?)?;

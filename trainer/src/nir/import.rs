@@ -260,11 +260,11 @@ pub fn config_for(net: &Network, base: &ExperimentConfig) -> Result<ExperimentCo
 }
 
 /// An error about node `name`.
-fn bad(name: &str, msg: impl std::fmt::Display) -> Error {
+pub(super) fn bad(name: &str, msg: impl std::fmt::Display) -> Error {
     Error::Config(format!("NIR node `{name}`: {msg}"))
 }
 
-fn zero_bias(name: &str, bias: &Tensor) -> Result<()> {
+pub(super) fn zero_bias(name: &str, bias: &Tensor) -> Result<()> {
     if bias.to_f64_vec().iter().any(|&b| b != 0.0) {
         return Err(bad(
             name,
@@ -275,7 +275,7 @@ fn zero_bias(name: &str, bias: &Tensor) -> Result<()> {
 }
 
 /// The values of `t` as `f32`, which must all be finite.
-fn finite(name: &str, field: &str, t: &Tensor) -> Result<Vec<f32>> {
+pub(super) fn finite(name: &str, field: &str, t: &Tensor) -> Result<Vec<f32>> {
     let v = t.to_f32_vec();
     if let Some(x) = v.iter().find(|x| !x.is_finite()) {
         return Err(bad(
@@ -287,7 +287,7 @@ fn finite(name: &str, field: &str, t: &Tensor) -> Result<Vec<f32>> {
 }
 
 /// Every value of `t`, which must all be equal (one parameter for the layer).
-fn uniform(name: &str, field: &str, t: &Tensor) -> Result<f64> {
+pub(super) fn uniform(name: &str, field: &str, t: &Tensor) -> Result<f64> {
     let v = t.to_f64_vec();
     let first = *v
         .first()

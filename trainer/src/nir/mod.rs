@@ -26,9 +26,11 @@
 
 mod export;
 mod import;
+mod lif;
 
 pub use export::to_nir;
 pub use import::{config_for, from_nir, Imported};
+pub use lif::{is_lif_graph, lif_model, LifOptions};
 
 /// The graph metadata key holding SLAYER's own settings (a JSON text).
 pub const META_KEY: &str = "slayer";

@@ -7,7 +7,6 @@ use crate::engine::population::{AccOrder, Population};
 use crate::engine::spikes::Spikes;
 use crate::engine::sum::{Plain, Read, I8};
 use crate::fixed::NeuronConsts;
-use crate::model::Dense;
 
 /// One bin of a population: [`Population::update`].
 #[inline]
@@ -27,16 +26,15 @@ pub(crate) fn fresh(_acc: &mut [i32]) {}
 
 /// Nothing: the update clamps its input itself.
 #[inline(always)]
-pub(crate) fn fit(_acc: &mut [i32], _k: &NeuronConsts, _bound: u64) {}
+pub(crate) fn fit(_acc: &mut [i32], _frac_bits: u8, _bound: u64) {}
 
 /// Dense int8 scatter with plain additions (no sum can overflow), four
 /// columns at a time: the four weights of an output are summed in 16 bits
 /// (at most 4 · 128 in magnitude) and added to the accumulator once, so
 /// the accumulators are read and written a quarter as often. Exact: with
 /// no overflow the order of the additions does not matter.
-pub(crate) fn dense_i8(acc: &mut [i32], d: &Dense<'_>, mut spikes: Spikes<'_>) {
-    let n = d.outputs as usize;
-    let col = |i: u32| d.weights.get(i as usize * n..(i as usize + 1) * n);
+pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], n: usize, mut spikes: Spikes<'_>) {
+    let col = |i: u32| weights.get(i as usize * n..(i as usize + 1) * n);
     loop {
         let mut g = [0u32; 4];
         let mut k = 0;

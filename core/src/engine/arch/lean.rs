@@ -40,7 +40,6 @@ use crate::engine::population::{AccOrder, Population};
 use crate::engine::spikes::Spikes;
 use crate::engine::sum::{Plain, Read, I8};
 use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
-use crate::model::Dense;
 
 /// `sat(acc >> 30)` (as `filter::narrow`), with the saturation out
 /// of line: one compare and a branch that is never taken in practice.
@@ -107,8 +106,8 @@ fn pole_lean(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 {
 /// `bound` (on every `|a|`, from the scatter) shows that it already fits.
 /// The host path clamps in its `ε` loop; the same clamp here, once after
 /// the scatter, gives the same values.
-pub(crate) fn fit(acc: &mut [i32], k: &NeuronConsts, bound: u64) {
-    let hi = i32::MAX >> u32::from(k.frac_bits);
+pub(crate) fn fit(acc: &mut [i32], frac_bits: u8, bound: u64) {
+    let hi = i32::MAX >> u32::from(frac_bits);
     if bound > hi as u64 {
         for a in acc.iter_mut() {
             *a = (*a).clamp(-hi - 1, hi);
@@ -317,8 +316,8 @@ add_k!(add8, 8, c0, c1, c2, c3, c4, c5, c6, c7);
 /// `weights` word-aligned, as a model in the firmware's model region:
 /// see [`WEIGHT_ALIGN`](crate::model::WEIGHT_ALIGN)) they are read as
 /// words; otherwise four bytes at a time.
-pub(crate) fn dense_i8(acc: &mut [i32], d: &Dense<'_>, spikes: Spikes<'_>) {
-    dense_i8_rows(acc, d.weights, d.outputs as usize, spikes);
+pub(crate) fn dense_i8(acc: &mut [i32], weights: &[u8], col: usize, spikes: Spikes<'_>) {
+    dense_i8_rows(acc, weights, col, spikes);
 }
 
 /// [`dense_i8`] on a weight blob of columns of `col` weights.
@@ -537,7 +536,7 @@ mod tests {
                         let mut pop = Population::split(state, n);
                         pop.acc.copy_from_slice(&input);
                         if run_lean {
-                            fit(pop.acc, &k, u64::from(2 * big));
+                            fit(pop.acc, k.frac_bits, u64::from(2 * big));
                             update_linear(&mut pop, &k, parity);
                             busy += pop.busy.iter().map(|w| w.count_ones()).sum::<u32>();
                         } else {

@@ -13,13 +13,26 @@ pub(crate) struct Args {
     /// The NIR file (HDF5, as `nir.write` or `slayer export --format nir` writes it).
     nir: PathBuf,
     /// Where to write the checkpoint (.slyc): the float network, to
-    /// evaluate, fine-tune (`slayer train --resume`) or export.
+    /// evaluate, fine-tune (`slayer train --resume`) or export. SRM graphs
+    /// only (the trainer simulates SRM neurons).
     #[arg(long, short)]
-    out: PathBuf,
-    /// Also quantise the network into a core model (.slym) here, as
-    /// `slayer export` does.
+    out: Option<PathBuf>,
+    /// Quantise the network into a core model (.slym) here, as `slayer
+    /// export` does: the only output of a LIF / CubaLIF / IF graph.
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// LIF graphs: the time step, in seconds, at which the framework steps
+    /// its neurons (forward Euler; snnTorch's NIR export and import use 1e-4).
+    #[arg(long, default_value_t = 1e-4, value_name = "S")]
+    dt: f64,
+    /// LIF graphs: what a spike does to the membrane: `zero` (NIR's reset to
+    /// v_reset = 0, as snnTorch's and Norse's NIR imports do) or `subtract`
+    /// (v − θ, snnTorch's default `Leaky`).
+    #[arg(long, value_enum, default_value_t = Reset::Zero)]
+    reset: Reset,
+    /// LIF graphs: bins of one sample, for the model's header.
+    #[arg(long, default_value_t = 300)]
+    bins: u32,
     /// Weight width of --model: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
@@ -37,11 +50,26 @@ pub(crate) struct Args {
     json: bool,
 }
 
+/// `--reset`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reset {
+    /// `v ← 0`.
+    Zero,
+    /// `v ← v − θ`.
+    Subtract,
+}
+
 pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
+    if a.out.is_none() && a.model.is_none() {
+        anyhow::bail!("nothing to write: give --out CHECKPOINT and/or --model MODEL");
+    }
     if a.model.is_some() {
         export::weight_bits(a.bits)?; // before anything is written
     }
     let graph = slayer_nir::read(&a.nir).map_err(slayer_trainer::Error::from)?;
+    if nir::is_lif_graph(&graph) {
+        return lif(a, &graph);
+    }
     let imported = nir::from_nir(&graph, a.ts)?;
     let net = imported.network;
     let (cfg, origin) = match (&a.config, &imported.config_toml) {
@@ -55,10 +83,12 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
             "the default experiment (give --config for your data)",
         ),
     };
-    let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
-    Checkpoint::new(&cfg, &net, &opt, &[]).save(&a.out)?;
     let mut out = std::io::stdout().lock();
-    report::import::summary(&mut out, &a.out, &net, imported.had_settings, origin)?;
+    if let Some(path) = &a.out {
+        let opt = Optimiser::new(cfg.optimiser.clone(), &net.param_sizes());
+        Checkpoint::new(&cfg, &net, &opt, &[]).save(path)?;
+        report::import::summary(&mut out, path, &net, imported.had_settings, origin)?;
+    }
     if let Some(path) = &a.model {
         let shape = train::input_shape(&cfg, &net);
         let ex = export::export(&net, Some(shape), cfg.simulation.bins, a.bits)?;
@@ -75,6 +105,53 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
                 "theta": net.neuron.theta, "tau_s": net.neuron.tau_s, "tau_r": net.neuron.tau_r,
                 "scale_ref": net.neuron.scale_ref, "settings_from_graph": imported.had_settings,
                 "config_from": origin,
+            })
+        )?;
+    }
+    Ok(())
+}
+
+/// A LIF / CubaLIF / IF graph: straight to a core model.
+fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
+    let Some(path) = &a.model else {
+        anyhow::bail!(
+            "{}: a LIF / CubaLIF / IF network imports as a core model only (the trainer \
+             simulates SRM neurons): give --model MODEL instead of --out",
+            a.nir.display()
+        );
+    };
+    let o = nir::LifOptions {
+        dt: a.dt,
+        reset: match a.reset {
+            Reset::Zero => slayer_core::LifReset::Zero,
+            Reset::Subtract => slayer_core::LifReset::Subtract,
+        },
+        bits: a.bits,
+        bins: a.bins,
+        ts_ms: a.ts,
+    };
+    if a.out.is_some() {
+        anyhow::bail!(
+            "{}: a LIF / CubaLIF / IF network imports as a core model only (the trainer \
+             simulates SRM neurons): drop --out",
+            a.nir.display()
+        );
+    }
+    let ex = nir::lif_model(graph, &o)?;
+    files::write_atomic(path, &ex.bytes)?;
+    let model = slayer_core::Model::decode(&ex.bytes)
+        .map_err(|e| anyhow::anyhow!("the model just built does not decode: {e:?}"))?;
+    let mut out = std::io::stdout().lock();
+    let shape = (1, 1, model.inputs() as usize);
+    report::export::summary(&mut out, path, &ex, shape, a.bins as usize, a.ts)?;
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "model": path, "kind": "lif", "layers": ex.layers.len(),
+                "inputs": model.inputs(), "outputs": model.outputs(), "bits": ex.bits,
+                "bytes": ex.bytes.len(), "dt": a.dt,
             })
         )?;
     }

@@ -1,0 +1,33 @@
+//! One bin of a population of LIF neurons (the update is documented in
+//! [`crate::fixed::LifConsts`]). Every neuron is updated every bin.
+//!
+//! The population keeps the synaptic current in the region's first array
+//! and the membrane in its second (the SRM layout of `5n + 2⌈n/32⌉`
+//! words, see [`Population::split`]), the input summed by the scatter of
+//! this bin in `acc` (cleared here), and its spikes in the spike words.
+
+use super::population::Population;
+use crate::fixed::LifConsts;
+
+/// Advances every neuron of `pop` by one bin with the input in `acc`.
+pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts) {
+    let [syn, v] = &mut pop.p;
+    let n = [pop.acc.len(), syn.len(), v.len()]
+        .into_iter()
+        .min()
+        .unwrap_or(0);
+    for (w, word) in pop.spikes.iter_mut().enumerate() {
+        let mut bits = 0u32;
+        for b in 0..32 {
+            let j = 32 * w + b;
+            if j >= n {
+                break;
+            }
+            let (s, u, fired) = k.step(syn[j], v[j], pop.acc[j]);
+            pop.acc[j] = 0;
+            (syn[j], v[j]) = (s, u);
+            bits |= u32::from(fired) << b;
+        }
+        *word = bits as i32;
+    }
+}

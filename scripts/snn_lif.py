@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Train an snnTorch LIF network on spike rasters, export it to NIR with
+snnTorch's own exporter, and run snnTorch's simulation of it; the client of
+the LIF import check in trainer/tests/nir.rs.
+
+    snn_lif.py RASTERS LABELS S BINS N TRAIN OUT_DIR KIND SEED EPOCHS
+
+RASTERS holds S rasters of BINS x N uint8 (sample-major, then bin, then
+input), LABELS S uint8 classes; the first TRAIN samples train, the rest are
+the validation set. KIND is `leaky` (snn.Leaky, a NIR LIF) or `synaptic`
+(snn.Synaptic, a NIR CubaLIF). The network is N -> 64 -> 10, no biases,
+reset to zero in the step of the spike (reset_delay=False: what NIR's LIF
+and snnTorch's NIR import do), trained for
+EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10). Writes OUT_DIR/net.nir
+(snntorch.export_nir.export_to_nir) and OUT_DIR/result.json: the output spike counts
+of every validation sample from the trained network ("original") and from
+the network snnTorch re-imports from the file ("reimported",
+snntorch.import_nir.import_from_nir), the training accuracy and epochs.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def main():
+    import nir
+    import snntorch as snn
+    import torch
+    from snntorch import utils
+    from snntorch.export_nir import export_to_nir
+
+    rasters, labels, s, bins, n, train, out_dir, kind, seed, epochs = sys.argv[1:11]
+    s, bins, n, train, seed = int(s), int(bins), int(n), int(train), int(seed)
+    epochs = int(epochs)
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    x = np.fromfile(rasters, dtype=np.uint8).reshape(s, bins, n)
+    y = np.fromfile(labels, dtype=np.uint8)[:s]
+    x = torch.from_numpy(x.astype(np.float32))
+    y = torch.from_numpy(y.astype(np.int64))
+
+    def neuron(width, output=False):
+        # Per-neuron parameter vectors (all equal): with scalars the
+        # exported LIF nodes have no shape and nir's type check fails.
+        full = lambda v: torch.full((width,), v)  # noqa: E731
+        if kind == "leaky":
+            return snn.Leaky(
+                beta=full(0.9),
+                threshold=full(1.0),
+                reset_mechanism="zero",
+                reset_delay=False,
+                init_hidden=True,
+                output=output,
+            )
+        return snn.Synaptic(
+            alpha=full(0.8),
+            beta=full(0.9),
+            threshold=full(1.0),
+            reset_mechanism="zero",
+            reset_delay=False,
+            init_hidden=True,
+            output=output,
+        )
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(n, 64, bias=False),
+        neuron(64),
+        torch.nn.Linear(64, 10, bias=False),
+        neuron(10, output=True),
+    )
+
+    def counts(model, xs):
+        utils.reset(model)
+        total = 0
+        for t in range(xs.shape[1]):
+            out = model(xs[:, t])
+            spk = out[0] if isinstance(out, tuple) else out
+            total = total + spk
+        return total
+
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    batch = 10
+    for _ in range(epochs):
+        order = torch.randperm(train)
+        for b in range(0, train, batch):
+            idx = order[b : b + batch]
+            c = counts(net, x[idx])
+            loss = torch.nn.functional.cross_entropy(c, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((counts(net, x[:train]).argmax(1) == y[:train]).float().mean())
+        original = counts(net, x[train:]).round().long().tolist()
+
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "net.nir")
+    # The sample without a batch axis: the graph's input type is then [n].
+    graph = export_to_nir(net, torch.zeros(n))
+    nir.write(path, graph)
+
+    from snntorch.import_nir import import_from_nir
+
+    back = import_from_nir(nir.read(path))
+    with torch.no_grad():
+        reimported = run_imported(back, x[train:])
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(
+            {
+                "original": original,
+                "reimported": reimported,
+                "train_accuracy": acc,
+                "epochs": epochs,
+            },
+            f,
+        )
+
+
+def run_imported(model, xs):
+    """Output spike counts of snnTorch's network re-imported from NIR (a
+    nirtorch graph executor that carries its state between calls)."""
+    import torch
+
+    result = []
+    for i in range(xs.shape[0]):
+        state = None
+        total = None
+        for t in range(xs.shape[1]):
+            out, state = model(xs[i : i + 1, t], state)
+            spk = out[0] if isinstance(out, tuple) else out
+            total = spk if total is None else total + spk
+        result.append(total.reshape(-1).round().long().tolist())
+    return result
+
+
+if __name__ == "__main__":
+    main()

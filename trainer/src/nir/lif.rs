@@ -1,0 +1,308 @@
+//! NIR graphs of LIF-family neurons (`LIF`, `CubaLIF`, `IF`: what snnTorch,
+//! Norse and Sinabs export) → the core's fixed-point model, whose `Lif`
+//! layers run them.
+//!
+//! NIR states the neurons in continuous time; the frameworks step them with
+//! forward Euler at their own `dt` (snnTorch's NIR import and export use
+//! `dt = 10⁻⁴ s`), and so does this import:
+//!
+//! * `LIF` (`τ dv/dt = (v_leak − v) + r·I`): `β = 1 − dt/τ`, input gain `r·dt/τ`;
+//! * `CubaLIF` (a synaptic current `τ_syn dI/dt = −I + w_in·S` before it):
+//!   `α = 1 − dt/τ_syn`, gain `w_in·dt/τ_syn · r·dt/τ_mem`;
+//! * `IF` (`dv/dt = r·I`): `β = 1`, gain `r`;
+//!
+//! a spike when `v > v_threshold`, then `v ← v_reset` (which must be 0) or,
+//! with [`LifReset::Subtract`], `v ← v − v_threshold`. The input gain is
+//! folded into the weights before they are quantised; `v_leak` must be 0
+//! and every neuron of a layer must share its parameters.
+
+use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape};
+use slayer_nir::{NirGraph, Node, Tensor};
+
+use super::import::{bad, finite, uniform, zero_bias};
+use crate::error::{Error, Result};
+use crate::export::{quantise_all, weight_bits, Export};
+
+/// How to discretise and quantise a LIF graph.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifOptions {
+    /// The frameworks' time step, seconds (snnTorch: `1e-4`).
+    pub dt: f64,
+    /// What a spike does to the membrane.
+    pub reset: LifReset,
+    /// Weight width, 8 or 16.
+    pub bits: u32,
+    /// Bins of one sample (informational, in the model's header).
+    pub bins: u32,
+    /// Bin width, ms (informational).
+    pub ts_ms: f32,
+}
+
+/// True when `graph` holds a LIF-family neuron (`LIF`, `CubaLIF`, `IF`).
+pub fn is_lif_graph(graph: &NirGraph) -> bool {
+    graph
+        .nodes
+        .values()
+        .any(|n| matches!(n, Node::Lif(_) | Node::CubaLif(_) | Node::If(_)))
+}
+
+/// The core model of a feed-forward LIF graph: `Input`, then per layer an
+/// optional `Flatten`, a `Linear` (or an `Affine` without bias) and a
+/// `LIF`, `CubaLIF` or `IF` node, then `Output`.
+pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
+    let wb = weight_bits(o.bits)?;
+    if !(o.dt.is_finite() && o.dt > 0.0) {
+        return Err(Error::Config(format!("dt {} s: must be positive", o.dt)));
+    }
+    let mut succ = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for (s, d) in &graph.edges {
+        succ.entry(s.as_str()).or_default().push(d.as_str());
+    }
+    let mut inputs = graph.nodes.iter().filter_map(|(n, node)| match node {
+        Node::Input(i) => Some((n.as_str(), i)),
+        _ => None,
+    });
+    let (mut cur, input) = inputs
+        .next()
+        .ok_or_else(|| Error::Config("the NIR graph has no Input node".into()))?;
+    if inputs.next().is_some() {
+        return Err(Error::Config(
+            "the NIR graph has more than one Input".into(),
+        ));
+    }
+    let width = |shape: &[i64]| -> Option<usize> {
+        shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))
+            .filter(|&n| n > 0)
+    };
+    let mut n =
+        width(&input.shape).ok_or_else(|| bad(cur, format!("input shape {:?}", input.shape)))?;
+    let n_in = u32::try_from(n).map_err(|_| bad(cur, "too many inputs"))?;
+    let mut b = ModelBuilder::new(o.ts_ms, o.bins, wb, Shape::flat(n_in));
+    let mut reports = Vec::new();
+    let mut pending: Option<(&str, Vec<f32>, usize)> = None; // a synapse awaiting its neurons
+    let mut steps = 0usize;
+    loop {
+        steps += 1;
+        if steps > graph.nodes.len() + 1 {
+            return Err(bad(
+                cur,
+                "the graph loops: slayer imports feed-forward LIF networks",
+            ));
+        }
+        let next = match succ.get(cur).map(Vec::as_slice) {
+            Some([one]) => *one,
+            other => {
+                return Err(bad(
+                    cur,
+                    format!(
+                        "{} outgoing edges; a feed-forward network is a chain",
+                        other.map_or(0, <[&str]>::len)
+                    ),
+                ))
+            }
+        };
+        let node = graph
+            .nodes
+            .get(next)
+            .ok_or_else(|| bad(next, "named by an edge but not in the graph"))?;
+        match (node, &pending) {
+            (Node::Output(out), None) => {
+                if width(&out.shape) != Some(n) {
+                    return Err(bad(
+                        next,
+                        format!("output shape {:?}, the data has {n}", out.shape),
+                    ));
+                }
+                break;
+            }
+            (Node::Flatten(_), None) => {}
+            (Node::Linear(l), None) => {
+                pending = Some((next, synapse(next, &l.weight, n)?, rows(&l.weight)));
+            }
+            (Node::Affine(a), None) => {
+                zero_bias(next, &a.bias)?;
+                pending = Some((next, synapse(next, &a.weight, n)?, rows(&a.weight)));
+            }
+            (Node::Lif(_) | Node::CubaLif(_) | Node::If(_), Some((_, w, outputs))) => {
+                let (alpha, beta, gain, theta, v_reset) = neuron(next, node, o.dt, *outputs)?;
+                if v_reset != 0.0 && o.reset == LifReset::Zero {
+                    return Err(bad(
+                        next,
+                        format!("v_reset = {v_reset}: slayer resets to 0 (or subtracts θ)"),
+                    ));
+                }
+                let scaled: Vec<f32> = transpose(w, n, *outputs)
+                    .into_iter()
+                    .map(|x| (f64::from(x) * gain) as f32)
+                    .collect();
+                if scaled.iter().any(|x| !x.is_finite()) {
+                    return Err(bad(next, "the input gain makes the weights overflow"));
+                }
+                #[allow(clippy::cast_possible_truncation)]
+                let (q, r) = quantise_all("lif", &scaled, wb, theta as f32);
+                let k = LifConsts::derive(f64::from(r.theta_lsb), alpha, beta, o.reset).map_err(
+                    |e| {
+                        bad(
+                            next,
+                            format!(
+                                "the neuron constants do not fit ({e}); θ is {} weight LSB",
+                                r.theta_lsb
+                            ),
+                        )
+                    },
+                )?;
+                let outputs32 =
+                    u32::try_from(*outputs).map_err(|_| bad(next, "too many neurons"))?;
+                let inputs32 = u32::try_from(n).map_err(|_| bad(next, "too many inputs"))?;
+                b.lif(inputs32, outputs32, &q, k, r.scale)
+                    .map_err(|e| bad(next, format!("{e:?}")))?;
+                reports.push(r);
+                n = *outputs;
+                pending = None;
+            }
+            (other, Some((syn, _, _))) => {
+                return Err(bad(
+                    next,
+                    format!(
+                        "a `{}` after the synapse `{syn}`: expected a LIF, CubaLIF or IF neuron",
+                        other.type_name()
+                    ),
+                ))
+            }
+            (other, None) => {
+                return Err(bad(
+                    next,
+                    format!(
+                        "a `{}` node here: slayer imports LIF networks as chains of Flatten, \
+                         Linear / Affine (no bias) and LIF / CubaLIF / IF nodes",
+                        other.type_name()
+                    ),
+                ))
+            }
+        }
+        cur = next;
+    }
+    let bytes = b
+        .encode()
+        .map_err(|e| Error::Config(format!("NIR → core model: {e:?}")))?;
+    Ok(Export {
+        bytes,
+        bits: o.bits,
+        layers: reports,
+    })
+}
+
+/// Rows (outputs) of a `[out, in]` weight.
+fn rows(w: &Tensor) -> usize {
+    w.shape().first().copied().unwrap_or(0)
+}
+
+/// The `[out, in]` weights of a synapse that takes `n` inputs.
+fn synapse(name: &str, w: &Tensor, n: usize) -> Result<Vec<f32>> {
+    match w.shape() {
+        &[out, inputs] if inputs == n && out > 0 => finite(name, "weight", w),
+        s => Err(bad(
+            name,
+            format!("weight shape {s:?}, the data reaching it has {n} values"),
+        )),
+    }
+}
+
+/// `[out, in]` → input-major (`w[i·out + o]`).
+fn transpose(w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
+    let mut t = vec![0f32; w.len()];
+    for o in 0..outputs {
+        for i in 0..inputs {
+            t[i * outputs + o] = w[o * inputs + i];
+        }
+    }
+    t
+}
+
+/// `(α, β, input gain, θ, v_reset)` of a neuron node at time step `dt`,
+/// every value shared by the layer's `n` neurons (arrays of one value or of
+/// `n` equal ones).
+fn neuron(name: &str, node: &Node, dt: f64, n: usize) -> Result<(f64, f64, f64, f64, f64)> {
+    let get = |field: &str, t: &Tensor| -> Result<f64> {
+        if !(t.len() == 1 || t.len() == n) {
+            return Err(bad(
+                name,
+                format!("`{field}` has {} values for {n} neurons", t.len()),
+            ));
+        }
+        let v = uniform(name, field, t)?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(bad(name, format!("`{field}` = {v}")))
+        }
+    };
+    let decay = |field: &str, tau: f64| -> Result<f64> {
+        let d = 1.0 - dt / tau;
+        if tau > 0.0 && (0.0..=1.0).contains(&d) {
+            Ok(d)
+        } else {
+            Err(bad(name, format!("`{field}` = {tau} s: with dt = {dt} s the decay 1 − dt/τ = {d} is not in [0, 1]")))
+        }
+    };
+    let no_leak = |t: &Tensor| -> Result<()> {
+        if get("v_leak", t)? == 0.0 {
+            Ok(())
+        } else {
+            Err(bad(name, "v_leak ≠ 0: slayer's LIF neurons rest at 0"))
+        }
+    };
+    let (alpha, beta, gain, theta, v_reset) = match node {
+        Node::Lif(l) => {
+            no_leak(&l.v_leak)?;
+            let tau = get("tau", &l.tau)?;
+            (
+                0.0,
+                decay("tau", tau)?,
+                get("r", &l.r)? * dt / tau,
+                get("v_threshold", &l.v_threshold)?,
+                get("v_reset", &l.v_reset)?,
+            )
+        }
+        Node::CubaLif(c) => {
+            no_leak(&c.v_leak)?;
+            let (ts, tm) = (get("tau_syn", &c.tau_syn)?, get("tau_mem", &c.tau_mem)?);
+            let gain = get("w_in", &c.w_in)? * dt / ts * get("r", &c.r)? * dt / tm;
+            (
+                decay("tau_syn", ts)?,
+                decay("tau_mem", tm)?,
+                gain,
+                get("v_threshold", &c.v_threshold)?,
+                get("v_reset", &c.v_reset)?,
+            )
+        }
+        Node::If(i) => (
+            0.0,
+            1.0,
+            get("r", &i.r)?,
+            get("v_threshold", &i.v_threshold)?,
+            get("v_reset", &i.v_reset)?,
+        ),
+        other => {
+            return Err(bad(
+                name,
+                format!("a `{}` is not a LIF-family neuron", other.type_name()),
+            ))
+        }
+    };
+    if theta <= 0.0 {
+        return Err(bad(
+            name,
+            format!("v_threshold = {theta}: must be positive"),
+        ));
+    }
+    if !(gain.is_finite() && gain != 0.0) {
+        return Err(bad(
+            name,
+            format!("input gain {gain}: must be finite and non-zero"),
+        ));
+    }
+    Ok((alpha, beta, gain, theta, v_reset))
+}
