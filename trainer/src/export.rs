@@ -272,7 +272,7 @@ pub fn export(
     })
 }
 
-fn plain(kind: &'static str, params: usize) -> LayerQuant {
+pub(crate) fn plain(kind: &'static str, params: usize) -> LayerQuant {
     LayerQuant {
         kind,
         scale: 0.0,

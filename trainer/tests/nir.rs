@@ -479,14 +479,60 @@ fn what_cannot_be_imported_is_one_error_line() {
         ("lif1".into(), "output".into()),
     ];
     slayer_nir::write(d.join("lif.nir"), &g).unwrap();
+    // A LIF network is a core model, not a checkpoint.
     let out = slayer(&["import", "lif.nir", "--out", "x.slyc"], &d);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.starts_with("error:") && err.contains("`lif1`") && err.contains("LIF"),
+        err.starts_with("error:") && err.contains("--model"),
         "{err}"
     );
     assert!(!d.join("x.slyc").exists(), "no checkpoint on failure");
+    ok(
+        &slayer(&["import", "lif.nir", "--model", "lif.slym"], &d),
+        "a LIF graph",
+    );
+    let bytes = std::fs::read(d.join("lif.slym")).unwrap();
+    let m = slayer_core::Model::decode(&bytes).unwrap();
+    assert_eq!(
+        (m.inputs(), m.outputs(), m.layers()[0].kind()),
+        (4, 3, "lif")
+    );
+    // What the LIF import cannot take: one error naming the node.
+    let try_graph = |g: &slayer_nir::NirGraph, needle: &str| {
+        slayer_nir::write(d.join("bad.nir"), g).unwrap();
+        let out = slayer(&["import", "bad.nir", "--model", "bad.slym"], &d);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error:") && err.lines().count() == 1 && err.contains(needle),
+            "{needle}: {err}"
+        );
+        assert!(!d.join("bad.slym").exists());
+    };
+    let mut leak = g.clone();
+    if let Some(slayer_nir::Node::Lif(l)) = leak.nodes.get_mut("lif1") {
+        l.v_leak = l.v_leak.filled_like(0.5);
+    }
+    try_graph(&leak, "`lif1`: v_leak");
+    let mut fast = g.clone();
+    if let Some(slayer_nir::Node::Lif(l)) = fast.nodes.get_mut("lif1") {
+        l.tau = l.tau.filled_like(1e-5); // shorter than dt: 1 − dt/τ < 0
+    }
+    try_graph(&fast, "`lif1`: `tau`");
+    let mut looped = g.clone();
+    looped.edges.push(("lif1".into(), "fc".into()));
+    try_graph(&looped, "`lif1`: 2 outgoing edges");
+    let mut bias = g;
+    bias.nodes.insert(
+        "fc".into(),
+        slayer_nir::Node::Affine(slayer_nir::Affine {
+            weight: slayer_nir::Tensor::f32(vec![3, 4], vec![0.5; 12]).unwrap(),
+            bias: t(0.1, 3),
+            metadata: Default::default(),
+        }),
+    );
+    try_graph(&bias, "`fc`: a non-zero bias");
 }
 
 fn snn_required() -> bool {
@@ -609,12 +655,34 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
                     model.to_str().unwrap(),
                     "--bits",
                     "16",
+                    "--input-shape",
+                    "2,34,34",
                 ],
                 &d,
             ),
             "import of an snnTorch graph",
         );
         let ours = core_counts(&std::fs::read(&model).unwrap(), valid);
+        // `slayer infer` on the event file of a held-out sample: the same counts.
+        let file = PathBuf::from(&ds.valid[0].name);
+        assert!(file.is_file(), "{}", file.display());
+        {
+            let out = ok(
+                &slayer(
+                    &[
+                        "infer",
+                        model.to_str().unwrap(),
+                        file.to_str().unwrap(),
+                        "--json",
+                    ],
+                    &d,
+                ),
+                "infer with the imported model",
+            );
+            let counts: Vec<u64> =
+                serde_json::from_value(last_json(&out)["results"][0]["counts"].clone()).unwrap();
+            assert_eq!(counts, ours[0], "slayer infer on {}", file.display());
+        }
         let int8 = out.join("core8.slym");
         ok(
             &slayer(

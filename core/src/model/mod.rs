@@ -13,12 +13,17 @@
 //! crc32  u32 little-endian               CRC-32/ISO-HDLC of every byte before it
 //! ```
 //!
-//! The pad before a layer puts its weight blob (the last field of `Dense`
-//! and `Conv2d`) at a multiple of [`WEIGHT_ALIGN`] bytes from the magic, so
+//! The pad before a layer puts its weight blob (the last field of `Dense`,
+//! `Conv2d` and `Lif`) at a multiple of [`WEIGHT_ALIGN`] bytes from the magic, so
 //! that a model stored at a word-aligned address (the firmware's model
 //! region) has word-aligned weights: the engine then reads them a word at a
 //! time on cores without unaligned loads (Cortex-M0/M0+). Version 1 (no
 //! pads) is still read.
+//!
+//! `Layer::Lif` (dense synapses with LIF neurons, issue 14) came after
+//! version 2's other layers without a version change: an older reader
+//! refuses a model holding one as malformed, and reads every other model
+//! as before.
 //!
 //! Weights are byte blobs (`i8`, or `i16` little-endian pairs: postcard
 //! varint-encodes wider integers) that decoding borrows from the input, so

@@ -21,7 +21,7 @@ use slayer_nir::{NirGraph, Node, Tensor};
 
 use super::import::{bad, finite, uniform, zero_bias};
 use crate::error::{Error, Result};
-use crate::export::{quantise_all, weight_bits, Export};
+use crate::export::{plain, quantise_all, weight_bits, Export};
 
 /// How to discretise and quantise a LIF graph.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,6 +36,10 @@ pub struct LifOptions {
     pub bins: u32,
     /// Bin width, ms (informational).
     pub ts_ms: f32,
+    /// The sensor shape `(channels, height, width)` of a flat input, so that
+    /// event files map onto it (flatten order `c·H·W + y·W + x`); a graph
+    /// whose `Input` is three-dimensional has its own.
+    pub input_shape: Option<(u32, u32, u32)>,
 }
 
 /// True when `graph` holds a LIF-family neuron (`LIF`, `CubaLIF`, `IF`).
@@ -79,8 +83,30 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     let mut n =
         width(&input.shape).ok_or_else(|| bad(cur, format!("input shape {:?}", input.shape)))?;
     let n_in = u32::try_from(n).map_err(|_| bad(cur, "too many inputs"))?;
-    let mut b = ModelBuilder::new(o.ts_ms, o.bins, wb, Shape::flat(n_in));
+    let spatial = match (input.shape.as_slice(), o.input_shape) {
+        (&[c, h, w], _) => Some((c as u32, h as u32, w as u32)),
+        (_, Some(s)) => Some(s),
+        _ => None,
+    };
+    let shape = match spatial {
+        Some((c, h, w)) => {
+            let s = Shape::new(c, h, w);
+            if s.len() != Some(n_in) {
+                return Err(bad(
+                    cur,
+                    format!("input shape {c}×{h}×{w} for {n_in} inputs"),
+                ));
+            }
+            s
+        }
+        None => Shape::flat(n_in),
+    };
+    let mut b = ModelBuilder::new(o.ts_ms, o.bins, wb, shape);
     let mut reports = Vec::new();
+    if spatial.is_some() {
+        b.flatten();
+        reports.push(plain("flatten", 0));
+    }
     let mut pending: Option<(&str, Vec<f32>, usize)> = None; // a synapse awaiting its neurons
     let mut steps = 0usize;
     loop {

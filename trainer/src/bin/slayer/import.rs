@@ -33,6 +33,11 @@ pub(crate) struct Args {
     /// LIF graphs: bins of one sample, for the model's header.
     #[arg(long, default_value_t = 300)]
     bins: u32,
+    /// LIF graphs with a flat input: the sensor's C,H,W (e.g. 2,34,34 for
+    /// N-MNIST), so that `slayer infer` and `slayer stream` map event files
+    /// onto it (flatten order c·H·W + y·W + x).
+    #[arg(long, value_name = "C,H,W", value_parser = parse_shape)]
+    input_shape: Option<(u32, u32, u32)>,
     /// Weight width of --model: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
@@ -129,6 +134,7 @@ fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
         bits: a.bits,
         bins: a.bins,
         ts_ms: a.ts,
+        input_shape: a.input_shape,
     };
     if a.out.is_some() {
         anyhow::bail!(
@@ -142,7 +148,8 @@ fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
     let model = slayer_core::Model::decode(&ex.bytes)
         .map_err(|e| anyhow::anyhow!("the model just built does not decode: {e:?}"))?;
     let mut out = std::io::stdout().lock();
-    let shape = (1, 1, model.inputs() as usize);
+    let s = model.input_shape();
+    let shape = (s.c as usize, s.h as usize, s.w as usize);
     report::export::summary(&mut out, path, &ex, shape, a.bins as usize, a.ts)?;
     if a.json {
         writeln!(
@@ -156,4 +163,16 @@ fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `C,H,W` → three positive numbers.
+fn parse_shape(text: &str) -> Result<(u32, u32, u32), String> {
+    let v: Vec<u32> = text
+        .split(',')
+        .map(|p| p.trim().parse::<u32>().map_err(|e| format!("{p:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    match v.as_slice() {
+        &[c, h, w] if c > 0 && h > 0 && w > 0 => Ok((c, h, w)),
+        _ => Err(format!("{text:?}: expected three positive numbers C,H,W")),
+    }
 }
