@@ -11,7 +11,8 @@ the validation set. KIND is `leaky` (snn.Leaky, a NIR LIF) or `synaptic`
 (snn.Synaptic, a NIR CubaLIF). The network is N -> 64 -> 10, no biases,
 reset to zero in the step of the spike (reset_delay=False: what NIR's LIF
 and snnTorch's NIR import do), trained for
-EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10). Writes OUT_DIR/net.nir
+EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10).
+KIND `norse` trains the same with Norse's LIFBoxCell (see norse_main). Writes OUT_DIR/net.nir
 (snntorch.export_nir.export_to_nir) and OUT_DIR/result.json: the output spike counts
 of every validation sample from the trained network ("original") and from
 the network snnTorch re-imports from the file ("reimported",
@@ -41,6 +42,9 @@ def main():
     y = np.fromfile(labels, dtype=np.uint8)[:s]
     x = torch.from_numpy(x.astype(np.float32))
     y = torch.from_numpy(y.astype(np.int64))
+
+    if kind == "norse":
+        return norse_main(x, y, n, train, out_dir, epochs)
 
     def neuron(width, output=False):
         # Per-neuron parameter vectors (all equal): with scalars the
@@ -114,6 +118,76 @@ def main():
                 "reimported": reimported,
                 "train_accuracy": acc,
                 "epochs": epochs,
+            },
+            f,
+        )
+
+
+def norse_main(x, y, n, train, out_dir, epochs):
+    """The same with Norse 1.1: LIFBoxCell neurons (forward Euler at dt =
+    1 ms: v += dt/τ·(−v + i), reset to 0 in the step of the spike),
+    exported with norse.torch.utils.export_nir.to_nir. Norse writes each
+    LIF's τ as dt·τ (dt/τ_inv), so its file imports with --dt = dt², and its
+    own from_nir does not run it back (it reads τ as seconds): "reimported"
+    repeats "original"."""
+    import nir
+    import norse.torch as nt
+    import torch
+    from norse.torch.utils.export_nir import to_nir
+
+    dt = 1e-3
+
+    def cell(width):
+        p = nt.LIFBoxParameters(
+            tau_mem_inv=torch.full((width,), 100.0),
+            v_th=torch.full((width,), 0.2),
+            v_leak=torch.zeros(width),
+            v_reset=torch.zeros(width),
+        )
+        return nt.LIFBoxCell(p, dt=dt)
+
+    net = nt.SequentialState(
+        torch.nn.Linear(n, 64, bias=False),
+        cell(64),
+        torch.nn.Linear(64, 10, bias=False),
+        cell(10),
+    )
+    # Norse's Euler step scales the input by dt/τ = 0.1: larger initial
+    # weights, or the untrained network never spikes (and never learns).
+    with torch.no_grad():
+        net[0].weight.mul_(10.0)
+        net[2].weight.mul_(10.0)
+
+    def counts(xs):
+        state, total = None, 0
+        for t in range(xs.shape[1]):
+            out, state = net(xs[:, t], state)
+            total = total + out
+        return total
+
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    batch = 10
+    for _ in range(epochs):
+        order = torch.randperm(train)
+        for b in range(0, train, batch):
+            idx = order[b : b + batch]
+            loss = torch.nn.functional.cross_entropy(counts(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((counts(x[:train]).argmax(1) == y[:train]).float().mean())
+        original = counts(x[train:]).round().long().tolist()
+    os.makedirs(out_dir, exist_ok=True)
+    nir.write(os.path.join(out_dir, "net.nir"), to_nir(net, torch.zeros(n), dt=dt))
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(
+            {
+                "original": original,
+                "reimported": original,
+                "train_accuracy": acc,
+                "epochs": epochs,
+                "dt": dt,
             },
             f,
         )

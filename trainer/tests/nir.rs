@@ -564,14 +564,16 @@ fn core_counts(model_bytes: &[u8], rasters: &[SpikeRaster]) -> Vec<Vec<u64>> {
         .collect()
 }
 
-/// An snnTorch network (`Leaky`, then `Synaptic`: NIR `LIF` and `CubaLIF`),
-/// trained by `scripts/snn_lif.py` on the N-MNIST kit and exported with
-/// snnTorch's own NIR exporter, imported by `slayer import --model` into an
+/// An snnTorch network (`Leaky`, then `Synaptic`: NIR `LIF` and `CubaLIF`)
+/// and a Norse one (`LIFBoxCell`: NIR `LIF`), each trained by
+/// `scripts/snn_lif.py` on the N-MNIST kit and exported with the
+/// framework's own NIR exporter, imported by `slayer import --model` into an
 /// int16 core model: on the held-out samples the core engine gives the class
-/// of snnTorch's own simulation (of the trained network, and of the network
-/// snnTorch re-imports from the file) on ≥ 99 % of them.
+/// of the framework's own simulation of the trained network on ≥ 99 % of
+/// them (snnTorch's simulation of the network it re-imports from its file is
+/// reported beside).
 ///
-/// Needs PyTorch and snnTorch (`.ci/run` installs them into
+/// Needs PyTorch, snnTorch and Norse (`.ci/run` installs them into
 /// `target/py-torch` and sets `SLAYER_TORCH_PYTHONPATH` and
 /// `SLAYER_REQUIRE_SNNTORCH=1`); skipped without them otherwise.
 #[test]
@@ -603,7 +605,8 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
     if let Some(p) = std::env::var_os("SLAYER_TORCH_PYTHONPATH") {
         python.env("PYTHONPATH", p);
     }
-    for kind in ["leaky", "synaptic"] {
+    // Norse writes τ as dt·τ: its files import at dt² (docs/nir.md).
+    for (kind, dt) in [("leaky", "1e-4"), ("synaptic", "1e-4"), ("norse", "1e-6")] {
         let out = d.join(kind);
         let run = python
             .arg(&script)
@@ -643,7 +646,7 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
         report(
             &reimported,
             &original,
-            &format!("snnTorch {kind}: snnTorch re-imported from NIR vs snnTorch"),
+            &format!("{kind}: re-imported by the framework from NIR vs the framework"),
         );
         let model = out.join("core.slym");
         ok(
@@ -657,10 +660,12 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
                     "16",
                     "--input-shape",
                     "2,34,34",
+                    "--dt",
+                    dt,
                 ],
                 &d,
             ),
-            "import of an snnTorch graph",
+            "import of a framework's graph",
         );
         let ours = core_counts(&std::fs::read(&model).unwrap(), valid);
         // `slayer infer` on the event file of a held-out sample: the same counts.
@@ -691,6 +696,8 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
                     out.join("net.nir").to_str().unwrap(),
                     "--model",
                     int8.to_str().unwrap(),
+                    "--dt",
+                    dt,
                 ],
                 &d,
             ),
@@ -699,7 +706,7 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
         report(
             &core_counts(&std::fs::read(&int8).unwrap(), valid),
             &original,
-            &format!("snnTorch {kind}: core int8 vs snnTorch"),
+            &format!("{kind}: core int8 vs the framework"),
         );
         let label_acc = valid
             .iter()
@@ -708,20 +715,20 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
             .filter(|((_, e), c)| argmax(c) == usize::from(label(e)))
             .count();
         eprintln!(
-            "snnTorch {kind} (train accuracy {}): core int16 accuracy {label_acc}/{}",
+            "{kind} (train accuracy {}): core int16 accuracy {label_acc}/{}",
             j["train_accuracy"],
             ours.len()
         );
         agree(
             &ours,
             &original,
-            &format!("snnTorch {kind}: core int16 (slayer import) vs snnTorch"),
+            &format!("{kind}: core int16 (slayer import) vs the framework"),
             false,
         );
         report(
             &ours,
             &reimported,
-            &format!("snnTorch {kind}: core int16 vs snnTorch re-imported"),
+            &format!("{kind}: core int16 vs the framework's re-import"),
         );
     }
 }

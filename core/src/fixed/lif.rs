@@ -33,8 +33,14 @@ pub enum LifReset {
     Subtract,
 }
 
-/// The fixed-point constants of one layer of LIF neurons (see the [module
-/// documentation](self)).
+/// The fixed-point constants of one layer of LIF neurons (LIF, CUBA-LIF, IF).
+///
+/// Per neuron and bin ([`LifConsts::step`]): `syn = α·syn + x`, `v = β·v +
+/// syn` (Q2.30 `α`, `β`, rounded to nearest; `x` this bin's input in state
+/// units), a spike when `v > θ`, then `v ← 0` or `v ← v − θ`. The input of
+/// bin `k` reaches `v` in bin `k`: snnTorch's `Leaky` / `Synaptic` with
+/// `reset_delay = False`, Norse's `LIFBoxCell`, and NIR's `LIF`, `CubaLIF`
+/// and `IF` stepped with forward Euler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LifConsts {
