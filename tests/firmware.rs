@@ -21,7 +21,7 @@ use slayer_trainer::export::export;
 use slayer_trainer::network::Network;
 use slayer_trainer::train::input_shape;
 
-use crate::common::shared_data;
+use crate::common::{random_lif_model, shared_data};
 
 /// The footprint model's experiment (`trainer/configs/nmnist_mlp128.toml`).
 const CONFIG: &str = include_str!("../trainer/configs/nmnist_mlp128.toml");
@@ -67,25 +67,7 @@ fn qemu_counts_equal_host_engine() {
 
     // The same for a LIF model (dense synapses and LIF / CUBA-LIF neurons,
     // the layers `slayer import` makes of snnTorch's networks).
-    let lif = lif_model();
-    check_in_qemu("lif", &lif, 300);
-}
-
-/// A 2312 → 64 → 10 model of LIF then CUBA-LIF neurons with seeded random
-/// int8 weights, loud enough that most samples make output spikes.
-fn lif_model() -> Vec<u8> {
-    use rand::{Rng, SeedableRng};
-    use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape, WeightBits};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);
-    let mut w = |n: usize| -> Vec<i32> { (0..n).map(|_| rng.random_range(-110..=127)).collect() };
-    let k1 = LifConsts::derive(300.0, 0.0, 0.9, LifReset::Zero).unwrap();
-    let k2 = LifConsts::derive(800.0, 0.5, 0.9, LifReset::Subtract).unwrap();
-    let mut b = ModelBuilder::new(1.0, 300, WeightBits::I8, Shape::new(2, 34, 34));
-    b.flatten();
-    b.lif(N_INPUTS as u32, 64, &w(N_INPUTS * 64), k1, 0.01)
-        .unwrap();
-    b.lif(64, 10, &w(64 * 10), k2, 0.01).unwrap();
-    b.encode().unwrap()
+    check_in_qemu("lif", &random_lif_model(SEED), 300);
 }
 
 /// Packs the first N-MNIST samples for `bytes`, runs them on the host

@@ -1,7 +1,8 @@
 //! The edge firmware over its serial link (issue 13), in QEMU on every
 //! target: N-MNIST and DVS Gesture recordings sent as event frames give
 //! the host core engine's decisions and counts, frame for frame; a model
-//! swapped without rebuilding the firmware likewise; a damaged link loses
+//! swapped without rebuilding the firmware likewise (the gesture model, and
+//! a model of LIF layers, issue 14, on the N-MNIST recordings); a damaged link loses
 //! exactly the frames the host's own decoder loses, with the same
 //! counters; a missing or corrupt model image answers with its error code.
 //!
@@ -26,7 +27,7 @@ use slayer_trainer::network::Network;
 use slayer_trainer::stream::{self, Decision, Sink, Source, StreamOptions};
 use slayer_trainer::train::input_shape;
 
-use crate::common::shared_data;
+use crate::common::{random_lif_model, shared_data};
 
 const NMNIST_RECORDINGS: usize = 12;
 const WINDOW_BINS: u32 = 50;
@@ -158,11 +159,18 @@ fn run_target(t: &Target, dir: &Path) {
     let nm = nmnist_model(7);
     let ge = gesture_model(11);
     let (nmnist, gesture) = recordings((34, 34), (32, 32));
+    let lif = random_lif_model(5);
     let nm_img = write_image(dir, "nmnist.img", &nm);
     let ge_img = write_image(dir, "gesture.img", &ge);
+    let lif_img = write_image(dir, "lif.img", &lif);
 
-    // The N-MNIST model, then the gesture model on the same ELF.
-    for (img, model, recs) in [(&nm_img, &nm, &nmnist), (&ge_img, &ge, &gesture)] {
+    // The N-MNIST model, the gesture model, then a LIF model (issue 14) on
+    // the same ELF.
+    for (img, model, recs) in [
+        (&nm_img, &nm, &nmnist),
+        (&ge_img, &ge, &gesture),
+        (&lif_img, &lif, &nmnist),
+    ] {
         let qemu = start(t, &elf, Some(img)).unwrap();
         let mut board = Board::connect(&qemu.port, options(None)).unwrap();
         let id = match board.hello().unwrap() {
