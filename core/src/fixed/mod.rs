@@ -1,4 +1,5 @@
-//! Fixed-point SRM neuron constants and their Q-formats.
+//! Fixed-point SRM neuron constants and their Q-formats (and, in
+//! [`LifConsts`], the LIF neurons of other frameworks' networks).
 //!
 //! # Units and formats
 //!
