@@ -21,7 +21,7 @@ use slayer_nir::{NirGraph, Node, Tensor};
 
 use super::import::{bad, finite, uniform, zero_bias};
 use crate::error::{Error, Result};
-use crate::export::{plain, quantise_all, weight_bits, Export};
+use crate::export::{plain, quantise_all, weight_bits, Export, LayerQuant};
 
 /// How to discretise and quantise a LIF graph.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -152,39 +152,8 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
                 pending = Some((next, synapse(next, &a.weight, n)?, rows(&a.weight)));
             }
             (Node::Lif(_) | Node::CubaLif(_) | Node::If(_), Some((_, w, outputs))) => {
-                let (alpha, beta, gain, theta, v_reset) = neuron(next, node, o.dt, *outputs)?;
-                if v_reset != 0.0 && o.reset == LifReset::Zero {
-                    return Err(bad(
-                        next,
-                        format!("v_reset = {v_reset}: slayer resets to 0 (or subtracts θ)"),
-                    ));
-                }
-                let scaled: Vec<f32> = transpose(w, n, *outputs)
-                    .into_iter()
-                    .map(|x| (f64::from(x) * gain) as f32)
-                    .collect();
-                if scaled.iter().any(|x| !x.is_finite()) {
-                    return Err(bad(next, "the input gain makes the weights overflow"));
-                }
-                #[allow(clippy::cast_possible_truncation)]
-                let (q, r) = quantise_all("lif", &scaled, wb, theta as f32);
-                let k = LifConsts::derive(f64::from(r.theta_lsb), alpha, beta, o.reset).map_err(
-                    |e| {
-                        bad(
-                            next,
-                            format!(
-                                "the neuron constants do not fit ({e}); θ is {} weight LSB",
-                                r.theta_lsb
-                            ),
-                        )
-                    },
-                )?;
-                let outputs32 =
-                    u32::try_from(*outputs).map_err(|_| bad(next, "too many neurons"))?;
-                let inputs32 = u32::try_from(n).map_err(|_| bad(next, "too many inputs"))?;
-                b.lif(inputs32, outputs32, &q, k, r.scale)
-                    .map_err(|e| bad(next, format!("{e:?}")))?;
-                reports.push(r);
+                let e = euler(next, node, o.dt, *outputs)?;
+                reports.push(lif_layer(&mut b, next, w, (n, *outputs), e, o)?);
                 n = *outputs;
                 pending = None;
             }
@@ -220,6 +189,50 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     })
 }
 
+/// Appends the LIF layer of neuron node `name` after synapses `w`
+/// (`[out, in]`, `(inputs, outputs)` wide): the gain folded into the
+/// weights, which are then quantised; returns the layer's report.
+fn lif_layer(
+    b: &mut ModelBuilder,
+    name: &str,
+    w: &[f32],
+    (n, outputs): (usize, usize),
+    e: Euler,
+    o: &LifOptions,
+) -> Result<LayerQuant> {
+    if e.v_reset != 0.0 && o.reset == LifReset::Zero {
+        return Err(bad(
+            name,
+            format!(
+                "v_reset = {}: slayer resets to 0 (or subtracts θ)",
+                e.v_reset
+            ),
+        ));
+    }
+    let scaled: Vec<f32> = transpose(w, n, outputs)
+        .into_iter()
+        .map(|x| (f64::from(x) * e.gain) as f32)
+        .collect();
+    if scaled.iter().any(|x| !x.is_finite()) {
+        return Err(bad(name, "the input gain makes the weights overflow"));
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let (q, r) = quantise_all("lif", &scaled, weight_bits(o.bits)?, e.theta as f32);
+    let k = LifConsts::derive(f64::from(r.theta_lsb), e.alpha, e.beta, o.reset).map_err(|err| {
+        bad(
+            name,
+            format!(
+                "the neuron constants do not fit ({err}); θ is {} weight LSB",
+                r.theta_lsb
+            ),
+        )
+    })?;
+    let size = |v: usize| u32::try_from(v).map_err(|_| bad(name, "too many neurons"));
+    b.lif(size(n)?, size(outputs)?, &q, k, r.scale)
+        .map_err(|err| bad(name, format!("{err:?}")))?;
+    Ok(r)
+}
+
 /// Rows (outputs) of a `[out, in]` weight.
 fn rows(w: &Tensor) -> usize {
     w.shape().first().copied().unwrap_or(0)
@@ -247,10 +260,25 @@ fn transpose(w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
     t
 }
 
-/// `(α, β, input gain, θ, v_reset)` of a neuron node at time step `dt`,
-/// every value shared by the layer's `n` neurons (arrays of one value or of
-/// `n` equal ones).
-fn neuron(name: &str, node: &Node, dt: f64, n: usize) -> Result<(f64, f64, f64, f64, f64)> {
+/// A LIF-family node stepped with forward Euler at `dt`.
+#[derive(Debug, Clone, Copy)]
+struct Euler {
+    /// Decay of the synaptic current per step (0: none).
+    alpha: f64,
+    /// Decay of the membrane per step (1: an IF).
+    beta: f64,
+    /// What one unit of synaptic input adds to the membrane.
+    gain: f64,
+    /// `v_threshold`.
+    theta: f64,
+    /// `v_reset`.
+    v_reset: f64,
+}
+
+/// The [`Euler`] step of a neuron node at time step `dt`, every value
+/// shared by the layer's `n` neurons (arrays of one value or of `n` equal
+/// ones).
+fn euler(name: &str, node: &Node, dt: f64, n: usize) -> Result<Euler> {
     let get = |field: &str, t: &Tensor| -> Result<f64> {
         if !(t.len() == 1 || t.len() == n) {
             return Err(bad(
@@ -280,37 +308,36 @@ fn neuron(name: &str, node: &Node, dt: f64, n: usize) -> Result<(f64, f64, f64, 
             Err(bad(name, "v_leak ≠ 0: slayer's LIF neurons rest at 0"))
         }
     };
-    let (alpha, beta, gain, theta, v_reset) = match node {
+    let e = match node {
         Node::Lif(l) => {
             no_leak(&l.v_leak)?;
             let tau = get("tau", &l.tau)?;
-            (
-                0.0,
-                decay("tau", tau)?,
-                get("r", &l.r)? * dt / tau,
-                get("v_threshold", &l.v_threshold)?,
-                get("v_reset", &l.v_reset)?,
-            )
+            Euler {
+                alpha: 0.0,
+                beta: decay("tau", tau)?,
+                gain: get("r", &l.r)? * dt / tau,
+                theta: get("v_threshold", &l.v_threshold)?,
+                v_reset: get("v_reset", &l.v_reset)?,
+            }
         }
         Node::CubaLif(c) => {
             no_leak(&c.v_leak)?;
             let (ts, tm) = (get("tau_syn", &c.tau_syn)?, get("tau_mem", &c.tau_mem)?);
-            let gain = get("w_in", &c.w_in)? * dt / ts * get("r", &c.r)? * dt / tm;
-            (
-                decay("tau_syn", ts)?,
-                decay("tau_mem", tm)?,
-                gain,
-                get("v_threshold", &c.v_threshold)?,
-                get("v_reset", &c.v_reset)?,
-            )
+            Euler {
+                alpha: decay("tau_syn", ts)?,
+                beta: decay("tau_mem", tm)?,
+                gain: get("w_in", &c.w_in)? * dt / ts * get("r", &c.r)? * dt / tm,
+                theta: get("v_threshold", &c.v_threshold)?,
+                v_reset: get("v_reset", &c.v_reset)?,
+            }
         }
-        Node::If(i) => (
-            0.0,
-            1.0,
-            get("r", &i.r)?,
-            get("v_threshold", &i.v_threshold)?,
-            get("v_reset", &i.v_reset)?,
-        ),
+        Node::If(i) => Euler {
+            alpha: 0.0,
+            beta: 1.0,
+            gain: get("r", &i.r)?,
+            theta: get("v_threshold", &i.v_threshold)?,
+            v_reset: get("v_reset", &i.v_reset)?,
+        },
         other => {
             return Err(bad(
                 name,
@@ -318,17 +345,17 @@ fn neuron(name: &str, node: &Node, dt: f64, n: usize) -> Result<(f64, f64, f64, 
             ))
         }
     };
-    if theta <= 0.0 {
+    if e.theta <= 0.0 {
         return Err(bad(
             name,
-            format!("v_threshold = {theta}: must be positive"),
+            format!("v_threshold = {}: must be positive", e.theta),
         ));
     }
-    if !(gain.is_finite() && gain != 0.0) {
+    if !(e.gain.is_finite() && e.gain != 0.0) {
         return Err(bad(
             name,
-            format!("input gain {gain}: must be finite and non-zero"),
+            format!("input gain {}: must be finite and non-zero", e.gain),
         ));
     }
-    Ok((alpha, beta, gain, theta, v_reset))
+    Ok(e)
 }
