@@ -367,7 +367,8 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     // This bin's input first: it reaches the neurons now.
                     let mut pop = Population::split(region, st.n);
                     let reach = list.map_or(u64::from(d.inputs), |n| n as u64);
-                    scatter::lif(pop.acc, d, bits, src, reach);
+                    let f = d.neuron.frac_bits;
+                    scatter::dense_rows(pop.acc, d.weights, d.outputs, f, bits, src, reach);
                     mark(l, Phase::Scatter);
                     lif::update(&mut pop, &d.neuron);
                     mark(l, Phase::Update);

@@ -11,7 +11,7 @@
 use super::arch;
 use super::spikes::Spikes;
 use super::sum::{add_i32, no_overflow, Add, Plain, Read, Sat, I16, I8};
-use crate::model::{Conv2d, Dense, Lif, SumPool, WeightBits};
+use crate::model::{Conv2d, Dense, SumPool, WeightBits};
 
 /// Largest weight magnitude of a width.
 fn max_weight(bits: WeightBits) -> u64 {
@@ -38,22 +38,9 @@ pub(crate) fn dense(
     );
 }
 
-/// The dense scatter of a LIF layer (the same columns).
-pub(crate) fn lif(acc: &mut [i32], d: &Lif<'_>, bits: WeightBits, spikes: Spikes<'_>, reach: u64) {
-    dense_rows(
-        acc,
-        d.weights,
-        d.outputs,
-        d.neuron.frac_bits,
-        bits,
-        spikes,
-        reach,
-    );
-}
-
 /// [`dense`] on the weight blob of `outputs` columns, for a population
-/// with `frac_bits` fractional state bits.
-fn dense_rows(
+/// with `frac_bits` fractional state bits (also a LIF layer's scatter).
+pub(crate) fn dense_rows(
     acc: &mut [i32],
     weights: &[u8],
     outputs: u32,

@@ -86,25 +86,32 @@ fn check_layer(
         }
     };
     let population = |n: u32| layout::population_words(n).ok_or(oversized);
+    // Dense synapses (of SRM or LIF neurons): inputs, outputs, constants
+    // valid, scale, weight bytes.
+    let dense = |inputs: u32, outputs: u32, valid: bool, scale: f32, found: usize| {
+        mismatch(inputs)?;
+        if outputs == 0 {
+            return Err(DecodeError::BadGeometry { layer });
+        }
+        neuron(valid, scale)?;
+        weights(inputs.checked_mul(outputs), found)?;
+        Ok((outputs, population(outputs)?))
+    };
     match l {
-        Layer::Dense(d) => {
-            mismatch(d.inputs)?;
-            if d.outputs == 0 {
-                return Err(DecodeError::BadGeometry { layer });
-            }
-            neuron(d.neuron.validate(), d.scale)?;
-            weights(d.inputs.checked_mul(d.outputs), d.weights.len())?;
-            Ok((d.outputs, population(d.outputs)?))
-        }
-        Layer::Lif(d) => {
-            mismatch(d.inputs)?;
-            if d.outputs == 0 {
-                return Err(DecodeError::BadGeometry { layer });
-            }
-            neuron(d.neuron.validate(), d.scale)?;
-            weights(d.inputs.checked_mul(d.outputs), d.weights.len())?;
-            Ok((d.outputs, population(d.outputs)?))
-        }
+        Layer::Dense(d) => dense(
+            d.inputs,
+            d.outputs,
+            d.neuron.validate(),
+            d.scale,
+            d.weights.len(),
+        ),
+        Layer::Lif(d) => dense(
+            d.inputs,
+            d.outputs,
+            d.neuron.validate(),
+            d.scale,
+            d.weights.len(),
+        ),
         Layer::Conv2d(c) => {
             let g = &c.geometry;
             mismatch(g.input.len().ok_or(oversized)?)?;
