@@ -85,20 +85,7 @@ def main():
             total = total + spk
         return total
 
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    batch = 10
-    for _ in range(epochs):
-        order = torch.randperm(train)
-        for b in range(0, train, batch):
-            idx = order[b : b + batch]
-            c = counts(net, x[idx])
-            loss = torch.nn.functional.cross_entropy(c, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        acc = float((counts(net, x[:train]).argmax(1) == y[:train]).float().mean())
-        original = counts(net, x[train:]).round().long().tolist()
+    acc, original = fit(net, lambda xs: counts(net, xs), x, y, train, epochs)
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "net.nir")
@@ -121,6 +108,27 @@ def main():
             },
             f,
         )
+
+
+def fit(net, counts, x, y, train, epochs):
+    """Trains `net` for `epochs` on the first `train` samples (cross-entropy
+    on the output spike counts `counts(xs)`, Adam, batches of 10); returns the
+    training accuracy and the output counts of the other samples."""
+    import torch
+
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    batch = 10
+    for _ in range(epochs):
+        order = torch.randperm(train)
+        for b in range(0, train, batch):
+            idx = order[b : b + batch]
+            loss = torch.nn.functional.cross_entropy(counts(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        acc = float((counts(x[:train]).argmax(1) == y[:train]).float().mean())
+        return acc, counts(x[train:]).round().long().tolist()
 
 
 def norse_main(x, y, n, train, out_dir, epochs):
@@ -165,19 +173,7 @@ def norse_main(x, y, n, train, out_dir, epochs):
             total = total + out
         return total
 
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    batch = 10
-    for _ in range(epochs):
-        order = torch.randperm(train)
-        for b in range(0, train, batch):
-            idx = order[b : b + batch]
-            loss = torch.nn.functional.cross_entropy(counts(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        acc = float((counts(x[:train]).argmax(1) == y[:train]).float().mean())
-        original = counts(x[train:]).round().long().tolist()
+    acc, original = fit(net, counts, x, y, train, epochs)
     os.makedirs(out_dir, exist_ok=True)
     nir.write(os.path.join(out_dir, "net.nir"), to_nir(net, torch.zeros(n), dt=dt))
     with open(os.path.join(out_dir, "result.json"), "w") as f:
