@@ -298,7 +298,20 @@ fn euler(name: &str, node: &Node, dt: f64, n: usize) -> Result<Euler> {
         if tau > 0.0 && (0.0..=1.0).contains(&d) {
             Ok(d)
         } else {
-            Err(bad(name, format!("`{field}` = {tau} s: with dt = {dt} s the decay 1 − dt/τ = {d} is not in [0, 1]")))
+            // Norse 1.1 writes τ as dt·τ (1e-5 for 10 ms at 1 ms): say so.
+            let hint = if tau > 0.0 && tau < dt {
+                " (a time constant shorter than the step: is --dt the framework's? Norse 1.1 \
+                 files need --dt = its dt², e.g. 1e-6)"
+            } else {
+                ""
+            };
+            Err(bad(
+                name,
+                format!(
+                    "`{field}` = {tau} s: with dt = {dt} s the decay 1 − dt/τ = {d} is not in \
+                     [0, 1]{hint}"
+                ),
+            ))
         }
     };
     let no_leak = |t: &Tensor| -> Result<()> {
