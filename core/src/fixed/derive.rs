@@ -41,9 +41,28 @@ fn pow2(n: u32) -> f64 {
 }
 
 /// `round(v)` (half away from zero) as `i32`, `None` outside the `i32` range.
-fn to_i32(v: f64) -> Option<i32> {
+pub(super) fn to_i32(v: f64) -> Option<i32> {
     let r = libm::round(v);
     (r.is_finite() && r >= f64::from(i32::MIN) && r <= f64::from(i32::MAX)).then_some(r as i32)
+}
+
+/// Where a threshold of `theta_lsb` weight LSB sits in the state: the
+/// largest `frac_bits ≤ 24` that keeps `θ ≤ 2^20` state units (0 for
+/// `θ > 2^20` LSB), and `θ` in state units (`≥ 1`). The placement of every
+/// neuron kind (SRM: [`NeuronConsts::derive`]; LIF: `LifConsts::derive`).
+/// [`ConstsError::Theta`] outside `2^−24 ..= 2^28` LSB.
+pub(super) fn place_theta(theta_lsb: f64) -> Result<(u8, i32), ConstsError> {
+    if !(theta_lsb.is_finite() && theta_lsb >= pow2(0) / pow2(24) && theta_lsb <= pow2(28)) {
+        return Err(ConstsError::Theta);
+    }
+    let mut frac_bits = 0u8;
+    while frac_bits < MAX_FRAC_BITS
+        && theta_lsb * pow2(u32::from(frac_bits) + 1) <= pow2(THETA_BITS)
+    {
+        frac_bits += 1;
+    }
+    let theta = to_i32(theta_lsb * pow2(u32::from(frac_bits))).ok_or(ConstsError::Theta)?;
+    Ok((frac_bits, theta.max(1)))
 }
 
 /// The recursion coefficients of a unit alpha kernel sampled at `r = Ts/τ`:
@@ -83,9 +102,7 @@ impl NeuronConsts {
     /// ```
     pub fn derive(p: &NeuronParams, ts: f32) -> Result<Self, ConstsError> {
         let theta = f64::from(p.theta);
-        if !(theta.is_finite() && theta >= pow2(0) / pow2(24) && theta <= pow2(28)) {
-            return Err(ConstsError::Theta);
-        }
+        let (frac_bits, theta_units) = place_theta(theta)?;
         let ts = f64::from(ts);
         if !(ts.is_finite() && ts > 0.0) {
             return Err(ConstsError::TimeStep);
@@ -103,12 +120,6 @@ impl NeuronConsts {
         if !(scale_ref.is_finite() && scale_ref >= 0.0) {
             return Err(ConstsError::ScaleRef);
         }
-        let mut frac_bits = 0u8;
-        while frac_bits < MAX_FRAC_BITS
-            && theta * pow2(u32::from(frac_bits) + 1) <= pow2(THETA_BITS)
-        {
-            frac_bits += 1;
-        }
         let unit = pow2(u32::from(frac_bits));
         let q = pow2(COEF_FRAC_BITS);
         let (a, c) = coefficients(rs);
@@ -117,7 +128,7 @@ impl NeuronConsts {
         let coef = |v: f64| to_i32(v * q).ok_or(ConstsError::TimeConstant);
         let consts = Self {
             frac_bits,
-            theta: to_i32(theta * unit).ok_or(ConstsError::Theta)?.max(1),
+            theta: theta_units,
             eps_a2: coef(2.0 * a)?,
             eps_a_sq: coef(a * a)?,
             eps_c: coef(c)?,

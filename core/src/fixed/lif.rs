@@ -20,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::derive::ConstsError;
-use super::{COEF_FRAC_BITS, COEF_ONE, MAX_FRAC_BITS, THETA_BITS};
+use super::derive::{place_theta, to_i32, ConstsError};
+use super::{COEF_FRAC_BITS, COEF_ONE, MAX_FRAC_BITS};
 
 /// What a spike does to the membrane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,29 +72,17 @@ impl LifConsts {
         beta: f64,
         reset: LifReset,
     ) -> Result<Self, ConstsError> {
-        if !(theta_lsb.is_finite()
-            && theta_lsb >= 1.0 / f64::from(1u32 << 24)
-            && theta_lsb <= f64::from(1u32 << 28))
-        {
-            return Err(ConstsError::Theta);
-        }
+        let (frac_bits, theta) = place_theta(theta_lsb)?;
         let unit_coef = |x: f64| {
             if (0.0..=1.0).contains(&x) {
-                Ok(libm::round(x * f64::from(COEF_ONE)) as i32)
+                to_i32(x * f64::from(COEF_ONE)).ok_or(ConstsError::TimeConstant)
             } else {
                 Err(ConstsError::TimeConstant)
             }
         };
-        let mut frac_bits = 0u8;
-        while frac_bits < MAX_FRAC_BITS
-            && theta_lsb * f64::from(1u32 << (frac_bits + 1)) <= f64::from(1u32 << THETA_BITS)
-        {
-            frac_bits += 1;
-        }
-        let theta = libm::round(theta_lsb * f64::from(1u32 << frac_bits));
         let k = Self {
             frac_bits,
-            theta: (theta as i32).max(1),
+            theta,
             alpha: unit_coef(alpha)?,
             beta: unit_coef(beta)?,
             reset,
