@@ -64,6 +64,15 @@ pub fn from_nir(graph: &NirGraph, ts_ms: f32) -> Result<Imported> {
         )));
     }
     let mut w = Walker::new(graph)?;
+    if !matches!(w.shape.len(), 1 | 3) {
+        return Err(bad(
+            &w.cur,
+            format!(
+                "input shape {:?}: slayer takes [n] or [channels, height, width]",
+                w.shape
+            ),
+        ));
+    }
     let inputs = w.shape.iter().product();
     let mut layers = Vec::new();
     let mut neuron: Option<NeuronParams> = None;
@@ -301,17 +310,19 @@ pub(super) fn uniform(name: &str, field: &str, t: &Tensor) -> Result<f64> {
     Ok(first)
 }
 
-/// The walk along the graph: the current node and the shape of its output.
-struct Walker<'g> {
+/// The walk along the graph from its one `Input`: the current node and
+/// the shape of its output (at the start, the `Input`'s name and shape).
+/// Also the LIF import's (`lif.rs`).
+pub(super) struct Walker<'g> {
     graph: &'g NirGraph,
     succ: BTreeMap<&'g str, Vec<&'g str>>,
     pred: BTreeMap<&'g str, Vec<&'g str>>,
-    cur: String,
-    shape: Vec<usize>,
+    pub(super) cur: String,
+    pub(super) shape: Vec<usize>,
 }
 
 impl<'g> Walker<'g> {
-    fn new(graph: &'g NirGraph) -> Result<Self> {
+    pub(super) fn new(graph: &'g NirGraph) -> Result<Self> {
         let mut inputs = graph.nodes.iter().filter_map(|(n, node)| match node {
             Node::Input(i) => Some((n, i)),
             _ => None,
@@ -330,14 +341,10 @@ impl<'g> Walker<'g> {
             .iter()
             .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
             .collect::<Option<Vec<_>>>()
-            .filter(|s| matches!(s.len(), 1 | 3))
             .ok_or_else(|| {
                 bad(
                     name,
-                    format!(
-                        "input shape {:?}: slayer takes [n] or [channels, height, width]",
-                        input.shape
-                    ),
+                    format!("input shape {:?}: every axis must be positive", input.shape),
                 )
             })?;
         let mut succ: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -355,14 +362,14 @@ impl<'g> Walker<'g> {
         })
     }
 
-    fn node(&self, name: &str) -> Result<&'g Node> {
+    pub(super) fn node(&self, name: &str) -> Result<&'g Node> {
         self.graph
             .nodes
             .get(name)
             .ok_or_else(|| bad(name, "named by an edge but not in the graph"))
     }
 
-    fn successors(&self, name: &str) -> &[&'g str] {
+    pub(super) fn successors(&self, name: &str) -> &[&'g str] {
         self.succ.get(name).map_or(&[], Vec::as_slice)
     }
 

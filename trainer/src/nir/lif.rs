@@ -19,7 +19,7 @@
 use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape};
 use slayer_nir::{NirGraph, Node, Tensor};
 
-use super::import::{bad, finite, uniform, zero_bias};
+use super::import::{bad, finite, uniform, zero_bias, Walker};
 use crate::error::{Error, Result};
 use crate::export::{plain, quantise_all, weight_bits, Export, LayerQuant};
 
@@ -58,43 +58,34 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     if !(o.dt.is_finite() && o.dt > 0.0) {
         return Err(Error::Config(format!("dt {} s: must be positive", o.dt)));
     }
-    let mut succ = std::collections::BTreeMap::<&str, Vec<&str>>::new();
-    for (s, d) in &graph.edges {
-        succ.entry(s.as_str()).or_default().push(d.as_str());
-    }
-    let mut inputs = graph.nodes.iter().filter_map(|(n, node)| match node {
-        Node::Input(i) => Some((n.as_str(), i)),
-        _ => None,
-    });
-    let (mut cur, input) = inputs
-        .next()
-        .ok_or_else(|| Error::Config("the NIR graph has no Input node".into()))?;
-    if inputs.next().is_some() {
-        return Err(Error::Config(
-            "the NIR graph has more than one Input".into(),
-        ));
-    }
+    // The number of values of a shape (`None` for a non-positive axis).
     let width = |shape: &[i64]| -> Option<usize> {
         shape
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(usize::try_from(d).ok()?))
             .filter(|&n| n > 0)
     };
-    let mut n =
-        width(&input.shape).ok_or_else(|| bad(cur, format!("input shape {:?}", input.shape)))?;
-    let n_in = u32::try_from(n).map_err(|_| bad(cur, "too many inputs"))?;
-    let spatial = match (input.shape.as_slice(), o.input_shape) {
-        (&[c, h, w], _) => Some((c as u32, h as u32, w as u32)),
+    let w = Walker::new(graph)?;
+    let mut cur = w.cur.clone();
+    let mut n = w
+        .shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| bad(&cur, format!("input shape {:?}: too large", w.shape)))?;
+    let n_in = u32::try_from(n).map_err(|_| bad(&cur, "too many inputs"))?;
+    let axis = |d: usize| u32::try_from(d).map_err(|_| bad(&cur, "too many inputs"));
+    let spatial = match (w.shape.as_slice(), o.input_shape) {
+        (&[c, h, x], _) => Some((axis(c)?, axis(h)?, axis(x)?)),
         (_, Some(s)) => Some(s),
         _ => None,
     };
     let shape = match spatial {
-        Some((c, h, w)) => {
-            let s = Shape::new(c, h, w);
+        Some((c, h, x)) => {
+            let s = Shape::new(c, h, x);
             if s.len() != Some(n_in) {
                 return Err(bad(
-                    cur,
-                    format!("input shape {c}×{h}×{w} for {n_in} inputs"),
+                    &cur,
+                    format!("input shape {c}×{h}×{x} for {n_in} inputs"),
                 ));
             }
             s
@@ -113,26 +104,23 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
         steps += 1;
         if steps > graph.nodes.len() + 1 {
             return Err(bad(
-                cur,
+                &cur,
                 "the graph loops: slayer imports feed-forward LIF networks",
             ));
         }
-        let next = match succ.get(cur).map(Vec::as_slice) {
-            Some([one]) => *one,
+        let next = match w.successors(&cur) {
+            [one] => *one,
             other => {
                 return Err(bad(
-                    cur,
+                    &cur,
                     format!(
                         "{} outgoing edges; a feed-forward network is a chain",
-                        other.map_or(0, <[&str]>::len)
+                        other.len()
                     ),
                 ))
             }
         };
-        let node = graph
-            .nodes
-            .get(next)
-            .ok_or_else(|| bad(next, "named by an edge but not in the graph"))?;
+        let node = w.node(next)?;
         match (node, &pending) {
             (Node::Output(out), None) => {
                 if width(&out.shape) != Some(n) {
@@ -177,7 +165,7 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
                 ))
             }
         }
-        cur = next;
+        cur = next.to_string();
     }
     let bytes = b
         .encode()

@@ -118,10 +118,10 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
 
 /// A LIF / CubaLIF / IF graph: straight to a core model.
 fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
-    let Some(path) = &a.model else {
+    let (Some(path), None) = (&a.model, &a.out) else {
         anyhow::bail!(
             "{}: a LIF / CubaLIF / IF network imports as a core model only (the trainer \
-             simulates SRM neurons): give --model MODEL instead of --out",
+             simulates SRM neurons): give --model MODEL and no --out",
             a.nir.display()
         );
     };
@@ -136,13 +136,6 @@ fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
         ts_ms: a.ts,
         input_shape: a.input_shape,
     };
-    if a.out.is_some() {
-        anyhow::bail!(
-            "{}: a LIF / CubaLIF / IF network imports as a core model only (the trainer \
-             simulates SRM neurons): drop --out",
-            a.nir.display()
-        );
-    }
     let ex = nir::lif_model(graph, &o)?;
     files::write_atomic(path, &ex.bytes)?;
     let model = slayer_core::Model::decode(&ex.bytes)
