@@ -50,17 +50,7 @@ def main():
         # Per-neuron parameter vectors (all equal): with scalars the
         # exported LIF nodes have no shape and nir's type check fails.
         full = lambda v: torch.full((width,), v)  # noqa: E731
-        if kind == "leaky":
-            return snn.Leaky(
-                beta=full(0.9),
-                threshold=full(1.0),
-                reset_mechanism="zero",
-                reset_delay=False,
-                init_hidden=True,
-                output=output,
-            )
-        return snn.Synaptic(
-            alpha=full(0.8),
+        common = dict(
             beta=full(0.9),
             threshold=full(1.0),
             reset_mechanism="zero",
@@ -68,6 +58,9 @@ def main():
             init_hidden=True,
             output=output,
         )
+        if kind == "leaky":
+            return snn.Leaky(**common)
+        return snn.Synaptic(alpha=full(0.8), **common)
 
     net = torch.nn.Sequential(
         torch.nn.Linear(n, 64, bias=False),

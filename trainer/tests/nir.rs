@@ -601,13 +601,13 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
     .unwrap();
     let valid = &rasters[ds.train.len()..];
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/snn_lif.py");
-    let mut python = Command::new("python3");
-    if let Some(p) = std::env::var_os("SLAYER_TORCH_PYTHONPATH") {
-        python.env("PYTHONPATH", p);
-    }
     // Norse writes τ as dt·τ: its files import at dt² (docs/nir.md).
     for (kind, dt) in [("leaky", "1e-4"), ("synaptic", "1e-4"), ("norse", "1e-6")] {
         let out = d.join(kind);
+        let mut python = Command::new("python3");
+        if let Some(p) = std::env::var_os("SLAYER_TORCH_PYTHONPATH") {
+            python.env("PYTHONPATH", p);
+        }
         let run = python
             .arg(&script)
             .arg(d.join("all.u8"))
@@ -632,10 +632,6 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
             eprintln!("skipped: snnTorch / PyTorch not available");
             return;
         }
-        python = Command::new("python3");
-        if let Some(p) = std::env::var_os("SLAYER_TORCH_PYTHONPATH") {
-            python.env("PYTHONPATH", p);
-        }
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
                 .unwrap();
@@ -648,25 +644,30 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
             &original,
             &format!("{kind}: re-imported by the framework from NIR vs the framework"),
         );
-        let model = out.join("core.slym");
-        ok(
-            &slayer(
-                &[
-                    "import",
-                    out.join("net.nir").to_str().unwrap(),
-                    "--model",
-                    model.to_str().unwrap(),
-                    "--bits",
-                    "16",
-                    "--input-shape",
-                    "2,34,34",
-                    "--dt",
-                    dt,
-                ],
-                &d,
-            ),
-            "import of a framework's graph",
-        );
+        // `slayer import` of the framework's file into a core model of `bits`.
+        let import = |name: &str, bits: &str| {
+            let model = out.join(name);
+            ok(
+                &slayer(
+                    &[
+                        "import",
+                        out.join("net.nir").to_str().unwrap(),
+                        "--model",
+                        model.to_str().unwrap(),
+                        "--bits",
+                        bits,
+                        "--input-shape",
+                        "2,34,34",
+                        "--dt",
+                        dt,
+                    ],
+                    &d,
+                ),
+                "import of a framework's graph",
+            );
+            model
+        };
+        let model = import("core.slym", "16");
         let ours = core_counts(&std::fs::read(&model).unwrap(), valid);
         // `slayer infer` on the event file of a held-out sample: the same counts.
         let file = PathBuf::from(&ds.valid[0].name);
@@ -688,21 +689,7 @@ fn snntorch_lif_networks_run_the_same_on_the_core() {
                 serde_json::from_value(last_json(&out)["results"][0]["counts"].clone()).unwrap();
             assert_eq!(counts, ours[0], "slayer infer on {}", file.display());
         }
-        let int8 = out.join("core8.slym");
-        ok(
-            &slayer(
-                &[
-                    "import",
-                    out.join("net.nir").to_str().unwrap(),
-                    "--model",
-                    int8.to_str().unwrap(),
-                    "--dt",
-                    dt,
-                ],
-                &d,
-            ),
-            "import, int8",
-        );
+        let int8 = import("core8.slym", "8");
         report(
             &core_counts(&std::fs::read(&int8).unwrap(), valid),
             &original,
