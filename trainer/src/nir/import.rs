@@ -640,16 +640,12 @@ impl<'g> Walker<'g> {
             .copied()
             .filter(|n| Some(*n) != refractory)
             .collect();
-        let mut succ = self.succ.clone();
-        succ.insert(thr_name, out);
-        let mut pred = self.pred.clone();
+        self.succ.insert(thr_name, out);
         if let Some(r) = refractory {
-            if let Some(p) = pred.get_mut(thr_name) {
+            if let Some(p) = self.pred.get_mut(thr_name) {
                 p.retain(|n| *n != r);
             }
         }
-        self.succ = succ;
-        self.pred = pred;
         self.cur = thr_name.to_string();
         #[allow(clippy::cast_possible_truncation)]
         Ok(NeuronParams {
