@@ -14,9 +14,11 @@ and snnTorch's NIR import do), trained for
 EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10).
 KIND `norse` trains the same with Norse's LIFBoxCell (see norse_main). Writes OUT_DIR/net.nir
 (snntorch.export_nir.export_to_nir) and OUT_DIR/result.json: the output spike counts
-of every validation sample from the trained network ("original") and from
+of every validation sample from the trained network ("original"), from
 the network snnTorch re-imports from the file ("reimported",
-snntorch.import_nir.import_from_nir), the training accuracy and epochs.
+snntorch.import_nir.import_from_nir) and from the trained network with its
+weights rounded to slayer's int8 grid ("int8_grid"), the training accuracy
+and epochs.
 """
 
 import json
@@ -79,6 +81,7 @@ def main():
         return total
 
     acc, original = fit(net, lambda xs: counts(net, xs), x, y, train, epochs)
+    int8 = on_int8_grid(net, lambda xs: counts(net, xs), x[train:])
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "net.nir")
@@ -96,6 +99,7 @@ def main():
             {
                 "original": original,
                 "reimported": reimported,
+                "int8_grid": int8,
                 "train_accuracy": acc,
                 "epochs": epochs,
             },
@@ -122,6 +126,26 @@ def fit(net, counts, x, y, train, epochs):
     with torch.no_grad():
         acc = float((counts(x[:train]).argmax(1) == y[:train]).float().mean())
         return acc, counts(x[train:]).round().long().tolist()
+
+
+def on_int8_grid(net, counts, xs):
+    """The output counts `counts(xs)` of the network with each Linear's
+    weights rounded to its layer's int8 grid (steps of max |w| / 127, as
+    `slayer import --bits 8` quantises them): the framework's own simulation
+    of the weights an int8 import runs. The weights are restored after."""
+    import torch
+
+    saved = []
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear):
+                saved.append((m, m.weight.clone()))
+                step = m.weight.abs().max() / 127
+                m.weight.copy_(torch.round(m.weight / step) * step)
+        out = counts(xs).round().long().tolist()
+        for m, w in saved:
+            m.weight.copy_(w)
+    return out
 
 
 def norse_main(x, y, n, train, out_dir, epochs):
@@ -167,6 +191,7 @@ def norse_main(x, y, n, train, out_dir, epochs):
         return total
 
     acc, original = fit(net, counts, x, y, train, epochs)
+    int8 = on_int8_grid(net, counts, x[train:])
     os.makedirs(out_dir, exist_ok=True)
     nir.write(os.path.join(out_dir, "net.nir"), to_nir(net, torch.zeros(n), dt=dt))
     with open(os.path.join(out_dir, "result.json"), "w") as f:
@@ -174,6 +199,7 @@ def norse_main(x, y, n, train, out_dir, epochs):
             {
                 "original": original,
                 "reimported": original,
+                "int8_grid": int8,
                 "train_accuracy": acc,
                 "epochs": epochs,
                 "dt": dt,

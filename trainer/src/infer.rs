@@ -231,9 +231,72 @@ pub fn compare(
     })
 }
 
+/// How two runs of the same samples agree, from their output spike counts
+/// (one row per sample, one count per output neuron): printed by the checks
+/// of imported networks against the frameworks that trained them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CountAgreement {
+    /// Samples compared.
+    pub samples: usize,
+    /// Samples whose counts decide the same class ([`crate::train::argmax`]).
+    pub same_class: usize,
+    /// Output cells (samples × output neurons).
+    pub cells: usize,
+    /// Cells with equal counts.
+    pub equal_cells: usize,
+    /// Sum of `|ours − theirs|` over the cells.
+    pub diff: u64,
+    /// Spikes of `ours`.
+    pub spikes: u64,
+}
+
+impl CountAgreement {
+    /// Compares `ours` with `theirs` row by row (rows beyond the shorter
+    /// side are not compared).
+    pub fn of(ours: &[Vec<u64>], theirs: &[Vec<u64>]) -> Self {
+        use crate::train::argmax;
+        let rows = || ours.iter().zip(theirs);
+        let cells = || rows().flat_map(|(a, b)| a.iter().zip(b));
+        CountAgreement {
+            samples: rows().count(),
+            same_class: rows().filter(|(a, b)| argmax(a) == argmax(b)).count(),
+            cells: cells().count(),
+            equal_cells: cells().filter(|(x, y)| x == y).count(),
+            diff: cells().map(|(x, y)| x.abs_diff(*y)).sum(),
+            spikes: rows().flat_map(|(a, _)| a).sum(),
+        }
+    }
+}
+
+impl std::fmt::Display for CountAgreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "same class {}/{}, equal counts {}/{} output cells, |Δ| {} of {} spikes",
+            self.same_class, self.samples, self.equal_cells, self.cells, self.diff, self.spikes
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agreement_counts_classes_cells_and_spikes() {
+        let ours = vec![vec![3, 1, 0], vec![0, 2, 2], vec![1, 1, 4]];
+        let theirs = vec![vec![3, 1, 0], vec![0, 1, 2], vec![5, 1, 4]];
+        let a = CountAgreement::of(&ours, &theirs);
+        // Sample 1: [0,2,2] decides 1 (first of the tie), [0,1,2] decides 2.
+        // Sample 2: 2 against 0.
+        assert_eq!((a.samples, a.same_class), (3, 1));
+        assert_eq!((a.cells, a.equal_cells), (9, 7));
+        assert_eq!((a.diff, a.spikes), (5, 14));
+        assert_eq!(
+            a.to_string(),
+            "same class 1/3, equal counts 7/9 output cells, |Δ| 5 of 14 spikes"
+        );
+    }
 
     #[test]
     fn a_silent_output_decides_nothing() {

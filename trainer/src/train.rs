@@ -125,10 +125,15 @@ pub fn input_shape(cfg: &ExperimentConfig, net: &Network) -> (usize, usize, usiz
 
 /// The predicted class: the output neuron with the most spikes (the first on ties).
 pub fn predict(out: &SpikeRaster) -> usize {
-    let counts = out.counts();
+    argmax(&out.counts())
+}
+
+/// The index of the largest value (the first on ties; 0 for an empty slice):
+/// the class a row of spike counts decides.
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
     let mut best = 0;
-    for (i, &c) in counts.iter().enumerate() {
-        if c > counts[best] {
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
             best = i;
         }
     }

@@ -7,14 +7,12 @@
 //!   `scripts/nir_sim.py` (numpy, from NIR's equations, not from ours), gives
 //!   the output spike counts of slayer's float simulation on the validation
 //!   samples: the same class on ≥ 99 % of them, the counts compared;
-//! * what slayer cannot import is one `error:` line naming the node;
-//! * snnTorch networks (`Leaky`, `Synaptic`) trained by `scripts/snn_lif.py`
-//!   and exported by snnTorch, imported into int16 core models, give the
-//!   class of snnTorch's own simulation on ≥ 99 % of the held-out samples.
+//! * what slayer cannot import is one `error:` line naming the node.
 //!
-//! Without Python, numpy, h5py or nir the Python parts say they were skipped,
-//! unless `SLAYER_REQUIRE_NIR=1` (and, for snnTorch, `SLAYER_REQUIRE_SNNTORCH=1`),
-//! as in CI.
+//! Networks trained by snnTorch and Norse, imported and run on the core and
+//! in QEMU, are checked in `tests/frameworks.rs`. Without Python, numpy,
+//! h5py or nir the Python parts say they were skipped, unless
+//! `SLAYER_REQUIRE_NIR=1`, as in CI.
 
 mod common;
 
@@ -23,6 +21,7 @@ use std::process::Command;
 
 use common::{slayer, tempdir};
 use slayer_trainer::checkpoint::Checkpoint;
+use slayer_trainer::infer::CountAgreement;
 use slayer_trainer::network::Network;
 use slayer_trainer::{dataset, train, SpikeRaster};
 
@@ -97,17 +96,6 @@ fn ok(out: &std::process::Output, what: &str) -> String {
 
 fn last_json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
-
-/// The class with the most spikes (the first on ties), as `train::predict`.
-fn argmax(counts: &[u64]) -> usize {
-    let mut best = 0;
-    for (i, &c) in counts.iter().enumerate() {
-        if c > counts[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[test]
@@ -317,22 +305,9 @@ fn nir_sim(
 /// Prints how two runs agree: same class, equal counts, spikes; returns
 /// (same class, total |Δ| of the counts, spikes of `ours`).
 fn report(ours: &[Vec<u64>], theirs: &[Vec<u64>], what: &str) -> (usize, u64, u64) {
-    let same_class = ours
-        .iter()
-        .zip(theirs)
-        .filter(|(a, b)| argmax(a) == argmax(b))
-        .count();
-    let cells = ours.len() * ours[0].len();
-    let pairs = || ours.iter().zip(theirs).flat_map(|(a, b)| a.iter().zip(b));
-    let same_count = pairs().filter(|(x, y)| x == y).count();
-    let spikes: u64 = ours.iter().flatten().sum();
-    let diff: u64 = pairs().map(|(x, y)| x.abs_diff(*y)).sum();
-    eprintln!(
-        "{what}: same class {same_class}/{}, equal counts {same_count}/{cells} output cells, \
-         |Δ| {diff} of {spikes} spikes",
-        ours.len()
-    );
-    (same_class, diff, spikes)
+    let a = CountAgreement::of(ours, theirs);
+    eprintln!("{what}: {a}");
+    (a.same_class, a.diff, a.spikes)
 }
 
 /// Asserts the same class on ≥ 99 % of the samples and, for two
@@ -533,189 +508,4 @@ fn what_cannot_be_imported_is_one_error_line() {
         }),
     );
     try_graph(&bias, "`fc`: a non-zero bias");
-}
-
-fn snn_required() -> bool {
-    std::env::var("SLAYER_REQUIRE_SNNTORCH").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-/// The output spike counts of `rasters` on the core engine.
-fn core_counts(model_bytes: &[u8], rasters: &[SpikeRaster]) -> Vec<Vec<u64>> {
-    let model = slayer_core::Model::decode(model_bytes).unwrap();
-    let mut state = vec![0i32; slayer_core::state_words(&model)];
-    let mut engine = slayer_core::Engine::new(&model, &mut state).unwrap();
-    rasters
-        .iter()
-        .map(|r| {
-            engine.reset();
-            let mut counts = vec![0u32; model.outputs() as usize];
-            for k in 0..r.bins() {
-                let active: Vec<u32> = r
-                    .row(k)
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &s)| s != 0)
-                    .map(|(i, _)| i as u32)
-                    .collect();
-                engine.step_counts(&active, &mut counts);
-            }
-            counts.into_iter().map(u64::from).collect()
-        })
-        .collect()
-}
-
-/// An snnTorch network (`Leaky`, then `Synaptic`: NIR `LIF` and `CubaLIF`)
-/// and a Norse one (`LIFBoxCell`: NIR `LIF`), each trained by
-/// `scripts/snn_lif.py` on the N-MNIST kit and exported with the
-/// framework's own NIR exporter, imported by `slayer import --model` into an
-/// int16 core model: on the held-out samples the core engine gives the class
-/// of the framework's own simulation of the trained network on ≥ 99 % of
-/// them (snnTorch's simulation of the network it re-imports from its file is
-/// reported beside).
-///
-/// Needs PyTorch, snnTorch and Norse (`.ci/run` installs them into
-/// `target/py-torch` and sets `SLAYER_TORCH_PYTHONPATH` and
-/// `SLAYER_REQUIRE_SNNTORCH=1`); skipped without them otherwise.
-#[test]
-fn snntorch_lif_networks_run_the_same_on_the_core() {
-    let d = tempdir("nir", "snntorch");
-    let cfg_path = config(&d);
-    let cfg = slayer_trainer::config::ExperimentConfig::load(&cfg_path).unwrap();
-    let ds = dataset::build_dataset(&cfg, Some(&nmnist())).unwrap();
-    let b = train::binning(&cfg);
-    let label = |e: &dataset::Example| match e.target {
-        slayer_trainer::loss::Target::Class(c) => c as u8,
-        slayer_trainer::loss::Target::Spikes(_) => panic!("a classification set"),
-    };
-    let all: Vec<&dataset::Example> = ds.train.iter().chain(&ds.valid).collect();
-    let rasters: Vec<SpikeRaster> = all.iter().map(|e| e.input.raster(&b, None)).collect();
-    let mut bytes = Vec::new();
-    for r in &rasters {
-        bytes.extend_from_slice(r.data());
-    }
-    std::fs::write(d.join("all.u8"), bytes).unwrap();
-    std::fs::write(
-        d.join("labels.u8"),
-        all.iter().map(|e| label(e)).collect::<Vec<u8>>(),
-    )
-    .unwrap();
-    let valid = &rasters[ds.train.len()..];
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/snn_lif.py");
-    // Norse writes τ as dt·τ: its files import at dt² (docs/nir.md).
-    for (kind, dt) in [("leaky", "1e-4"), ("synaptic", "1e-4"), ("norse", "1e-6")] {
-        let out = d.join(kind);
-        let mut python = Command::new("python3");
-        if let Some(p) = std::env::var_os("SLAYER_TORCH_PYTHONPATH") {
-            python.env("PYTHONPATH", p);
-        }
-        let run = python
-            .arg(&script)
-            .arg(d.join("all.u8"))
-            .arg(d.join("labels.u8"))
-            .args([
-                rasters.len().to_string(),
-                rasters[0].bins().to_string(),
-                rasters[0].neurons().to_string(),
-                ds.train.len().to_string(),
-            ])
-            .arg(&out)
-            .args([kind, "1", "6"])
-            .output()
-            .unwrap();
-        if !run.status.success() {
-            let err = String::from_utf8_lossy(&run.stderr);
-            assert!(
-                err.contains("No module named") && !snn_required(),
-                "snn_lif.py {kind} failed (SLAYER_REQUIRE_SNNTORCH={}): {err}",
-                snn_required()
-            );
-            eprintln!("skipped: snnTorch / PyTorch not available");
-            return;
-        }
-        let j: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap())
-                .unwrap();
-        let original: Vec<Vec<u64>> = serde_json::from_value(j["original"].clone()).unwrap();
-        let reimported: Vec<Vec<u64>> = serde_json::from_value(j["reimported"].clone()).unwrap();
-        // snnTorch's own round trip (its β → τ → β in float32 can move a
-        // spike at the threshold).
-        report(
-            &reimported,
-            &original,
-            &format!("{kind}: re-imported by the framework from NIR vs the framework"),
-        );
-        // `slayer import` of the framework's file into a core model of `bits`.
-        let import = |name: &str, bits: &str| {
-            let model = out.join(name);
-            ok(
-                &slayer(
-                    &[
-                        "import",
-                        out.join("net.nir").to_str().unwrap(),
-                        "--model",
-                        model.to_str().unwrap(),
-                        "--bits",
-                        bits,
-                        "--input-shape",
-                        "2,34,34",
-                        "--dt",
-                        dt,
-                    ],
-                    &d,
-                ),
-                "import of a framework's graph",
-            );
-            model
-        };
-        let model = import("core.slym", "16");
-        let ours = core_counts(&std::fs::read(&model).unwrap(), valid);
-        // `slayer infer` on the event file of a held-out sample: the same counts.
-        let file = PathBuf::from(&ds.valid[0].name);
-        assert!(file.is_file(), "{}", file.display());
-        {
-            let out = ok(
-                &slayer(
-                    &[
-                        "infer",
-                        model.to_str().unwrap(),
-                        file.to_str().unwrap(),
-                        "--json",
-                    ],
-                    &d,
-                ),
-                "infer with the imported model",
-            );
-            let counts: Vec<u64> =
-                serde_json::from_value(last_json(&out)["results"][0]["counts"].clone()).unwrap();
-            assert_eq!(counts, ours[0], "slayer infer on {}", file.display());
-        }
-        let int8 = import("core8.slym", "8");
-        report(
-            &core_counts(&std::fs::read(&int8).unwrap(), valid),
-            &original,
-            &format!("{kind}: core int8 vs the framework"),
-        );
-        let label_acc = valid
-            .iter()
-            .zip(&ds.valid)
-            .zip(&ours)
-            .filter(|((_, e), c)| argmax(c) == usize::from(label(e)))
-            .count();
-        eprintln!(
-            "{kind} (train accuracy {}): core int16 accuracy {label_acc}/{}",
-            j["train_accuracy"],
-            ours.len()
-        );
-        agree(
-            &ours,
-            &original,
-            &format!("{kind}: core int16 (slayer import) vs the framework"),
-            false,
-        );
-        report(
-            &ours,
-            &reimported,
-            &format!("{kind}: core int16 vs the framework's re-import"),
-        );
-    }
 }

@@ -397,6 +397,7 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<(Vec<f32>, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::argmax;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -452,16 +453,6 @@ mod tests {
                 (amp * (2.0 * std::f64::consts::PI * f * i as f64 / f64::from(fs)).sin()) as f32
             })
             .collect()
-    }
-
-    fn argmax(v: &[u32]) -> usize {
-        let mut best = 0;
-        for (i, &x) in v.iter().enumerate() {
-            if x > v[best] {
-                best = i;
-            }
-        }
-        best
     }
 
     /// Mean drive of every channel.
