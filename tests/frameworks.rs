@@ -24,10 +24,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use slayer_core::model::encode_image;
 use slayer_core::{LifReset, Model};
-use slayer_tests::firmware::REQUIRE_VAR;
-use slayer_tests::link::{build, missing, start, TARGETS};
+use slayer_tests::link::{build, runnable, start, write_image};
 use slayer_trainer::data::Binning;
 use slayer_trainer::dataset::read_list;
 use slayer_trainer::infer::{load_events, CoreRunner, CountAgreement};
@@ -242,24 +240,14 @@ type Imported = (String, Vec<u8>, Vec<Vec<u64>>);
 /// engine (decisions, counts, counters) and, over the first `BINS` bins,
 /// against `counts` (the core counts compared with the framework).
 fn run_in_qemu(dir: &Path, models: &[Imported], files: &[PathBuf]) {
-    let only = std::env::var("SLAYER_LINK_TARGETS").unwrap_or_default();
     let recs: Vec<_> = files
         .iter()
         .map(|f| load_recording(f, None, (34, 34)).unwrap())
         .collect();
-    for t in TARGETS
-        .iter()
-        .filter(|t| only.is_empty() || only.split(',').any(|n| n == t.name))
-    {
-        if let Some(why) = missing(t) {
-            assert!(!flag(REQUIRE_VAR), "{REQUIRE_VAR}=1 but {why}");
-            eprintln!("skipped: framework models on {}: {why}", t.name);
-            continue;
-        }
+    for t in runnable("framework models") {
         let elf = build(t).unwrap_or_else(|e| panic!("{e:#}"));
         for (name, model, counts) in models {
-            let img = dir.join("model.img");
-            std::fs::write(&img, encode_image(model).unwrap()).unwrap();
+            let img = write_image(dir, "model.img", model).unwrap();
             let qemu = start(t, &elf, Some(&img)).unwrap();
             let options = LinkOptions {
                 window_bins: WINDOW_BINS,
@@ -272,7 +260,7 @@ fn run_in_qemu(dir: &Path, models: &[Imported], files: &[PathBuf]) {
                 Hello::Refused(code, d) => panic!("{}: {name}: refused: {code} ({d})", t.name),
             };
             let m = Model::decode(model).unwrap();
-            let (mut instructions, mut bins, mut worst) = (0f64, 0u64, 0u64);
+            let (mut ticks, mut bins, mut worst) = (0u64, 0u64, 0u32);
             for (k, rec) in recs.iter().enumerate() {
                 let c = board
                     .check(&m, rec, k as u64)
@@ -299,17 +287,18 @@ fn run_in_qemu(dir: &Path, models: &[Imported], files: &[PathBuf]) {
                     "{}: {name}: {}: the board's first {BINS} bins",
                     t.name, rec.name
                 );
-                let (mean, most) = c.instructions_per_bin(id.instructions_per_tick);
-                instructions += mean * f64::from(b.cost.steps);
+                ticks += b.cost.ticks;
                 bins += u64::from(b.cost.steps);
-                worst = worst.max(most);
+                worst = worst.max(b.cost.max_ticks);
             }
+            let ipt = u64::from(id.instructions_per_tick);
             eprintln!(
                 "{}: {name}: {} held-out recordings identical to the host ({bins} bins; \
-                 instructions per bin: mean {:.0}, worst {worst})",
+                 instructions per bin: mean {}, worst {})",
                 t.name,
                 recs.len(),
-                instructions / bins.max(1) as f64
+                ticks * ipt / bins.max(1),
+                u64::from(worst) * ipt
             );
         }
     }

@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use slayer_core::link::ErrorCode;
 use slayer_core::model::encode_image;
 use slayer_core::Model;
-use slayer_tests::firmware::REQUIRE_VAR;
-use slayer_tests::link::{build, missing, start, Target, TARGETS};
+use slayer_tests::link::{build, runnable, start, write_image, Target};
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::data::read_labels_csv;
 use slayer_trainer::export::export;
@@ -74,12 +73,6 @@ fn gesture_model(seed: u64) -> Vec<u8> {
         (2, 32, 32),
         seed,
     )
-}
-
-fn write_image(dir: &Path, name: &str, model: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, encode_image(model).unwrap()).unwrap();
-    p
 }
 
 /// Milliseconds sent of each labelled gesture window (the serial link in
@@ -160,9 +153,9 @@ fn run_target(t: &Target, dir: &Path) {
     let ge = gesture_model(11);
     let (nmnist, gesture) = recordings((34, 34), (32, 32));
     let lif = random_lif_model(5);
-    let nm_img = write_image(dir, "nmnist.img", &nm);
-    let ge_img = write_image(dir, "gesture.img", &ge);
-    let lif_img = write_image(dir, "lif.img", &lif);
+    let nm_img = write_image(dir, "nmnist.img", &nm).unwrap();
+    let ge_img = write_image(dir, "gesture.img", &ge).unwrap();
+    let lif_img = write_image(dir, "lif.img", &lif).unwrap();
 
     // The N-MNIST model, the gesture model, then a LIF model (issue 14) on
     // the same ELF.
@@ -272,19 +265,9 @@ fn link_decisions_equal_stream_decisions() {
 
 #[test]
 fn firmware_link_matches_host_on_every_target() {
-    let require = std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1");
     let dir = slayer_tests::firmware::firmware_target_dir().join("link-test");
     std::fs::create_dir_all(&dir).unwrap();
-    let only = std::env::var("SLAYER_LINK_TARGETS").unwrap_or_default();
-    for t in TARGETS
-        .iter()
-        .filter(|t| only.is_empty() || only.split(',').any(|n| n == t.name))
-    {
-        if let Some(why) = missing(t) {
-            assert!(!require, "{REQUIRE_VAR}=1 but {why}");
-            eprintln!("skipped: firmware link on {}: {why}", t.name);
-            continue;
-        }
+    for t in runnable("firmware link") {
         run_target(t, &dir);
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{ensure, Context, Result};
 
-use crate::firmware::{cargo_build, missing_tools, repo_root};
+use crate::firmware::{cargo_build, missing_tools, repo_root, REQUIRE_VAR};
 
 /// A firmware target and the QEMU board that runs it.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +66,36 @@ pub const TARGETS: [Target; 4] = [
 /// Why `t` cannot be built and run here (`None`: it can).
 pub fn missing(t: &Target) -> Option<String> {
     missing_tools(t.triple, t.qemu)
+}
+
+/// The targets a test runs: those named in `SLAYER_LINK_TARGETS`
+/// (comma-separated; all of [`TARGETS`] when unset) that can be built and run
+/// here. A target that cannot prints `skipped: {what} on …`, or panics when
+/// `SLAYER_REQUIRE_QEMU=1` (CI).
+pub fn runnable(what: &str) -> Vec<&'static Target> {
+    let require = std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1");
+    let only = std::env::var("SLAYER_LINK_TARGETS").unwrap_or_default();
+    TARGETS
+        .iter()
+        .filter(|t| only.is_empty() || only.split(',').any(|n| n == t.name))
+        .filter(|t| match missing(t) {
+            None => true,
+            Some(why) => {
+                assert!(!require, "{REQUIRE_VAR}=1 but {why}");
+                eprintln!("skipped: {what} on {}: {why}", t.name);
+                false
+            }
+        })
+        .collect()
+}
+
+/// Writes `model` as a model image (`encode_image`) to `dir/name`.
+pub fn write_image(dir: &Path, name: &str, model: &[u8]) -> Result<PathBuf> {
+    let image =
+        slayer_core::model::encode_image(model).context("the model does not fit a model image")?;
+    let p = dir.join(name);
+    std::fs::write(&p, image).with_context(|| format!("writing {}", p.display()))?;
+    Ok(p)
 }
 
 /// Builds the link firmware for `t` (release, default sizes) and returns
