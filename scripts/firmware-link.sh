@@ -9,6 +9,8 @@
 # mean and worst instructions per 1 ms bin (QEMU -icount shift=0).
 #
 # Usage: scripts/firmware-link.sh [--targets m0,m4,m7,riscv] [--nmnist N] [--json FILE]
+# COEFFICIENTS=coarse exports both models with `--coefficients coarse` (the
+# Cortex-M0/M0+ figures of docs/benchmarks.md); the default is full.
 # Needs: rustup targets thumbv6m-none-eabi thumbv7em-none-eabihf
 # riscv32imac-unknown-none-elf, qemu-system-arm, qemu-system-misc (RISC-V),
 # binutils (.ci/run installs them). DATA overrides ../shared/data. The whole
@@ -16,7 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${DATA:-../shared/data}
-out=target/firmware-link/report
+coefficients=${COEFFICIENTS:-full}
+out=target/firmware-link/report-$coefficients
 mkdir -p "$out"
 cargo build --release -q --bin slayer
 slayer=target/release/slayer
@@ -28,7 +31,9 @@ if [ ! -f runs/dvs_gesture_mcu/best.slyc ]; then
   "$slayer" train trainer/configs/dvs_gesture_mcu.toml --data "$data/dvs-gesture" \
     --out runs/dvs_gesture_mcu --quiet
 fi
-"$slayer" export runs/nmnist_mlp128/best.slyc --out "$out/nmnist.slym" --image "$out/nmnist.img" | head -1
-"$slayer" export runs/dvs_gesture_mcu/best.slyc --out "$out/gesture.slym" --image "$out/gesture.img" | head -1
+"$slayer" export runs/nmnist_mlp128/best.slyc --out "$out/nmnist.slym" --image "$out/nmnist.img" \
+  --coefficients "$coefficients" | head -1
+"$slayer" export runs/dvs_gesture_mcu/best.slyc --out "$out/gesture.slym" --image "$out/gesture.img" \
+  --coefficients "$coefficients" | head -1
 cargo run --release -q -p slayer-tests --example firmware_link_report -- \
   "$out/nmnist.slym" "$out/gesture.slym" --data "$data" "$@"

@@ -1,8 +1,9 @@
 //! The edge firmware over its serial link (issue 13), in QEMU on every
 //! target: N-MNIST and DVS Gesture recordings sent as event frames give
 //! the host core engine's decisions and counts, frame for frame; a model
-//! swapped without rebuilding the firmware likewise (the gesture model, and
-//! a model of LIF layers, issue 14, on the N-MNIST recordings); a damaged link loses
+//! swapped without rebuilding the firmware likewise (the gesture model, with
+//! coarse filter coefficients, and a model of LIF layers, issue 14, on the
+//! N-MNIST recordings); a damaged link loses
 //! exactly the frames the host's own decoder loses, with the same
 //! counters; a missing or corrupt model image answers with its error code.
 //!
@@ -18,7 +19,7 @@ use slayer_core::Model;
 use slayer_tests::link::{build, runnable, start, write_image, Target};
 use slayer_trainer::config::ExperimentConfig;
 use slayer_trainer::data::read_labels_csv;
-use slayer_trainer::export::export;
+use slayer_trainer::export::{export_with, Coefficients};
 use slayer_trainer::link::{
     load_recording, run_host, wire_of, Board, Hello, LinkOptions, Recording,
 };
@@ -40,6 +41,7 @@ fn model(
     inputs: usize,
     shape: (usize, usize, usize),
     seed: u64,
+    coefficients: Coefficients,
 ) -> Vec<u8> {
     assert!(
         config.contains(out_layer),
@@ -48,9 +50,12 @@ fn model(
     let cfg = ExperimentConfig::from_toml(&config.replace(out_layer, loud)).unwrap();
     let net = Network::from_config(&cfg, inputs, Some(shape), seed).unwrap();
     let shape = input_shape(&cfg, &net);
-    export(&net, Some(shape), cfg.simulation.bins, 8)
-        .unwrap()
-        .bytes
+    let ex = export_with(&net, Some(shape), cfg.simulation.bins, 8, coefficients).unwrap();
+    if coefficients == Coefficients::Coarse {
+        let [layers, eps, nu] = ex.coarse_filters;
+        assert_eq!((eps, nu), (layers, layers), "not every filter is coarse");
+    }
+    ex.bytes
 }
 
 fn nmnist_model(seed: u64) -> Vec<u8> {
@@ -61,9 +66,12 @@ fn nmnist_model(seed: u64) -> Vec<u8> {
         2 * 34 * 34,
         (2, 34, 34),
         seed,
+        Coefficients::Full,
     )
 }
 
+/// With coarse coefficients: the Cortex-M0's 32-bit filter step
+/// (`pole_coarse`) against the host's 64-bit one.
 fn gesture_model(seed: u64) -> Vec<u8> {
     model(
         include_str!("../trainer/configs/dvs_gesture_mcu.toml"),
@@ -72,6 +80,7 @@ fn gesture_model(seed: u64) -> Vec<u8> {
         2 * 32 * 32,
         (2, 32, 32),
         seed,
+        Coefficients::Coarse,
     )
 }
 

@@ -252,7 +252,13 @@ fn consts(rng: &mut ChaCha8Rng, theta_lsb: f32) -> NeuronConsts {
         tau_r: rng.random_range(0.6..3.0),
         scale_ref: rng.random_range(0.0..3.0),
     };
-    NeuronConsts::derive(&p, ts).unwrap()
+    let k = NeuronConsts::derive(&p, ts).unwrap();
+    // About half the layers with their coefficients on the coarse grid.
+    if p.tau_s < 8.0 {
+        k.coarse()
+    } else {
+        k
+    }
 }
 
 fn weights(rng: &mut ChaCha8Rng, n: usize, bits: WeightBits, lo: f64) -> Vec<i32> {

@@ -164,9 +164,9 @@ fn every_truncation_is_an_error() {
         }
     }
     for case in [
-        common::dense_case(1, WeightBits::I8),
-        common::conv_case(1, WeightBits::I16, false),
-        common::delay_case(1, WeightBits::I8),
+        common::dense_case(1, WeightBits::I8, false),
+        common::conv_case(1, WeightBits::I16, false, true),
+        common::delay_case(1, WeightBits::I8, false),
     ] {
         for len in 0..case.bytes.len() {
             let r = Model::decode(&case.bytes[..len]);
@@ -453,7 +453,7 @@ fn weights_are_borrowed_and_read_back() {
 
 #[test]
 fn engine_arena_too_small_is_an_error() {
-    let case = common::conv_case(3, WeightBits::I8, false);
+    let case = common::conv_case(3, WeightBits::I8, false, false);
     let m = Model::decode(&case.bytes).unwrap();
     let n = state_words(&m);
     let mut small = vec![0i32; n - 1];

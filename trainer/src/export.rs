@@ -46,6 +46,23 @@ pub struct Export {
     pub bits: u32,
     /// One entry per exported layer.
     pub layers: Vec<LayerQuant>,
+    /// The coefficients asked for.
+    pub coefficients: Coefficients,
+    /// Layers with neurons, and of them those whose `ε` and whose `ν`
+    /// filter coefficients lie on the coarse grid.
+    pub coarse_filters: [usize; 3],
+}
+
+/// The filter coefficients an export writes (`NeuronConsts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coefficients {
+    /// Q2.30, as derived: the kernels within `10^−8` of the float model's.
+    #[default]
+    Full,
+    /// On the 15-bit grid where a filter's kernel moves by at most 0.1 % of
+    /// its peak (`NeuronConsts::coarse`; time constants up to ≈ 20 bins):
+    /// a Cortex-M0/M0+ runs such a model's `ε` update with half the multiplies.
+    Coarse,
 }
 
 /// Parses a weight width (`8` or `16`).
@@ -132,13 +149,24 @@ pub fn fake_quantise(net: &mut Network, bits: WeightBits) {
 /// `theta_lsb` weight LSB (`θ / s`); the kernels' coefficients are the
 /// core's (`NeuronConsts::derive`, computed with `libm` so a board
 /// deriving them gets the same bits).
-fn consts(net: &Network, theta_lsb: f32, layer: usize) -> Result<NeuronConsts> {
+/// With [`Coefficients::Coarse`], moved to the coarse grid where the
+/// kernels allow it.
+fn consts(
+    net: &Network,
+    theta_lsb: f32,
+    layer: usize,
+    coefficients: Coefficients,
+) -> Result<NeuronConsts> {
     let p = net.neuron.with_theta_lsb(theta_lsb);
-    NeuronConsts::derive(&p, net.ts).map_err(|e| {
+    let k = NeuronConsts::derive(&p, net.ts).map_err(|e| {
         Error::Config(format!(
             "layer {layer}: the neuron constants do not fit the fixed-point format ({e:?}); \
              θ is {theta_lsb} weight LSBs"
         ))
+    })?;
+    Ok(match coefficients {
+        Coefficients::Full => k,
+        Coefficients::Coarse => k.coarse(),
     })
 }
 
@@ -147,13 +175,25 @@ fn u32_of(v: usize, what: &str) -> Result<u32> {
 }
 
 /// Quantises `net` (input shape `shape`, `bins` time bins per sample) into
-/// the core model format at `bits` (8 or 16). Dropout layers are dropped;
-/// a flatten is inserted where a spatial layer feeds a dense one.
+/// the core model format at `bits` (8 or 16), with the full filter
+/// coefficients. Dropout layers are dropped; a flatten is inserted where a
+/// spatial layer feeds a dense one.
 pub fn export(
     net: &Network,
     shape: Option<(usize, usize, usize)>,
     bins: usize,
     bits: u32,
+) -> Result<Export> {
+    export_with(net, shape, bins, bits, Coefficients::Full)
+}
+
+/// [`export`] with the filter coefficients of `coefficients`.
+pub fn export_with(
+    net: &Network,
+    shape: Option<(usize, usize, usize)>,
+    bins: usize,
+    bits: u32,
+    coefficients: Coefficients,
 ) -> Result<Export> {
     if net.kernel != KernelMode::Exact {
         return Err(Error::Config(
@@ -176,6 +216,13 @@ pub fn export(
     let mut reports = Vec::new();
     let mut spatial = shape.is_some();
     let enc = |e: slayer_core::EncodeError| Error::Config(format!("export: {e:?}"));
+    let mut coarse_filters = [0usize; 3];
+    let mut tally = |k: NeuronConsts| {
+        let (eps, nu) = k.on_coarse_grid();
+        coarse_filters[0] += 1;
+        coarse_filters[1] += usize::from(eps);
+        coarse_filters[2] += usize::from(nu);
+    };
     for (l, layer) in net.layers.iter().enumerate() {
         match layer {
             Layer::Dense(d) => {
@@ -185,7 +232,8 @@ pub fn export(
                     spatial = false;
                 }
                 let (q, r) = quantise_all("dense", &d.weights, wb, theta);
-                let n = consts(net, r.theta_lsb, l)?;
+                let n = consts(net, r.theta_lsb, l, coefficients)?;
+                tally(n);
                 b.dense(
                     u32_of(d.inputs, "inputs")?,
                     u32_of(d.outputs, "outputs")?,
@@ -198,7 +246,8 @@ pub fn export(
             }
             Layer::Conv(c) => {
                 let (q, r) = quantise_all("conv2d", &c.weights, wb, theta);
-                let n = consts(net, r.theta_lsb, l)?;
+                let n = consts(net, r.theta_lsb, l, coefficients)?;
+                tally(n);
                 let g = ConvGeometry {
                     input: Shape::new(
                         u32_of(c.in_shape.0, "channels")?,
@@ -218,7 +267,8 @@ pub fn export(
             }
             Layer::Pool(p) => {
                 let scale = theta / POOL_THETA_LSB;
-                let n = consts(net, POOL_THETA_LSB, l)?;
+                let n = consts(net, POOL_THETA_LSB, l, coefficients)?;
+                tally(n);
                 let t = (p.weight / scale).round();
                 if !(t.is_finite() && t.abs() < 1e9) {
                     return Err(Error::Config(format!(
@@ -269,6 +319,8 @@ pub fn export(
         bytes,
         bits,
         layers: reports,
+        coefficients,
+        coarse_filters,
     })
 }
 
@@ -351,8 +403,9 @@ mod tests {
         assert!(export(&net, Some((2, 8, 8)), 60, 12).is_err());
     }
 
-    /// int16 export of a dense + delay network: the core's output counts
-    /// follow the float simulation on Poisson inputs.
+    /// int16 export of a dense + delay network, with full and with coarse
+    /// coefficients: the core's output counts follow the float simulation
+    /// on Poisson inputs.
     #[test]
     fn int16_core_follows_the_float_network() {
         let net = network(
@@ -362,33 +415,47 @@ mod tests {
             100,
             None,
         );
-        let ex = export(&net, None, 60, 16).unwrap();
-        let model = Model::decode(&ex.bytes).unwrap();
-        let mut runner = CoreRunner::new(&model).unwrap();
-        let srm = net.srm();
-        let mut rng = seeded_rng(3);
-        let (mut total, mut diff, mut same) = (0u64, 0u64, 0);
-        for _ in 0..10 {
-            let x = poisson_raster(&mut rng, 100, 60, 1.0, 80.0);
-            let f = net
-                .forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None)
-                .output()
-                .to_raster();
-            let c = runner.run(&x).unwrap();
-            same += usize::from(f == c);
-            for (a, b) in f.counts().iter().zip(c.counts()) {
-                total += u64::from(*a);
-                diff += u64::from(a.abs_diff(b));
+        for coefficients in [Coefficients::Full, Coefficients::Coarse] {
+            let ex = export_with(&net, None, 60, 16, coefficients).unwrap();
+            let on_grid = if coefficients == Coefficients::Coarse {
+                2
+            } else {
+                0
+            };
+            assert_eq!(ex.coarse_filters, [2, on_grid, on_grid]);
+            let model = Model::decode(&ex.bytes).unwrap();
+            let mut runner = CoreRunner::new(&model).unwrap();
+            let srm = net.srm();
+            let mut rng = seeded_rng(3);
+            let (mut total, mut diff, mut same) = (0u64, 0u64, 0);
+            for _ in 0..10 {
+                let x = poisson_raster(&mut rng, 100, 60, 1.0, 80.0);
+                let f = net
+                    .forward::<rand_chacha::ChaCha8Rng>(&srm, &x, None)
+                    .output()
+                    .to_raster();
+                let c = runner.run(&x).unwrap();
+                same += usize::from(f == c);
+                for (a, b) in f.counts().iter().zip(c.counts()) {
+                    total += u64::from(*a);
+                    diff += u64::from(a.abs_diff(b));
+                }
             }
+            eprintln!(
+                "{coefficients:?}: {diff} count differences in {total} spikes, {same}/10 identical"
+            );
+            assert!(
+                total > 50,
+                "the network should spike ({total} output spikes)"
+            );
+            assert!(
+                diff * 50 <= total,
+                "{coefficients:?}: {diff} count differences in {total} spikes"
+            );
+            assert!(
+                same >= 5,
+                "{coefficients:?}: only {same}/10 identical output trains"
+            );
         }
-        assert!(
-            total > 50,
-            "the network should spike ({total} output spikes)"
-        );
-        assert!(
-            diff * 50 <= total,
-            "{diff} count differences in {total} spikes"
-        );
-        assert!(same >= 5, "only {same}/10 identical output trains");
     }
 }

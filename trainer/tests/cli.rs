@@ -434,6 +434,71 @@ fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
     );
     assert!(core["mean_count_diff"].as_f64().unwrap() < 0.5, "{core}");
 
+    // Coarse filter coefficients: every filter on the 15-bit grid (τ of a
+    // few bins), and the core still follows the float network.
+    let ex = slayer(
+        &[
+            "export",
+            "full/best.slyc",
+            "--out",
+            "coarse.slym",
+            "--bits",
+            "16",
+            "--coefficients",
+            "coarse",
+            "--json",
+        ],
+        &d,
+    );
+    assert!(
+        ex.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ex.stderr)
+    );
+    let c = &json(&ex)["coefficients"];
+    assert_eq!(c["requested"], "coarse");
+    let n = c["neuron_layers"].as_u64().unwrap();
+    assert!(n > 0 && c["coarse_eps"] == n && c["coarse_nu"] == n, "{c}");
+    let text = String::from_utf8_lossy(&ex.stdout);
+    assert!(
+        text.contains(&format!("coefficients: 15-bit on ε of {n}/{n} layers")),
+        "{text}"
+    );
+    let ev = slayer(
+        &[
+            "eval",
+            "full/best.slyc",
+            "--data",
+            data,
+            "--model",
+            "coarse.slym",
+            "--json",
+        ],
+        &d,
+    );
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let core = &json(&ev)["core"];
+    assert!(
+        core["class_agreement"].as_f64().unwrap() >= 0.95,
+        "coarse int16 core vs float: {core}"
+    );
+    let bad = slayer(
+        &[
+            "export",
+            "full/best.slyc",
+            "--out",
+            "x.slym",
+            "--coefficients",
+            "half",
+        ],
+        &d,
+    );
+    assert!(!bad.status.success());
+
     // infer on event files, with the float network alongside.
     let files: Vec<String> = ["1", "2", "3"]
         .iter()

@@ -3,7 +3,7 @@
 //! Computed in `f64` with `libm`, so a host and a microcontroller that derive
 //! constants from the same parameters get the same bits.
 
-use super::{NeuronConsts, COEF_FRAC_BITS, MAX_FRAC_BITS, THETA_BITS};
+use super::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_BITS, COEF_ONE, MAX_FRAC_BITS, THETA_BITS};
 use crate::NeuronParams;
 
 /// Why [`NeuronConsts::derive`] or [`pool_tap_weight`] rejected its input.
@@ -81,6 +81,51 @@ fn coefficients(r: f64) -> (f64, f64) {
     (a, core::f64::consts::E * r * a)
 }
 
+/// Largest departure of a filter on the coarse grid from its kernel with
+/// full coefficients, as a fraction of the kernel's peak, that
+/// [`NeuronConsts::coarse`] accepts.
+pub const GRID_TOLERANCE: f64 = 1e-3;
+
+/// `[2a, a², c]` of a double pole on the coarse grid ([`COEF_GRID_BITS`]):
+/// each Q2.30 value rounded to the nearest multiple of `2^15`, when that
+/// moves the filter's impulse response by at most [`GRID_TOLERANCE`] of its
+/// peak; `None` otherwise (time constants past `≈ 20` bins, whose double
+/// pole is more sensitive to its coefficients).
+fn on_grid(k: [i32; 3]) -> Option<[i32; 3]> {
+    let step = 1i64 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+    let mut grid = [0i32; 3];
+    for (g, &v) in grid.iter_mut().zip(&k) {
+        // Round half away from zero, as `to_i32` does.
+        let r = (i64::from(v).abs() + step / 2) / step * step;
+        *g = i32::try_from(if v < 0 { -r } else { r }).ok()?;
+    }
+    let real = |k: [i32; 3]| k.map(|v| f64::from(v) / pow2(COEF_FRAC_BITS));
+    (kernel_departure(real(k), real(grid)) <= GRID_TOLERANCE).then_some(grid)
+}
+
+/// `max |h_b[n] − h_a[n]| / max |h_a[n]|` of the impulse responses of two
+/// double poles `[2a, a², c]` (f64 sums and products only, so every
+/// machine gets the same answer), until `h_a` has decayed past its peak to
+/// `e^−12` of it (at most 2,000 steps, about `τ = 125·Ts`; `∞` for
+/// slower filters).
+fn kernel_departure(a: [f64; 3], b: [f64; 3]) -> f64 {
+    const STEPS: usize = 2000;
+    let (mut ya, mut yb) = ([0.0f64; 2], [0.0f64; 2]);
+    let (mut peak, mut worst) = (0.0f64, 0.0f64);
+    for n in 0..STEPS {
+        let x = if n == 1 { 1.0 } else { 0.0 };
+        let next = |k: [f64; 3], y: [f64; 2]| k[0] * y[0] - k[1] * y[1] + k[2] * x;
+        let (na, nb) = (next(a, ya), next(b, yb));
+        (ya, yb) = ([na, ya[0]], [nb, yb[0]]);
+        peak = peak.max(na.abs());
+        worst = worst.max((nb - na).abs());
+        if n > 2 && na.abs() < peak * 6.1e-6 && na.abs() <= ya[1].abs() {
+            return worst / peak;
+        }
+    }
+    f64::INFINITY
+}
+
 impl NeuronConsts {
     /// Derives the constants of a layer of neurons `p` simulated at time step
     /// `ts` (same time unit as `p.tau_s` and `p.tau_r`).
@@ -142,6 +187,44 @@ impl NeuronConsts {
             Err(ConstsError::TimeConstant)
         }
     }
+
+    /// These constants with each filter's coefficients (`2α`, `α²`, `c` of
+    /// `ε`; `2β`, `β²` of `ν`) rounded to the coarse grid
+    /// ([`COEF_GRID_BITS`]: 15 fractional bits) where that moves the
+    /// filter's kernel by at most [`GRID_TOLERANCE`] of its peak (up to
+    /// `τ ≈ 20` bins), the others as they are. The update is the same;
+    /// a core without a 32 × 32 → 64-bit multiply (ARMv6-M: Cortex-M0/M0+)
+    /// then forms each of its products from two 16-bit multiplies instead of
+    /// four. The price: the kernels move by up to 0.1 % of their peak, so
+    /// a potential moves by up to that fraction of its input summed over the
+    /// kernel's length (up to 2 % of θ in the core's reference tests, whose
+    /// layers are driven hard), against `5·10^−5·θ` of rounding with the
+    /// full coefficients; `tests/engine_reference.rs` checks both bounds.
+    pub fn coarse(&self) -> Self {
+        let mut k = *self;
+        if let Some([a2, a_sq, c]) = on_grid([k.eps_a2, k.eps_a_sq, k.eps_c]) {
+            (k.eps_a2, k.eps_a_sq, k.eps_c) = (a2, a_sq, c);
+        }
+        // The gain of ν is `ν[1]`, in state units; 1 stands for it here.
+        if let Some([b2, b_sq, _]) = on_grid([k.nu_a2, k.nu_a_sq, COEF_ONE]) {
+            (k.nu_a2, k.nu_a_sq) = (b2, b_sq);
+        }
+        if k.validate() {
+            k
+        } else {
+            *self
+        }
+    }
+
+    /// Whether the coefficients of `ε` and of `ν` lie on the coarse grid
+    /// ([`NeuronConsts::coarse`]).
+    pub fn on_coarse_grid(&self) -> (bool, bool) {
+        let on = |v: i32| v % (1 << (COEF_FRAC_BITS - COEF_GRID_BITS)) == 0;
+        (
+            on(self.eps_a2) && on(self.eps_a_sq) && on(self.eps_c),
+            on(self.nu_a2) && on(self.nu_a_sq),
+        )
+    }
 }
 
 /// The integer tap weight of a sum-pooling layer, `round(1.1·θ)` weight LSB
@@ -187,11 +270,59 @@ mod tests {
         let a = (-0.1f64).exp();
         assert!((f64::from(c.eps_a2) / 2f64.powi(30) - 2.0 * a).abs() < 1e-9);
         assert!((f64::from(c.eps_c) / 2f64.powi(30) - std::f64::consts::E * 0.1 * a).abs() < 1e-9);
+        assert_eq!(c.on_coarse_grid(), (false, false));
         let b = (-1.0f64).exp();
         let nu1 = -2.0 * 1_024_000.0 * std::f64::consts::E * b;
         assert!((f64::from(c.nu_1) - nu1).abs() <= 0.5);
         assert!(c.validate());
         assert!((c.theta_lsb() - 1000.0).abs() < 1e-9);
+    }
+
+    /// `coarse` puts the coefficients on the grid when (and only when) the
+    /// kernel they give stays within the tolerance of the sampled alpha
+    /// kernel `ε[n] = e·(n·r)·e^{−n·r}` (closed form, not the recursion).
+    #[test]
+    fn coarse_grid_where_the_kernel_allows() {
+        let step = 1i32 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+        let q = pow2(COEF_FRAC_BITS);
+        for (tau, grid) in [
+            (0.5f32, true),
+            (1.0, true),
+            (5.0, true),
+            (10.0, true),
+            (20.0, true),
+            (60.0, false),
+            (100.0, false),
+        ] {
+            let fine = derive(1000.0, tau, tau, 2.0, 1.0).unwrap();
+            let c = fine.coarse();
+            assert_eq!(c.on_coarse_grid(), (grid, grid), "τ {tau}: {c:?}");
+            assert_eq!(
+                (c.frac_bits, c.theta, c.nu_1),
+                (fine.frac_bits, fine.theta, fine.nu_1)
+            );
+            let on = |v: i32| v % step == 0;
+            let coarse = [c.eps_a2, c.eps_a_sq, c.eps_c, c.nu_a2, c.nu_a_sq].map(on);
+            assert_eq!(coarse, [grid; 5], "τ {tau}: {c:?}");
+            // The recursion with the integer constants, in f64.
+            let r = 1.0 / f64::from(tau);
+            let (a2, a_sq, gain) = (
+                f64::from(c.eps_a2) / q,
+                f64::from(c.eps_a_sq) / q,
+                f64::from(c.eps_c) / q,
+            );
+            let (mut y1, mut y2, mut worst, mut peak) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for n in 1..(40.0 * f64::from(tau)) as usize + 10 {
+                let y = a2 * y1 - a_sq * y2 + if n == 1 { gain } else { 0.0 };
+                (y2, y1) = (y1, y);
+                let t = n as f64 * r;
+                let want = std::f64::consts::E * t * (-t).exp();
+                peak = peak.max(want);
+                worst = worst.max((y - want).abs());
+            }
+            let limit = if grid { GRID_TOLERANCE } else { 1e-5 };
+            assert!(worst <= limit * peak, "τ {tau}: {worst} of {peak}");
+        }
     }
 
     #[test]

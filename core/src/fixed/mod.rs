@@ -16,7 +16,10 @@
 //! * **Filter coefficients** `2α`, `α²`, `c` (of `ε`) and `2β`, `β²` (of `ν`)
 //!   are Q2.30 (`i32`, value `= q / 2^30`): `2α < 2` fits, and a
 //!   coefficient error of `2^−31` moves the poles by far less than the
-//!   weight quantisation does.
+//!   weight quantisation does. [`NeuronConsts::coarse`] rounds them to
+//!   multiples of `2^15` (15 fractional bits) where that moves a kernel by
+//!   at most 0.1 % of its peak: the same update, which a Cortex-M0/M0+ then
+//!   computes from 32-bit products (`engine/arch/lean.rs`).
 //!
 //! # The update (per neuron and bin; integer only)
 //!
@@ -43,13 +46,18 @@
 mod derive;
 mod lif;
 
-pub use derive::{pool_tap_weight, ConstsError};
+pub use derive::{pool_tap_weight, ConstsError, GRID_TOLERANCE};
 pub use lif::{LifConsts, LifReset};
 
 use serde::{Deserialize, Serialize};
 
 /// Fractional bits of the filter coefficients (Q2.30).
 pub const COEF_FRAC_BITS: u32 = 30;
+
+/// Fractional bits of the coarse coefficient grid ([`NeuronConsts::derive`]
+/// puts a filter's coefficients on it when that costs its kernel less than
+/// [`GRID_TOLERANCE`] of its peak): multiples of `2^(30 − 15)` in Q2.30.
+pub const COEF_GRID_BITS: u32 = 15;
 
 /// `θ` is placed in `(2^(THETA_BITS−1), 2^THETA_BITS]` state units when possible.
 pub const THETA_BITS: u32 = 20;

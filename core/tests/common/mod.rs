@@ -19,6 +19,8 @@ pub struct Params {
     pub tau_r: f32,
     pub scale_ref: f32,
     pub ts: f32,
+    /// Coefficients on the coarse grid (`NeuronConsts::coarse`).
+    pub coarse: bool,
 }
 
 impl Params {
@@ -29,7 +31,12 @@ impl Params {
             tau_r: self.tau_r,
             scale_ref: self.scale_ref,
         };
-        NeuronConsts::derive(&p, self.ts).unwrap()
+        let k = NeuronConsts::derive(&p, self.ts).unwrap();
+        if self.coarse {
+            k.coarse()
+        } else {
+            k
+        }
     }
 
     /// `ε[n] = (nTs/τs)·e^{1−nTs/τs}`.
@@ -75,6 +82,7 @@ pub fn params(rng: &mut ChaCha8Rng, theta_lsb: f32) -> Params {
         tau_r: ts * rng.random_range(0.8..3.0),
         scale_ref: rng.random_range(1.0..3.0),
         ts,
+        coarse: false,
     }
 }
 
@@ -85,8 +93,17 @@ pub fn poisson(rng: &mut ChaCha8Rng, n: u32, bins: usize, p: f64) -> Vec<Vec<u32
         .collect()
 }
 
-/// Dense `inputs → hidden → outputs`.
-pub fn dense_case(seed: u64, bits: WeightBits) -> Case {
+/// Random per-layer parameters ([`params`]), with `coarse` as given.
+fn params_for(coarse: bool) -> impl Fn(&mut ChaCha8Rng, f32) -> Params {
+    move |rng, theta| Params {
+        coarse,
+        ..params(rng, theta)
+    }
+}
+
+/// Dense `inputs → hidden → outputs` (`coarse`: coefficients on the coarse grid).
+pub fn dense_case(seed: u64, bits: WeightBits, coarse: bool) -> Case {
+    let params = params_for(coarse);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (ni, nh, no) = (40u32, 30u32, 10u32);
     let m = f32::from(bits.max() as i16);
@@ -107,7 +124,9 @@ pub fn dense_case(seed: u64, bits: WeightBits) -> Case {
 /// `(2,9,7)` → conv 3×(3×2), stride (2,1), pad (1,0) → `(3,5,6)` → pool 2
 /// → `(3,3,3)` → flatten → dense 27 → 5; or, with `odd_pool`, a pool of 3
 /// straight on a `(1,7,7)` input (rows and columns 6 reach no output).
-pub fn conv_case(seed: u64, bits: WeightBits, odd_pool: bool) -> Case {
+/// `coarse`: coefficients on the coarse grid.
+pub fn conv_case(seed: u64, bits: WeightBits, odd_pool: bool, coarse: bool) -> Case {
+    let params = params_for(coarse);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let m = f32::from(bits.max() as i16);
     let base = params(&mut rng, 1.0);
@@ -168,8 +187,10 @@ pub fn conv_case(seed: u64, bits: WeightBits, odd_pool: bool) -> Case {
     }
 }
 
-/// Delays on the input, then dense 24 → 16 → delays → dense 16 → 6.
-pub fn delay_case(seed: u64, bits: WeightBits) -> Case {
+/// Delays on the input, then dense 24 → 16 → delays → dense 16 → 6
+/// (`coarse`: coefficients on the coarse grid).
+pub fn delay_case(seed: u64, bits: WeightBits, coarse: bool) -> Case {
+    let params = params_for(coarse);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let m = f32::from(bits.max() as i16);
     let p1 = params(&mut rng, 6.0 * m);
@@ -358,6 +379,55 @@ pub fn population(p: &Params, theta: f64, a: &[Vec<f64>], forced: Option<&[Vec<b
     t
 }
 
+/// How far the kernels of the integer constants `k` lie from the sampled
+/// ones, per lag `n < bins`: `(|h_ε[n] − ε[n]|, |h_ν[n] − ν[n]|)` in weight
+/// LSB per unit of input and per spike, with `h` the double poles of `k`'s
+/// coefficients run in f64 (`NeuronConsts::derive` may round them to a
+/// coarse grid; the engine's own rounding of the state is not in this).
+pub fn kernel_departure(p: &Params, k: &NeuronConsts, bins: usize) -> (Vec<f64>, Vec<f64>) {
+    let q = f64::from(1u32 << 30);
+    let response = |a2: i32, a_sq: i32, gain: f64| {
+        let (mut y1, mut y2) = (0.0f64, 0.0f64);
+        (0..bins)
+            .map(|n| {
+                let y = f64::from(a2) / q * y1 - f64::from(a_sq) / q * y2
+                    + if n == 1 { gain } else { 0.0 };
+                (y2, y1) = (y1, y);
+                y
+            })
+            .collect::<Vec<f64>>()
+    };
+    let h_eps = response(k.eps_a2, k.eps_a_sq, f64::from(k.eps_c) / q);
+    let h_nu = response(k.nu_a2, k.nu_a_sq, k.to_lsb(k.nu_1));
+    let d_eps = (0..bins).map(|n| (h_eps[n] - p.eps(n)).abs()).collect();
+    let d_nu = (0..bins).map(|n| (h_nu[n] - p.nu(n)).abs()).collect();
+    (d_eps, d_nu)
+}
+
+/// Per cell, the most the kernel departures (see [`kernel_departure`]) can
+/// move a potential: `Σ_{i<k} dε[k−i]·|a[i][j]| + dν[k−i]·s[i][j]`.
+pub fn departure(
+    a: &[Vec<f64>],
+    spikes: &[Vec<bool>],
+    d_eps: &[f64],
+    d_nu: &[f64],
+) -> Vec<Vec<f64>> {
+    (0..a.len())
+        .map(|k| {
+            (0..a[k].len())
+                .map(|j| {
+                    (0..k)
+                        .map(|i| {
+                            d_eps[k - i] * a[i][j].abs()
+                                + if spikes[i][j] { d_nu[k - i] } else { 0.0 }
+                        })
+                        .sum()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Delays: `y[k][j] = x[k − d_j][j]`.
 pub fn delayed(x: &[Vec<bool>], delays: &[u8]) -> Vec<Vec<bool>> {
     (0..x.len())
@@ -395,7 +465,13 @@ pub fn random_model(seed: u64) -> ModelBuilder {
             tau_r: ts * rng.random_range(0.5f32..10.0),
             scale_ref: rng.random_range(0.0f32..4.0),
         };
-        NeuronConsts::derive(&p, ts).unwrap()
+        let k = NeuronConsts::derive(&p, ts).unwrap();
+        // Odd seeds: coefficients on the coarse grid where they allow it.
+        if seed % 2 == 1 {
+            k.coarse()
+        } else {
+            k
+        }
     };
     for _ in 0..rng.random_range(0..=7) {
         let n = shape.len().unwrap();

@@ -174,6 +174,9 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
         bytes,
         bits: o.bits,
         layers: reports,
+        // LIF neurons have no double-pole filters.
+        coefficients: crate::export::Coefficients::Full,
+        coarse_filters: [0; 3],
     })
 }
 

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::export::{Export, LayerQuant};
+use crate::export::{Coefficients, Export, LayerQuant};
 
 /// Prints an export written to `path`: its size, weight width, input shape
 /// `(c, h, w)` and bins of `ts` ms, then the [`layer_table`], then a
@@ -27,6 +27,14 @@ pub fn summary(
         shape.2,
     )?;
     layer_table(out, &ex.layers)?;
+    if ex.coefficients == Coefficients::Coarse {
+        let [n, eps, nu] = ex.coarse_filters;
+        writeln!(
+            out,
+            "coefficients: 15-bit on ε of {eps}/{n} layers and on ν of {nu}/{n} (the others keep \
+             30 bits: their kernels would move by more than 0.1 %)"
+        )?;
+    }
     let saturated: usize = ex.layers.iter().map(|l| l.saturated).sum();
     if saturated > 0 {
         writeln!(
@@ -120,6 +128,8 @@ mod tests {
                     max_error: 0.0,
                 },
             ],
+            coefficients: Coefficients::Full,
+            coarse_filters: [1, 0, 0],
         }
     }
 
@@ -135,6 +145,22 @@ mod tests {
                 "  0 dense            300    5.0000e-1       20.0          0     2.500e-1",
                 "  1 delay             10     0.0000e0        0.0          0      0.000e0",
             ]
+        );
+    }
+
+    #[test]
+    fn summary_counts_coarse_filters() {
+        let mut ex = export(0);
+        ex.coefficients = Coefficients::Coarse;
+        ex.coarse_filters = [2, 2, 1];
+        let text = printed(|o| summary(o, Path::new("m.slym"), &ex, (1, 1, 5), 10, 0.5));
+        assert!(
+            text.contains("coefficients: 15-bit on ε of 2/2 layers and on ν of 1/2 "),
+            "{text}"
+        );
+        assert!(
+            !printed(|o| summary(o, Path::new("m.slym"), &export(0), (1, 1, 5), 10, 0.5))
+                .contains("coefficients")
         );
     }
 

@@ -12,7 +12,13 @@
 //!   population's `busy` bits (`ν` state not 0) or that spiked in the last
 //!   bin, and their test is redone with `r`. Every other neuron has
 //!   `r1 = r2 = 0` and no kick, so its filter would compute 0 and leave
-//!   its state as it is: skipping it is exact. The saturation of the `ε`
+//!   its state as it is: skipping it is exact. On ARMv6-M (Cortex-M0/M0+,
+//!   no 32 × 32 → 64-bit multiply) a filter whose coefficients lie on the
+//!   coarse grid (`NeuronConsts::coarse`, `slayer export --coefficients
+//!   coarse`) takes [`pole_coarse`]: the same sum from six 32-bit products
+//!   instead of twelve 16-bit partial products and their carries, for
+//!   every neuron whose state and input are below `2^27` (the general step
+//!   otherwise). The saturation of the `ε`
 //!   sum is a branch to a cold function (taken only when the state reaches
 //!   `±2^31`) instead of a select. The accumulators are not cleared: every
 //!   scatter of a population on this path overwrites them ([`dense_i8`]) or
@@ -39,7 +45,7 @@ use crate::engine::filter::HALF;
 use crate::engine::population::{AccOrder, Population};
 use crate::engine::spikes::Spikes;
 use crate::engine::sum::{Plain, Read, I8};
-use crate::fixed::{NeuronConsts, COEF_FRAC_BITS};
+use crate::fixed::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_BITS};
 
 /// `sat(acc >> 30)` (as `filter::narrow`), with the saturation out
 /// of line: one compare and a branch that is never taken in practice.
@@ -101,6 +107,57 @@ fn pole_lean(a2: i32, neg_a_sq: i32, y1: i32, y2: i32, start: i64) -> i32 {
     narrow(acc)
 }
 
+/// The coefficients `[2a, −a², c]` of a double pole on the coarse grid
+/// (Q2.30 multiples of `2^15`, see `NeuronConsts::coarse`) as the factors
+/// `q = K / 2^15` that [`pole_coarse`] multiplies by: `0 ≤ 2a_q < 2^16`,
+/// `−2^15 ≤ −a²_q ≤ 0`, `|c_q| ≤ 2^15`.
+#[derive(Debug, Clone, Copy)]
+struct Coarse {
+    a2: i32,
+    neg_a_sq: i32,
+    c: i32,
+}
+
+impl Coarse {
+    /// The factors, when the Q2.30 coefficients lie on the grid and in the
+    /// ranges `NeuronConsts::validate` guarantees (`None` otherwise).
+    fn new(a2: i32, neg_a_sq: i32, c: i32) -> Option<Self> {
+        const STEP: i32 = 1 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+        let on = |v: i32| v % STEP == 0;
+        let k = Self {
+            a2: a2 / STEP,
+            neg_a_sq: neg_a_sq / STEP,
+            c: c / STEP,
+        };
+        let fits = (0..1 << 16).contains(&k.a2)
+            && (-(1 << 15)..=0).contains(&k.neg_a_sq)
+            && (-(1 << 15)..=1 << 15).contains(&k.c);
+        (on(a2) && on(neg_a_sq) && on(c) && fits).then_some(k)
+    }
+}
+
+/// [`pole`](crate::engine::filter::pole)`(2a, −a², y1, y2, c·x + ½)` for
+/// coefficients on the coarse grid, from six 32-bit products (one `MULS`
+/// each on ARMv6-M, against twelve and their carries for the 64-bit
+/// products), when `|y1|, |y2|, |x| < 2^27` (`None` otherwise: the caller
+/// takes the general step). Exact: with `K = q·2^15` the sum is `2^15·T +
+/// 2^29`, `T = Σ q·v`; each `v = vh·2^14 + vl` (`0 ≤ vl < 2^14`) gives
+/// `T = 2^14·H + L` with `H = Σ q·vh` (`|H| < 2^30`) and `L = Σ q·vl`
+/// (`−2^30 < L < 2^30 + 2^29`), and `⌊(2^14·H + L + 2^14) / 2^15⌋ = (H +
+/// ((L + 2^14) >> 14)) >> 1`, which fits `i32` (so nothing saturates).
+#[inline(always)]
+fn pole_coarse(k: Coarse, y1: i32, y2: i32, x: i32) -> Option<i32> {
+    const LIMIT: i32 = 1 << 27;
+    const LOW: i32 = (1 << 14) - 1;
+    let lifted = y1.wrapping_add(LIMIT) | y2.wrapping_add(LIMIT) | x.wrapping_add(LIMIT);
+    if lifted as u32 >= 2 * LIMIT as u32 {
+        return None;
+    }
+    let l = k.a2 * (y1 & LOW) + k.neg_a_sq * (y2 & LOW) + k.c * (x & LOW) + (1 << 14);
+    let h = k.a2 * (y1 >> 14) + k.neg_a_sq * (y2 >> 14) + k.c * (x >> 14);
+    Some((h + (l >> 14)) >> 1)
+}
+
 /// Clamps a population's summed input to what the `ε` update can shift
 /// into state units exactly (`|a| ≤ i32::MAX >> frac_bits`), unless
 /// `bound` (on every `|a|`, from the scatter) shows that it already fits.
@@ -146,6 +203,17 @@ pub(crate) fn fresh(acc: &mut [i32]) {
 /// documentation). `parity` as for [`Population::update`].
 #[inline(always)]
 pub(crate) fn update_linear(pop: &mut Population<'_>, k: &NeuronConsts, parity: bool) {
+    update_linear_with::<ARMV6M>(pop, k, parity);
+}
+
+/// [`update_linear`]; `NARROW` (ARMv6-M, and the tests): filters whose
+/// coefficients lie on the coarse grid take [`pole_coarse`].
+#[inline(always)]
+fn update_linear_with<const NARROW: bool>(
+    pop: &mut Population<'_>,
+    k: &NeuronConsts,
+    parity: bool,
+) {
     let [p0, p1] = &mut pop.p;
     let (py1, py2): (&[i32], &mut [i32]) = if parity {
         (&**p1, &mut **p0)
@@ -160,6 +228,16 @@ pub(crate) fn update_linear(pop: &mut Population<'_>, k: &NeuronConsts, parity: 
     };
     let (nu_a2, nu_neg_a_sq, theta) = (k.nu_a2, -k.nu_a_sq, k.theta);
     let kick = (i64::from(k.nu_1) << COEF_FRAC_BITS) + HALF;
+    let coarse = |a2, neg_a_sq, c| {
+        if NARROW {
+            Coarse::new(a2, neg_a_sq, c)
+        } else {
+            None
+        }
+    };
+    let eps_coarse = coarse(k.eps_a2, -k.eps_a_sq, k.eps_c);
+    // ν's input is `ν1·s` in state units: a gain of 1 (Q2.30).
+    let nu_coarse = coarse(nu_a2, nu_neg_a_sq, 1 << COEF_FRAC_BITS);
     let blocks = py1
         .chunks(32)
         .zip(py2.chunks_mut(32))
@@ -168,7 +246,10 @@ pub(crate) fn update_linear(pop: &mut Population<'_>, k: &NeuronConsts, parity: 
     for (b, (((p1, p2), acc), (word, busy))) in blocks.enumerate() {
         // ε, and the spike test for r = 0. `acc` is left as it is: the
         // scatter overwrites it (`dense_i8`) or clears it first.
-        let mut new = eps(p1, p2, acc, k);
+        let mut new = match eps_coarse {
+            Some(c) => eps_narrow(p1, p2, acc, k, c),
+            None => eps(p1, p2, acc, k),
+        };
         // ν for the neurons with a ν state or a kick; their test again.
         let old = *word as u32;
         let mut todo = old | *busy as u32;
@@ -182,8 +263,13 @@ pub(crate) fn update_linear(pop: &mut Population<'_>, k: &NeuronConsts, parity: 
             else {
                 break;
             };
-            let start = if old >> i & 1 != 0 { kick } else { HALF };
-            let r = pole_lean(nu_a2, nu_neg_a_sq, r1, *r2, start);
+            let fired = old >> i & 1 != 0;
+            let narrow =
+                nu_coarse.and_then(|c| pole_coarse(c, r1, *r2, if fired { k.nu_1 } else { 0 }));
+            let r = match narrow {
+                Some(r) => r,
+                None => pole_lean(nu_a2, nu_neg_a_sq, r1, *r2, if fired { kick } else { HALF }),
+            };
             *r2 = r;
             if p.saturating_add(r) >= theta {
                 new |= 1 << i;
@@ -221,6 +307,40 @@ fn eps(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts) -> u32 {
         core::hint::black_box(());
     }
     new
+}
+
+/// [`eps`] for coefficients on the coarse grid ([`pole_coarse`], the
+/// general step for a neuron whose values are out of its range). Runs
+/// from the block's last neuron down, shifting each test into the bits
+/// (no bit mask to carry): fewer live values for ARMv6-M's eight low
+/// registers.
+#[inline(never)]
+fn eps_narrow(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts, q: Coarse) -> u32 {
+    let f = u32::from(k.frac_bits);
+    let theta = k.theta;
+    let n = p1.len().min(p2.len()).min(acc.len());
+    let mut new = 0u32;
+    for ((&p1, p2), &a) in p1[..n].iter().zip(&mut p2[..n]).zip(&acc[..n]).rev() {
+        // `fit` kept `a << f` within i32.
+        let x = a << f;
+        let p = match pole_coarse(q, p1, *p2, x) {
+            Some(p) => p,
+            None => wide(p1, *p2, x, k),
+        };
+        *p2 = p;
+        new = new << 1 | u32::from(p >= theta);
+        // Keeps LLVM from unrolling the loop (the unrolled body spills).
+        core::hint::black_box(());
+    }
+    new
+}
+
+/// The general `ε` step of one neuron, out of line (rarely taken by
+/// [`eps_narrow`]).
+#[cold]
+#[inline(never)]
+fn wide(p1: i32, p2: i32, x: i32, k: &NeuronConsts) -> i32 {
+    pole_lean(k.eps_a2, -k.eps_a_sq, p1, p2, mul_wide(k.eps_c, x) + HALF)
 }
 
 /// A word of four int8 weights: an aligned `u32` (one load on any core) or
@@ -401,6 +521,7 @@ fn columns<W: Word>(acc: &mut [i32], cols: &[&[W]], fresh: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::filter::pole;
     use crate::fixed::NeuronConsts;
     use crate::NeuronParams;
 
@@ -448,6 +569,72 @@ mod tests {
             );
             assert_eq!(mul_wide(a, b), i64::from(a) * i64::from(b));
         }
+    }
+
+    #[test]
+    fn pole_coarse_is_pole() {
+        const STEP: i32 = 1 << 15;
+        let mut rng = Rng(0x0BAD_F00D);
+        let below = (1 << 27) - 1;
+        let edges = [
+            0,
+            1,
+            -1,
+            0x3FFF,
+            0x4000,
+            -0x4000,
+            below,
+            -below - 1,
+            12_345_678,
+        ];
+        let coefs = [
+            (0, 0, 0),
+            ((1 << 16) - 1, -(1 << 15), 1 << 15),
+            ((1 << 16) - 1, 0, -(1 << 15)),
+            (59_294, -26_824, 8_056),
+        ];
+        let check = |(a2, na, c): (i32, i32, i32), y1: i32, y2: i32, x: i32| {
+            let k = Coarse::new(a2 * STEP, na * STEP, c * STEP).unwrap();
+            let want = pole(
+                a2 * STEP,
+                na * STEP,
+                y1,
+                y2,
+                i64::from(c * STEP) * i64::from(x) + HALF,
+            );
+            assert_eq!(
+                pole_coarse(k, y1, y2, x),
+                Some(want),
+                "{a2} {na} {c}: {y1} {y2} {x}"
+            );
+        };
+        for &q in &coefs {
+            for &y1 in &edges {
+                for &y2 in &edges {
+                    for &x in &edges {
+                        check(q, y1, y2, x);
+                    }
+                }
+            }
+        }
+        for _ in 0..300_000 {
+            let q = (
+                (rng.next() % (1 << 16)) as i32,
+                -((rng.next() % ((1 << 15) + 1)) as i32),
+                (rng.next() % ((1 << 16) + 1)) as i32 - (1 << 15),
+            );
+            let mut v = || (rng.next() >> 4) as i32 - (1 << 27);
+            check(q, v(), v(), v());
+        }
+        // Out of range, or off the grid: not taken.
+        let k = Coarse::new(59_294 * STEP, -26_824 * STEP, 8_056 * STEP).unwrap();
+        for v in [1 << 27, -(1 << 27) - 1, i32::MAX, i32::MIN] {
+            assert_eq!(pole_coarse(k, v, 0, 0), None);
+            assert_eq!(pole_coarse(k, 0, v, 0), None);
+            assert_eq!(pole_coarse(k, 0, 0, v), None);
+        }
+        assert!(Coarse::new(59_294 * STEP + 1, 0, 0).is_none());
+        assert!(Coarse::new(0, -(1 << 30) - STEP, 0).is_none());
     }
 
     #[test]
@@ -508,14 +695,21 @@ mod tests {
             // potentials that saturate.
             (10.0, 1.0, 2.0, 3_000_000),
         ];
-        for (tau_s, tau_r, scale_ref, big) in cases {
+        // Each case with the full coefficients and on the coarse grid (the
+        // lean path as ARMv6-M runs it: `pole_coarse` where it applies).
+        let cases = cases.iter().flat_map(|&c| [(c, false), (c, true)]);
+        for ((tau_s, tau_r, scale_ref, big), coarse) in cases {
             let p = NeuronParams {
                 theta: 500.0,
                 tau_s,
                 tau_r,
                 scale_ref,
             };
-            let k = NeuronConsts::derive(&p, 1.0).unwrap();
+            let mut k = NeuronConsts::derive(&p, 1.0).unwrap();
+            if coarse {
+                k = k.coarse();
+                assert_eq!(k.on_coarse_grid(), (true, true), "{k:?}");
+            }
             for n in [1usize, 10, 31, 32, 33, 100] {
                 let words = 5 * n + 2 * n.div_ceil(32);
                 let (mut host, mut lean) = (vec![0i32; words], vec![0i32; words]);
@@ -537,7 +731,7 @@ mod tests {
                         pop.acc.copy_from_slice(&input);
                         if run_lean {
                             fit(pop.acc, k.frac_bits, u64::from(2 * big));
-                            update_linear(&mut pop, &k, parity);
+                            update_linear_with::<true>(&mut pop, &k, parity);
                             busy += pop.busy.iter().map(|w| w.count_ones()).sum::<u32>();
                         } else {
                             pop.update(&k, AccOrder::Linear, parity, step % 3 == 0);

@@ -25,6 +25,15 @@ pub(crate) struct Args {
     /// Weight width: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
+    /// Filter coefficients of the core model: `full` (30 bits: the kernels
+    /// equal the trained network's to 10^-8) or `coarse` (15 bits wherever
+    /// that moves a kernel by at most 0.1 % of its peak, i.e. time constants
+    /// up to about 20 bins). A Cortex-M0/M0+ steps a coarse model's neurons
+    /// with half the multiplies (N-MNIST MLP: see docs/benchmarks.md); the
+    /// potentials move by up to about 2 % of θ, so check its accuracy
+    /// (`slayer eval CHECKPOINT --model MODEL`) before flashing it.
+    #[arg(long, value_enum, default_value_t = Coefs::Full)]
+    coefficients: Coefs,
     /// Also write the model image for a board's model region (the link
     /// firmware's flash region: "SLYI", length, model): flash it with
     /// `probe-rs download --binary-format bin --base-address ADDR`, or load
@@ -35,6 +44,15 @@ pub(crate) struct Args {
     /// End with one line of JSON: bytes, bits and the per-layer report.
     #[arg(long)]
     json: bool,
+}
+
+/// The filter coefficients (see `export::Coefficients`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Coefs {
+    /// 30 bits (Q2.30).
+    Full,
+    /// 15 bits where the kernels allow it.
+    Coarse,
 }
 
 /// What `slayer export` writes.
@@ -53,7 +71,17 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     }
     let cfg = ck.config()?;
     let shape = train::input_shape(&cfg, &ck.network);
-    let ex = export::export(&ck.network, Some(shape), cfg.simulation.bins, a.bits)?;
+    let coefficients = match a.coefficients {
+        Coefs::Full => export::Coefficients::Full,
+        Coefs::Coarse => export::Coefficients::Coarse,
+    };
+    let ex = export::export_with(
+        &ck.network,
+        Some(shape),
+        cfg.simulation.bins,
+        a.bits,
+        coefficients,
+    )?;
     files::write_atomic(&a.out, &ex.bytes)?;
     let mut out = std::io::stdout().lock();
     if let Some(path) = &a.image {
@@ -84,7 +112,16 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"model": a.out, "image": a.image, "bytes": ex.bytes.len(), "bits": ex.bits, "layers": layers})
+            serde_json::json!({
+                "model": a.out, "image": a.image, "bytes": ex.bytes.len(), "bits": ex.bits,
+                "layers": layers,
+                "coefficients": {
+                    "requested": format!("{:?}", a.coefficients).to_lowercase(),
+                    "neuron_layers": ex.coarse_filters[0],
+                    "coarse_eps": ex.coarse_filters[1],
+                    "coarse_nu": ex.coarse_filters[2],
+                },
+            })
         )?;
     }
     Ok(())
