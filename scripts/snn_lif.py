@@ -12,7 +12,8 @@ the validation set. KIND is `leaky` (snn.Leaky, a NIR LIF) or `synaptic`
 reset to zero in the step of the spike (reset_delay=False: what NIR's LIF
 and snnTorch's NIR import do), trained for
 EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10).
-KIND `norse` trains the same with Norse's LIFBoxCell (see norse_main). Writes OUT_DIR/net.nir
+KIND `norse` trains the same with Norse's LIFBoxCell (see norse_main), `sinabs`
+with Sinabs' IAF (see sinabs_main). Writes OUT_DIR/net.nir
 (snntorch.export_nir.export_to_nir) and OUT_DIR/result.json: the output spike counts
 of every validation sample from the trained network ("original"), from
 the network snnTorch re-imports from the file ("reimported",
@@ -47,6 +48,8 @@ def main():
 
     if kind == "norse":
         return norse_main(x, y, n, train, out_dir, epochs)
+    if kind == "sinabs":
+        return sinabs_main(x, y, n, train, out_dir, epochs)
 
     def neuron(width, output=False):
         # Per-neuron parameter vectors (all equal): with scalars the
@@ -203,6 +206,69 @@ def norse_main(x, y, n, train, out_dir, epochs):
                 "train_accuracy": acc,
                 "epochs": epochs,
                 "dt": dt,
+            },
+            f,
+        )
+
+
+def sinabs_main(x, y, n, train, out_dir, epochs):
+    """The same with Sinabs 3.1: IAF neurons (v += input each step, a spike
+    when v reaches the threshold, reset by subtraction; SingleSpike: at
+    most one spike per step, as NIR's IF and slayer's core fire), exported
+    with sinabs.to_nir (IF with r = 1, Affine with a zero bias).
+    "reimported" runs sinabs.from_nir's network."""
+    import nir
+    import sinabs
+    import sinabs.layers as sl
+    import torch
+    from sinabs.activation import MembraneSubtract, SingleSpike
+
+    def iaf():
+        return sl.IAF(spike_threshold=1.0, spike_fn=SingleSpike, reset_fn=MembraneSubtract())
+
+    net = torch.nn.Sequential(
+        torch.nn.Linear(n, 64, bias=False),
+        iaf(),
+        torch.nn.Linear(64, 10, bias=False),
+        iaf(),
+    )
+
+    def run(model, xs):
+        # Sinabs layers take (batch, time, ...) and keep state between calls.
+        sinabs.reset_states(model)
+        return model(xs).sum(1)
+
+    acc, original = fit(net, lambda xs: run(net, xs), x, y, train, epochs)
+    int8 = on_int8_grid(net, lambda xs: run(net, xs), x[train:])
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "net.nir")
+    # Exported through the same Linear layers with IAFSqueeze neurons (time
+    # folded into the batch): a sample of one step without a time axis then
+    # gives the graph the input type [n] that nir.read's type check wants.
+    squeezed = torch.nn.Sequential(
+        net[0],
+        sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, spike_fn=SingleSpike, reset_fn=MembraneSubtract()),
+        net[2],
+        sl.IAFSqueeze(batch_size=1, spike_threshold=1.0, spike_fn=SingleSpike, reset_fn=MembraneSubtract()),
+    )
+    nir.write(path, sinabs.to_nir(squeezed, torch.zeros(1, n)))
+    # Sinabs' import (IAFSqueeze layers, which clamp v at −θ) on (time, n).
+    back = sinabs.from_nir(nir.read(path), batch_size=1)
+    with torch.no_grad():
+        reimported = []
+        for i in range(train, x.shape[0]):
+            sinabs.reset_states(back)
+            out = back(x[i])
+            out = out[0] if isinstance(out, tuple) else out
+            reimported.append(out.sum(0).round().long().tolist())
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(
+            {
+                "original": original,
+                "reimported": reimported,
+                "int8_grid": int8,
+                "train_accuracy": acc,
+                "epochs": epochs,
             },
             f,
         )

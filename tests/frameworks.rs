@@ -1,6 +1,7 @@
 //! Networks trained by other frameworks, deployed through NIR (issue 14):
 //! an snnTorch `Leaky` network (NIR `LIF`), an snnTorch `Synaptic` one
-//! (`CubaLIF`) and a Norse `LIFBoxCell` one (`LIF`), each trained by
+//! (`CubaLIF`), a Norse `LIFBoxCell` one (`LIF`) and a Sinabs `IAF` one
+//! (`IF`, reset by subtraction), each trained by
 //! `scripts/snn_lif.py` on the N-MNIST kit and written by the framework's
 //! own NIR exporter, imported by slayer (`slayer_trainer::nir::lif_model`,
 //! what `slayer import --model` runs) as int16 and int8 core models:
@@ -15,8 +16,8 @@
 //!   bit for bit, and its first 300 bins the counts the framework was
 //!   compared with.
 //!
-//! Needs PyTorch, snnTorch and Norse (`.ci/run` installs them into
-//! `target/py-torch` and sets `SLAYER_TORCH_PYTHONPATH` and
+//! Needs PyTorch, snnTorch, Norse and Sinabs (`.ci/run` installs them into
+//! `target/py-torch` and `target/py-sinabs` and sets `SLAYER_TORCH_PYTHONPATH` and
 //! `SLAYER_REQUIRE_SNNTORCH=1`), and for the QEMU part the firmware targets
 //! and QEMU (`SLAYER_REQUIRE_QEMU=1`; `SLAYER_LINK_TARGETS=m0,m4` picks
 //! targets); each part says `skipped: …` without them otherwise.
@@ -120,7 +121,7 @@ fn train(dir: &Path, kind: &str) -> Option<Trained> {
             err.contains("No module named") && !required,
             "snn_lif.py {kind} failed (SLAYER_REQUIRE_SNNTORCH={required}): {err}"
         );
-        eprintln!("skipped: snnTorch / Norse / PyTorch not available");
+        eprintln!("skipped: snnTorch / Norse / Sinabs / PyTorch not available");
         return None;
     }
     let j: serde_json::Value =
@@ -166,9 +167,16 @@ fn framework_networks_run_the_same_on_the_core_and_in_qemu() {
     std::fs::write(dir.join("labels.u8"), &labels).unwrap();
     let held_out = &rasters[TRAIN..];
 
-    // (kind, dt): Norse writes τ as dt·τ, so its files import at dt² (docs/nir.md).
+    // (kind, dt, reset): Norse writes τ as dt·τ, so its files import at dt²
+    // (docs/nir.md); Sinabs' IAF resets by subtraction (an IF has no τ: dt
+    // does not enter).
     let mut models = Vec::new();
-    for (kind, dt) in [("leaky", 1e-4), ("synaptic", 1e-4), ("norse", 1e-6)] {
+    for (kind, dt, reset) in [
+        ("leaky", 1e-4, LifReset::Zero),
+        ("synaptic", 1e-4, LifReset::Zero),
+        ("norse", 1e-6, LifReset::Zero),
+        ("sinabs", 1.0, LifReset::Subtract),
+    ] {
         let Some(t) = train(&dir, kind) else { return };
         report(
             &t.reimported,
@@ -179,7 +187,7 @@ fn framework_networks_run_the_same_on_the_core_and_in_qemu() {
         for bits in [16, 8] {
             let o = LifOptions {
                 dt,
-                reset: LifReset::Zero,
+                reset,
                 bits,
                 bins: BINS as u32,
                 ts_ms: 1.0,
