@@ -8,7 +8,8 @@ the LIF import check in trainer/tests/nir.rs.
 RASTERS holds S rasters of BINS x N uint8 (sample-major, then bin, then
 input), LABELS S uint8 classes; the first TRAIN samples train, the rest are
 the validation set. KIND is `leaky` (snn.Leaky, a NIR LIF) or `synaptic`
-(snn.Synaptic, a NIR CubaLIF). The network is N -> 64 -> 10, no biases,
+(snn.Synaptic, a NIR CubaLIF). The network is N -> 64 -> 10 (with biases for
+`leaky`, NIR Affine nodes; none for the others),
 reset to zero in the step of the spike (reset_delay=False: what NIR's LIF
 and snnTorch's NIR import do), trained for
 EPOCHS epochs on the output spike counts (cross-entropy, Adam, batches of 10).
@@ -67,10 +68,13 @@ def main():
             return snn.Leaky(**common)
         return snn.Synaptic(alpha=full(0.8), **common)
 
+    # The Leaky network with biases (PyTorch's default: NIR Affine nodes,
+    # a constant input every step), the Synaptic one without.
+    bias = kind == "leaky"
     net = torch.nn.Sequential(
-        torch.nn.Linear(n, 64, bias=False),
+        torch.nn.Linear(n, 64, bias=bias),
         neuron(64),
-        torch.nn.Linear(64, 10, bias=False),
+        torch.nn.Linear(64, 10, bias=bias),
         neuron(10, output=True),
     )
 
@@ -97,6 +101,11 @@ def main():
     back = import_from_nir(nir.read(path))
     with torch.no_grad():
         reimported = run_imported(back, x[train:])
+    write_result(out_dir, original, reimported, int8, acc, epochs)
+
+
+def write_result(out_dir, original, reimported, int8, acc, epochs, **extra):
+    """Writes OUT_DIR/result.json (see the module documentation)."""
     with open(os.path.join(out_dir, "result.json"), "w") as f:
         json.dump(
             {
@@ -105,6 +114,7 @@ def main():
                 "int8_grid": int8,
                 "train_accuracy": acc,
                 "epochs": epochs,
+                **extra,
             },
             f,
         )
@@ -133,21 +143,26 @@ def fit(net, counts, x, y, train, epochs):
 
 def on_int8_grid(net, counts, xs):
     """The output counts `counts(xs)` of the network with each Linear's
-    weights rounded to its layer's int8 grid (steps of max |w| / 127, as
-    `slayer import --bits 8` quantises them): the framework's own simulation
-    of the weights an int8 import runs. The weights are restored after."""
+    weights (and bias) rounded to its layer's int8 grid (steps of max |w| /
+    127, as `slayer import --bits 8` quantises them; the bias on the same
+    steps, unclipped): the framework's own simulation of the weights an int8
+    import runs. The weights are restored after."""
     import torch
 
     saved = []
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.Linear):
-                saved.append((m, m.weight.clone()))
+                saved.append((m, m.weight.clone(), None if m.bias is None else m.bias.clone()))
                 step = m.weight.abs().max() / 127
                 m.weight.copy_(torch.round(m.weight / step) * step)
+                if m.bias is not None:
+                    m.bias.copy_(torch.round(m.bias / step) * step)
         out = counts(xs).round().long().tolist()
-        for m, w in saved:
+        for m, w, b in saved:
             m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
     return out
 
 
@@ -197,18 +212,7 @@ def norse_main(x, y, n, train, out_dir, epochs):
     int8 = on_int8_grid(net, counts, x[train:])
     os.makedirs(out_dir, exist_ok=True)
     nir.write(os.path.join(out_dir, "net.nir"), to_nir(net, torch.zeros(n), dt=dt))
-    with open(os.path.join(out_dir, "result.json"), "w") as f:
-        json.dump(
-            {
-                "original": original,
-                "reimported": original,
-                "int8_grid": int8,
-                "train_accuracy": acc,
-                "epochs": epochs,
-                "dt": dt,
-            },
-            f,
-        )
+    write_result(out_dir, original, original, int8, acc, epochs, dt=dt)
 
 
 def sinabs_main(x, y, n, train, out_dir, epochs):
@@ -261,17 +265,7 @@ def sinabs_main(x, y, n, train, out_dir, epochs):
             out = back(x[i])
             out = out[0] if isinstance(out, tuple) else out
             reimported.append(out.sum(0).round().long().tolist())
-    with open(os.path.join(out_dir, "result.json"), "w") as f:
-        json.dump(
-            {
-                "original": original,
-                "reimported": reimported,
-                "int8_grid": int8,
-                "train_accuracy": acc,
-                "epochs": epochs,
-            },
-            f,
-        )
+    write_result(out_dir, original, reimported, int8, acc, epochs)
 
 
 def run_imported(model, xs):

@@ -1,5 +1,5 @@
 //! Networks trained by other frameworks, deployed through NIR (issue 14):
-//! an snnTorch `Leaky` network (NIR `LIF`), an snnTorch `Synaptic` one
+//! an snnTorch `Leaky` network with biases (NIR `Affine` and `LIF`), an snnTorch `Synaptic` one
 //! (`CubaLIF`), a Norse `LIFBoxCell` one (`LIF`) and a Sinabs `IAF` one
 //! (`IF`, reset by subtraction), each trained by
 //! `scripts/snn_lif.py` on the N-MNIST kit and written by the framework's
@@ -194,6 +194,16 @@ fn framework_networks_run_the_same_on_the_core_and_in_qemu() {
                 input_shape: Some((2, 34, 34)),
             };
             let model = lif_model(&graph, &o).unwrap().bytes;
+            // snnTorch's Leaky network has biases (NIR Affine): LifBias layers.
+            let kinds: Vec<&str> = Model::decode(&model)
+                .unwrap()
+                .layers()
+                .iter()
+                .map(slayer_core::Layer::kind)
+                .filter(|&k| k != "flatten")
+                .collect();
+            let lif = if kind == "leaky" { "lif_bias" } else { "lif" };
+            assert_eq!(kinds, [lif, lif], "{kind}");
             let ours = core_counts(&model, held_out);
             if bits == 8 {
                 report(

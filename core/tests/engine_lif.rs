@@ -2,8 +2,8 @@
 //! against a plain simulation written from the update's definition
 //! (`LifConsts::step` per neuron, each layer taking the spikes of the layer
 //! before in the same bin, a delay shifting a neuron's spikes by whole
-//! bins): the same spikes in every bin, with int8 and int16 weights, through
-//! an encode/decode round trip. `cargo test -p slayer-core --features lean`
+//! bins): the same spikes in every bin, with int8 and int16 weights, with
+//! and without biases (`Layer::LifBias`), through an encode/decode round trip. `cargo test -p slayer-core --features lean`
 //! runs the same through the 32-bit Arm code path.
 
 use rand::{Rng, SeedableRng};
@@ -16,6 +16,8 @@ struct Layer {
     inputs: usize,
     outputs: usize,
     w: Vec<i32>,
+    /// Per output, added to the summed input every bin (empty: none).
+    bias: Vec<i32>,
     k: LifConsts,
 }
 
@@ -48,6 +50,7 @@ fn reference(layers: &[Layer], delay: &[u8], input: &[Vec<u32>]) -> Vec<Vec<u32>
                     .map(|i| i64::from(layer.w[i * layer.outputs + o]))
                     .sum();
                 let a = a.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                let a = a.saturating_add(layer.bias.get(o).copied().unwrap_or(0));
                 let (s, v) = state[l][o];
                 let (s, v, f) = layer.k.step(s, v, a);
                 state[l][o] = (s, v);
@@ -106,29 +109,55 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
         .unwrap();
         let mut weights =
             |n: usize| -> Vec<i32> { (0..n).map(|_| rng.random_range(-max / 2..=max)).collect() };
+        let (w1, w2) = (weights(n_in * n_hid), weights(n_hid * n_out));
+        // Cases 2 and 3 with biases, a saturating one among them.
+        let mut biases = |n: usize| -> Vec<i32> {
+            if case < 2 {
+                return Vec::new();
+            }
+            let mut b: Vec<i32> = (0..n).map(|_| rng.random_range(-max..=max / 2)).collect();
+            b[0] = i32::MAX;
+            b
+        };
         let layers = [
             Layer {
                 inputs: n_in,
                 outputs: n_hid,
-                w: weights(n_in * n_hid),
+                w: w1,
+                bias: biases(n_hid),
                 k: k1,
             },
             Layer {
                 inputs: n_hid,
                 outputs: n_out,
-                w: weights(n_hid * n_out),
+                w: w2,
+                bias: biases(n_out),
                 k: k2,
             },
         ];
         let delay: Vec<u8> = (0..n_hid).map(|_| rng.random_range(0..=5)).collect();
         let mut b = ModelBuilder::new(1.0, 200, bits, Shape::flat(n_in as u32));
-        b.lif(n_in as u32, n_hid as u32, &layers[0].w, k1, 0.01)
-            .unwrap();
-        b.delay(&delay, 5);
-        b.lif(n_hid as u32, n_out as u32, &layers[1].w, k2, 0.01)
-            .unwrap();
+        for (l, layer) in layers.iter().enumerate() {
+            if l == 1 {
+                b.delay(&delay, 5);
+            }
+            let (i, o) = (layer.inputs as u32, layer.outputs as u32);
+            if layer.bias.is_empty() {
+                b.lif(i, o, &layer.w, layer.k, 0.01).unwrap();
+            } else {
+                b.lif_bias(i, o, &layer.w, &layer.bias, layer.k, 0.01)
+                    .unwrap();
+            }
+        }
         let bytes = b.encode().unwrap();
         let model = Model::decode(&bytes).unwrap();
+        let kinds: Vec<&str> = model
+            .layers()
+            .iter()
+            .map(slayer_core::Layer::kind)
+            .collect();
+        let lif = if case < 2 { "lif" } else { "lif_bias" };
+        assert_eq!(kinds, [lif, "delay", lif]);
         assert_eq!(model.encode().unwrap(), bytes, "encode/decode round trip");
         let input: Vec<Vec<u32>> = (0..200)
             .map(|_| (0..n_in as u32).filter(|_| rng.random_bool(0.1)).collect())
@@ -154,4 +183,7 @@ fn bad_lif_layers_are_refused() {
     assert!(b.encode().is_err(), "5 inputs after 4");
     let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(4));
     assert!(b.lif(4, 2, &[300; 8], k, 0.1).is_err(), "int8 range");
+    let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(4));
+    b.lif_bias(4, 2, &[1; 8], &[5, 6, 7], k, 0.1).unwrap();
+    assert!(b.encode().is_err(), "3 biases for 2 neurons");
 }

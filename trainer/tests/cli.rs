@@ -388,46 +388,50 @@ fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
     write(&d, "junk.slyc", "not a checkpoint");
     assert_clean_error(&slayer(&["eval", "junk.slyc"], &d), "bad magic");
 
-    // export → the fixed-point core: int16 follows the float network closely.
-    let ex = slayer(
-        &[
+    // export → the fixed-point core, scored next to the float network by
+    // `eval --model`: the export's JSON and the core's scores.
+    let export_eval = |model: &str, extra: &[&str]| {
+        let mut args = vec![
             "export",
             "full/best.slyc",
             "--out",
-            "m16.slym",
+            model,
             "--bits",
             "16",
             "--json",
-        ],
-        &d,
-    );
-    assert!(
-        ex.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ex.stderr)
-    );
+        ];
+        args.extend_from_slice(extra);
+        let ex = slayer(&args, &d);
+        assert!(
+            ex.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ex.stderr)
+        );
+        let ev = slayer(
+            &[
+                "eval",
+                "full/best.slyc",
+                "--data",
+                data,
+                "--model",
+                model,
+                "--json",
+            ],
+            &d,
+        );
+        assert!(
+            ev.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ev.stderr)
+        );
+        (ex, json(&ev)["core"].clone())
+    };
+    // int16 follows the float network closely.
+    let (ex, core) = export_eval("m16.slym", &[]);
     let v = json(&ex);
     assert_eq!(v["bits"], 16);
     let bytes = std::fs::metadata(d.join("m16.slym")).unwrap().len();
     assert_eq!(v["bytes"].as_u64(), Some(bytes));
-    let ev = slayer(
-        &[
-            "eval",
-            "full/best.slyc",
-            "--data",
-            data,
-            "--model",
-            "m16.slym",
-            "--json",
-        ],
-        &d,
-    );
-    assert!(
-        ev.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ev.stderr)
-    );
-    let core = &json(&ev)["core"];
     assert!(
         core["class_agreement"].as_f64().unwrap() >= 0.95,
         "int16 core vs float: {core}"
@@ -436,25 +440,7 @@ fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
 
     // Coarse filter coefficients: every filter on the 15-bit grid (τ of a
     // few bins), and the core still follows the float network.
-    let ex = slayer(
-        &[
-            "export",
-            "full/best.slyc",
-            "--out",
-            "coarse.slym",
-            "--bits",
-            "16",
-            "--coefficients",
-            "coarse",
-            "--json",
-        ],
-        &d,
-    );
-    assert!(
-        ex.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ex.stderr)
-    );
+    let (ex, core) = export_eval("coarse.slym", &["--coefficients", "coarse"]);
     let c = &json(&ex)["coefficients"];
     assert_eq!(c["requested"], "coarse");
     let n = c["neuron_layers"].as_u64().unwrap();
@@ -464,24 +450,6 @@ fn resume_after_kill_gives_the_uninterrupted_result_and_eval_scores_it() {
         text.contains(&format!("coefficients: 15-bit on ε of {n}/{n} layers")),
         "{text}"
     );
-    let ev = slayer(
-        &[
-            "eval",
-            "full/best.slyc",
-            "--data",
-            data,
-            "--model",
-            "coarse.slym",
-            "--json",
-        ],
-        &d,
-    );
-    assert!(
-        ev.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ev.stderr)
-    );
-    let core = &json(&ev)["core"];
     assert!(
         core["class_agreement"].as_f64().unwrap() >= 0.95,
         "coarse int16 core vs float: {core}"

@@ -498,14 +498,32 @@ fn what_cannot_be_imported_is_one_error_line() {
     let mut looped = g.clone();
     looped.edges.push(("lif1".into(), "fc".into()));
     try_graph(&looped, "`lif1`: 2 outgoing edges");
-    let mut bias = g;
-    bias.nodes.insert(
-        "fc".into(),
-        slayer_nir::Node::Affine(slayer_nir::Affine {
-            weight: slayer_nir::Tensor::f32(vec![3, 4], vec![0.5; 12]).unwrap(),
-            bias: t(0.1, 3),
-            metadata: Default::default(),
-        }),
+    let affine = |bias: slayer_nir::Tensor| {
+        let mut with = g.clone();
+        with.nodes.insert(
+            "fc".into(),
+            slayer_nir::Node::Affine(slayer_nir::Affine {
+                weight: slayer_nir::Tensor::f32(vec![3, 4], vec![0.5; 12]).unwrap(),
+                bias,
+                metadata: Default::default(),
+            }),
+        );
+        with
+    };
+    try_graph(&affine(t(0.1, 2)), "`fc`: 2 biases for 3 outputs");
+    // A bias is a constant input every bin, on the weights' scale: with
+    // every weight 0.5 (127 LSB, int8), 0.1 is 25.4 → 25 LSB.
+    slayer_nir::write(d.join("bias.nir"), &affine(t(0.1, 3))).unwrap();
+    ok(
+        &slayer(&["import", "bias.nir", "--model", "bias.slym"], &d),
+        "a LIF graph with a bias",
     );
-    try_graph(&bias, "`fc`: a non-zero bias");
+    let bytes = std::fs::read(d.join("bias.slym")).unwrap();
+    let m = slayer_core::Model::decode(&bytes).unwrap();
+    match &m.layers()[0] {
+        slayer_core::Layer::LifBias(b) => {
+            assert_eq!((0..3).map(|o| b.bias(o)).collect::<Vec<_>>(), [25; 3]);
+        }
+        other => panic!("expected a lif_bias layer, got {}", other.kind()),
+    }
 }

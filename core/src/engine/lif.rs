@@ -8,9 +8,12 @@
 
 use super::population::Population;
 use crate::fixed::LifConsts;
+use crate::model::layer::bias_at;
 
-/// Advances every neuron of `pop` by one bin with the input in `acc`.
-pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts) {
+/// Advances every neuron of `pop` by one bin with the input in `acc`,
+/// plus `bias` (per neuron an `i32` little-endian, weight LSB; empty for
+/// none), added saturating before the step clamps the sum.
+pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts, bias: &[u8]) {
     let [syn, v] = &mut pop.p;
     let n = [pop.acc.len(), syn.len(), v.len()]
         .into_iter()
@@ -23,7 +26,8 @@ pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts) {
             if j >= n {
                 break;
             }
-            let (s, u, fired) = k.step(syn[j], v[j], pop.acc[j]);
+            let a = pop.acc[j].saturating_add(bias_at(bias, j));
+            let (s, u, fired) = k.step(syn[j], v[j], a);
             pop.acc[j] = 0;
             (syn[j], v[j]) = (s, u);
             bits |= u32::from(fired) << b;

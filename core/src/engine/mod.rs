@@ -363,14 +363,17 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     delay::step(region, st.n, d, src);
                     mark(l, Phase::Delay);
                 }
-                Layer::Lif(d) => {
+                Layer::Lif(_) | Layer::LifBias(_) => {
+                    let Some((d, bias)) = layer.lif() else {
+                        continue;
+                    };
                     // This bin's input first: it reaches the neurons now.
                     let mut pop = Population::split(region, st.n);
                     let reach = list.map_or(u64::from(d.inputs), |n| n as u64);
                     let f = d.neuron.frac_bits;
                     scatter::dense_rows(pop.acc, d.weights, d.outputs, f, bits, src, reach);
                     mark(l, Phase::Scatter);
-                    lif::update(&mut pop, &d.neuron);
+                    lif::update(&mut pop, &d.neuron, bias);
                     mark(l, Phase::Update);
                 }
                 Layer::Flatten => {}

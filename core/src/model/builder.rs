@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::error::{DecodeError, EncodeError};
 use super::header::{Header, Shape, WeightBits, MAX_LAYERS};
-use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, SumPool};
+use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, SumPool};
 use super::Model;
 use crate::fixed::{LifConsts, NeuronConsts};
 
@@ -36,6 +36,8 @@ enum Owned {
         neuron: LifConsts,
         scale: f32,
         weights: Vec<u8>,
+        /// `i32` little-endian per neuron (`Layer::LifBias`), or none.
+        bias: Option<Vec<u8>>,
     },
 }
 
@@ -135,7 +137,26 @@ impl ModelBuilder {
             neuron,
             scale,
             weights,
+            bias: None,
         });
+        Ok(self)
+    }
+
+    /// [`ModelBuilder::lif`] with a constant input per neuron and bin,
+    /// `bias` (weight LSB, one per output; any `i32`): a `Layer::LifBias`.
+    pub fn lif_bias(
+        &mut self,
+        inputs: u32,
+        outputs: u32,
+        weights: &[i32],
+        bias: &[i32],
+        neuron: LifConsts,
+        scale: f32,
+    ) -> Result<&mut Self, EncodeError> {
+        self.lif(inputs, outputs, weights, neuron, scale)?;
+        if let Some(Owned::Lif { bias: b, .. }) = self.layers.last_mut() {
+            *b = Some(bias.iter().flat_map(|v| v.to_le_bytes()).collect());
+        }
         Ok(self)
     }
 
@@ -245,13 +266,20 @@ impl ModelBuilder {
                     neuron,
                     scale,
                     weights,
-                } => Layer::Lif(Lif {
-                    inputs: *inputs,
-                    outputs: *outputs,
-                    neuron: *neuron,
-                    scale: *scale,
-                    weights,
-                }),
+                    bias,
+                } => {
+                    let lif = Lif {
+                        inputs: *inputs,
+                        outputs: *outputs,
+                        neuron: *neuron,
+                        scale: *scale,
+                        weights,
+                    };
+                    match bias {
+                        Some(bias) => Layer::LifBias(LifBias { bias, lif }),
+                        None => Layer::Lif(lif),
+                    }
+                }
             };
             let found = u32::try_from(self.layers.len()).unwrap_or(u32::MAX);
             layers

@@ -25,6 +25,36 @@ pub enum Layer<'a> {
     /// (LIF, current-based LIF or IF: [`LifConsts`]), whose input reaches
     /// them in the bin it is sent.
     Lif(#[serde(borrow)] Lif<'a>),
+    /// [`Layer::Lif`] with a constant input per neuron and bin (a bias: a
+    /// NIR `Affine` before the neurons). Came after `Lif`, like it without a
+    /// version change: an older reader refuses a model holding one.
+    LifBias(#[serde(borrow)] LifBias<'a>),
+}
+
+/// A [`Lif`] layer whose neurons also get `bias[o]` every bin, added to the
+/// summed input before [`LifConsts::step`] (which clamps the sum).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifBias<'a> {
+    /// Per neuron, the input added every bin in weight LSB: an `i32`
+    /// little-endian, 4 bytes each.
+    pub bias: &'a [u8],
+    /// The synapses and neurons (its weights stay the layer's last field).
+    #[serde(borrow)]
+    pub lif: Lif<'a>,
+}
+
+impl LifBias<'_> {
+    /// The bias of neuron `o` (0 past the end).
+    pub fn bias(&self, o: usize) -> i32 {
+        bias_at(self.bias, o)
+    }
+}
+
+/// Entry `o` of a bias blob (`i32` little-endian each; 0 past the end).
+pub(crate) fn bias_at(bias: &[u8], o: usize) -> i32 {
+    bias.get(4 * o..4 * o + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, i32::from_le_bytes)
 }
 
 /// Fully connected synapses and LIF neurons: `a[o] = Σ_{active i} w[i·outputs + o]`
@@ -188,7 +218,7 @@ impl Layer<'_> {
     pub fn neurons(&self) -> u32 {
         match self {
             Layer::Dense(d) => d.outputs,
-            Layer::Lif(d) => d.outputs,
+            Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.outputs,
             Layer::Conv2d(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::SumPool(p) => p.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::Flatten | Layer::Delay(_) => 0,
@@ -196,13 +226,23 @@ impl Layer<'_> {
     }
 
     /// The SRM neuron constants of the layer's population, if it has one
-    /// (`None` for a [`Layer::Lif`]: see its own constants).
+    /// (`None` for LIF layers: see [`Layer::lif`]).
     pub fn neuron(&self) -> Option<&crate::fixed::NeuronConsts> {
         match self {
             Layer::Dense(d) => Some(&d.neuron),
             Layer::Conv2d(c) => Some(&c.neuron),
             Layer::SumPool(p) => Some(&p.neuron),
-            Layer::Flatten | Layer::Delay(_) | Layer::Lif(_) => None,
+            Layer::Flatten | Layer::Delay(_) | Layer::Lif(_) | Layer::LifBias(_) => None,
+        }
+    }
+
+    /// The synapses and LIF neurons of a [`Layer::Lif`] or
+    /// [`Layer::LifBias`], with the bias bytes (empty for `Lif`).
+    pub fn lif(&self) -> Option<(&Lif<'_>, &[u8])> {
+        match self {
+            Layer::Lif(d) => Some((d, &[])),
+            Layer::LifBias(b) => Some((&b.lif, b.bias)),
+            _ => None,
         }
     }
 
@@ -215,6 +255,7 @@ impl Layer<'_> {
             Layer::Flatten => "flatten",
             Layer::Delay(_) => "delay",
             Layer::Lif(_) => "lif",
+            Layer::LifBias(_) => "lif_bias",
         }
     }
 }

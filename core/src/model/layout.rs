@@ -69,7 +69,11 @@ pub(crate) fn plan(model: &Model<'_>) -> (heapless::Vec<Stage, { crate::model::M
     let mut width = model.inputs() as usize;
     for layer in model.layers() {
         let (n, words, out_at) = match layer {
-            Layer::Dense(_) | Layer::Conv2d(_) | Layer::SumPool(_) | Layer::Lif(_) => {
+            Layer::Dense(_)
+            | Layer::Conv2d(_)
+            | Layer::SumPool(_)
+            | Layer::Lif(_)
+            | Layer::LifBias(_) => {
                 let n = layer.neurons();
                 let words = population_words(n).unwrap_or(0) as usize;
                 (n as usize, words, Some(at + 5 * n as usize))

@@ -20,10 +20,10 @@
 //! time on cores without unaligned loads (Cortex-M0/M0+). Version 1 (no
 //! pads) is still read.
 //!
-//! `Layer::Lif` (dense synapses with LIF neurons, issue 14) came after
-//! version 2's other layers without a version change: an older reader
-//! refuses a model holding one as malformed, and reads every other model
-//! as before.
+//! `Layer::Lif` (dense synapses with LIF neurons, issue 14), then
+//! `Layer::LifBias` (the same with a bias per neuron), came after version
+//! 2's other layers without a version change: an older reader refuses a
+//! model holding one as malformed, and reads every other model as before.
 //!
 //! Weights are byte blobs (`i8`, or `i16` little-endian pairs: postcard
 //! varint-encodes wider integers) that decoding borrows from the input, so
@@ -38,7 +38,7 @@ mod builder;
 mod error;
 mod header;
 pub mod image;
-mod layer;
+pub(crate) mod layer;
 pub(crate) mod layout;
 mod validate;
 
@@ -52,7 +52,7 @@ pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION, VERSION_UNALIGNE
 pub use image::encode_image;
 pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
 pub use layer::{
-    conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, SumPool,
+    conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, SumPool,
 };
 
 use serde::Deserialize;
@@ -175,7 +175,7 @@ impl<'a> Model<'a> {
         for layer in self.layers.get(..=l)? {
             s = match layer {
                 Layer::Dense(d) => Shape::flat(d.outputs),
-                Layer::Lif(d) => Shape::flat(d.outputs),
+                Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => Shape::flat(d.outputs),
                 Layer::Conv2d(c) => c.geometry.output()?,
                 Layer::SumPool(p) => p.output()?,
                 Layer::Flatten => Shape::flat(s.len()?),
@@ -228,7 +228,7 @@ impl<'a> Model<'a> {
             // The weight blob is the layer's last field.
             let blob = match layer {
                 Layer::Dense(d) => d.weights.len(),
-                Layer::Lif(d) => d.weights.len(),
+                Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.weights.len(),
                 Layer::Conv2d(c) => c.weights.len(),
                 _ => 0,
             };

@@ -112,6 +112,27 @@ fn check_layer(
             d.scale,
             d.weights.len(),
         ),
+        Layer::LifBias(b) => {
+            let d = &b.lif;
+            let expected = usize::try_from(d.outputs)
+                .ok()
+                .and_then(|n| n.checked_mul(4))
+                .ok_or(oversized)?;
+            if b.bias.len() != expected {
+                return Err(DecodeError::WeightLength {
+                    layer,
+                    expected,
+                    found: b.bias.len(),
+                });
+            }
+            dense(
+                d.inputs,
+                d.outputs,
+                d.neuron.validate(),
+                d.scale,
+                d.weights.len(),
+            )
+        }
         Layer::Conv2d(c) => {
             let g = &c.geometry;
             mismatch(g.input.len().ok_or(oversized)?)?;

@@ -19,7 +19,7 @@
 use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape};
 use slayer_nir::{NirGraph, Node, Tensor};
 
-use super::import::{bad, finite, uniform, zero_bias, Walker};
+use super::import::{bad, finite, uniform, Walker};
 use crate::error::{Error, Result};
 use crate::export::{plain, quantise_all, weight_bits, Export, LayerQuant};
 
@@ -98,7 +98,8 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
         b.flatten();
         reports.push(plain("flatten", 0));
     }
-    let mut pending: Option<(&str, Vec<f32>, usize)> = None; // a synapse awaiting its neurons
+    // A synapse awaiting its neurons: name, weights, outputs, bias (`None`: zero).
+    let mut pending: Option<(&str, Synapse)> = None;
     let mut steps = 0usize;
     loop {
         steps += 1;
@@ -133,19 +134,36 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
             }
             (Node::Flatten(_), None) => {}
             (Node::Linear(l), None) => {
-                pending = Some((next, synapse(next, &l.weight, n)?, rows(&l.weight)));
+                let s = Synapse {
+                    weights: synapse(next, &l.weight, n)?,
+                    outputs: rows(&l.weight),
+                    bias: None,
+                };
+                pending = Some((next, s));
             }
             (Node::Affine(a), None) => {
-                zero_bias(next, &a.bias)?;
-                pending = Some((next, synapse(next, &a.weight, n)?, rows(&a.weight)));
+                let outputs = rows(&a.weight);
+                let bias = finite(next, "bias", &a.bias)?;
+                if bias.len() != outputs {
+                    return Err(bad(
+                        next,
+                        format!("{} biases for {outputs} outputs", bias.len()),
+                    ));
+                }
+                let s = Synapse {
+                    weights: synapse(next, &a.weight, n)?,
+                    outputs,
+                    bias: bias.iter().any(|&v| v != 0.0).then_some(bias),
+                };
+                pending = Some((next, s));
             }
-            (Node::Lif(_) | Node::CubaLif(_) | Node::If(_), Some((_, w, outputs))) => {
-                let e = euler(next, node, o.dt, *outputs)?;
-                reports.push(lif_layer(&mut b, next, w, (n, *outputs), e, o)?);
-                n = *outputs;
+            (Node::Lif(_) | Node::CubaLif(_) | Node::If(_), Some((_, s))) => {
+                let e = euler(next, node, o.dt, s.outputs)?;
+                reports.push(lif_layer(&mut b, next, s, n, e, o)?);
+                n = s.outputs;
                 pending = None;
             }
-            (other, Some((syn, _, _))) => {
+            (other, Some((syn, _))) => {
                 return Err(bad(
                     next,
                     format!(
@@ -159,7 +177,7 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
                     next,
                     format!(
                         "a `{}` node here: slayer imports LIF networks as chains of Flatten, \
-                         Linear / Affine (no bias) and LIF / CubaLIF / IF nodes",
+                         Linear / Affine and LIF / CubaLIF / IF nodes",
                         other.type_name()
                     ),
                 ))
@@ -180,17 +198,28 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     })
 }
 
-/// Appends the LIF layer of neuron node `name` after synapses `w`
-/// (`[out, in]`, `(inputs, outputs)` wide): the gain folded into the
-/// weights, which are then quantised; returns the layer's report.
+/// The synapses before a LIF-family node.
+struct Synapse {
+    /// `[out, in]`.
+    weights: Vec<f32>,
+    outputs: usize,
+    /// One per output (`None`: all zero).
+    bias: Option<Vec<f32>>,
+}
+
+/// Appends the LIF layer of neuron node `name` after synapses `s` taking
+/// `n` inputs: the gain folded into the weights and the bias, which are
+/// then quantised on the weights' scale (the bias as an `i32` of weight
+/// LSB: a `Layer::LifBias`); returns the layer's report.
 fn lif_layer(
     b: &mut ModelBuilder,
     name: &str,
-    w: &[f32],
-    (n, outputs): (usize, usize),
+    s: &Synapse,
+    n: usize,
     e: Euler,
     o: &LifOptions,
 ) -> Result<LayerQuant> {
+    let (w, outputs) = (&s.weights, s.outputs);
     if e.v_reset != 0.0 && o.reset == LifReset::Zero {
         return Err(bad(
             name,
@@ -219,8 +248,26 @@ fn lif_layer(
         )
     })?;
     let size = |v: usize| u32::try_from(v).map_err(|_| bad(name, "too many neurons"));
-    b.lif(size(n)?, size(outputs)?, &q, k, r.scale)
-        .map_err(|err| bad(name, format!("{err:?}")))?;
+    let (inputs, outputs) = (size(n)?, size(outputs)?);
+    match &s.bias {
+        None => b.lif(inputs, outputs, &q, k, r.scale),
+        Some(bias) => {
+            let lsb = |v: f32| {
+                let x = (f64::from(v) * e.gain / f64::from(r.scale)).round();
+                if x.is_finite() && x.abs() <= f64::from(i32::MAX) {
+                    Ok(x as i32)
+                } else {
+                    Err(bad(
+                        name,
+                        format!("a bias of {v} is {x} weight LSB: out of range"),
+                    ))
+                }
+            };
+            let bias = bias.iter().map(|&v| lsb(v)).collect::<Result<Vec<i32>>>()?;
+            b.lif_bias(inputs, outputs, &q, &bias, k, r.scale)
+        }
+    }
+    .map_err(|err| bad(name, format!("{err:?}")))?;
     Ok(r)
 }
 
