@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 mod common;
 
 /// A fresh temporary folder for this test file.
-fn tempdir(name: &str) -> PathBuf {
+fn tempdir(name: &str) -> common::TempDir {
     common::tempdir("bad", name)
 }
 

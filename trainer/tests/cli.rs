@@ -9,7 +9,7 @@ use slayer_trainer::checkpoint::Checkpoint;
 mod common;
 
 /// A fresh temporary folder for this test file.
-fn tempdir(name: &str) -> PathBuf {
+fn tempdir(name: &str) -> common::TempDir {
     common::tempdir("cli", name)
 }
 

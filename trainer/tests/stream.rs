@@ -3,6 +3,8 @@
 //! ranges and truncations of a real DVS Gesture AEDAT 3.1 recording) that
 //! must never stop the stream and may only lose the damaged packets.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -23,11 +25,8 @@ fn aedat() -> PathBuf {
 }
 
 /// A fresh temporary folder per test.
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("slayer-stream-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tempdir(name: &str) -> common::TempDir {
+    common::tempdir("stream", name)
 }
 
 /// A small random-weight model on the DVS128 input (2×128×128): pool 4,
