@@ -12,7 +12,8 @@ use std::path::Path;
 
 use slayer_core::model::ConvGeometry;
 use slayer_core::{
-    pool_tap_weight, ModelBuilder, NeuronConsts, NeuronParams, SamplePackBuilder, Shape, WeightBits,
+    pool_tap_weight, LifConsts, LifReset, ModelBuilder, NeuronConsts, NeuronParams,
+    SamplePackBuilder, Shape, WeightBits,
 };
 
 fn main() {
@@ -70,6 +71,23 @@ fn main() {
         b.dense(pooled, 3, &vec![60; pooled as usize * 3], k, 0.1)
             .unwrap();
         seeds.push(b.encode().unwrap());
+
+        // LIF layers, the second with biases (`Layer::Lif`, `Layer::LifBias`),
+        // then SRM neurons with coefficients on the coarse grid.
+        let kl = LifConsts::derive(150.0, 0.5, 0.9, LifReset::Subtract).unwrap();
+        let mut b = ModelBuilder::new(1.0, 50, bits, Shape::flat(6));
+        b.lif(
+            6,
+            4,
+            &(0..24).map(|i| i * 4 - 40).collect::<Vec<_>>(),
+            kl,
+            0.1,
+        )
+        .unwrap();
+        b.lif_bias(4, 3, &[50; 12], &[-20, 0, i32::MAX], kl, 0.1)
+            .unwrap();
+        b.dense(3, 2, &[70; 6], k.coarse(), 0.1).unwrap();
+        seeds.push(b.encode().unwrap());
     }
     let mut p = SamplePackBuilder::new(30, 4);
     p.push(1, &[vec![0u32, 4], vec![], vec![29, 3, 3], vec![7]])
@@ -84,7 +102,9 @@ fn main() {
 }
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(name), bytes).unwrap();
 }

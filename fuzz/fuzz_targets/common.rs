@@ -27,6 +27,10 @@ pub fn run_stream(data: &[u8], format: slayer_trainer::stream::Format) {
 #[allow(dead_code)]
 pub fn scratch(ext: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new("/dev/shm");
-    let dir = if dir.is_dir() { dir.to_path_buf() } else { std::env::temp_dir() };
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     dir.join(format!("slayer-fuzz-{}.{ext}", std::process::id()))
 }
