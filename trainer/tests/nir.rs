@@ -168,6 +168,19 @@ fn a_trained_network_goes_to_nir_and_back_and_runs_the_same_in_python() {
         std::fs::read(d.join("back.slym")).unwrap(),
         "the same core model from the original and the imported checkpoint"
     );
+    // The same with coarse coefficients, and they are not the full ones.
+    for args in [
+        &["export", "run/checkpoint.slyc", "--out", "ac.slym"][..],
+        &["import", "net.nir", "--model", "bc.slym"][..],
+    ] {
+        ok(
+            &slayer(&[args, &["--coefficients", "coarse"]].concat(), &d),
+            "coarse",
+        );
+    }
+    let coarse = std::fs::read(d.join("ac.slym")).unwrap();
+    assert_eq!(coarse, std::fs::read(d.join("bc.slym")).unwrap());
+    assert_ne!(coarse, std::fs::read(d.join("a.slym")).unwrap());
 
     // A bad --bits is refused before anything is written.
     let out = slayer(

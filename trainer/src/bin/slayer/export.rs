@@ -55,6 +55,15 @@ pub(crate) enum Coefs {
     Coarse,
 }
 
+impl From<Coefs> for export::Coefficients {
+    fn from(c: Coefs) -> Self {
+        match c {
+            Coefs::Full => Self::Full,
+            Coefs::Coarse => Self::Coarse,
+        }
+    }
+}
+
 /// What `slayer export` writes.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -71,16 +80,12 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     }
     let cfg = ck.config()?;
     let shape = train::input_shape(&cfg, &ck.network);
-    let coefficients = match a.coefficients {
-        Coefs::Full => export::Coefficients::Full,
-        Coefs::Coarse => export::Coefficients::Coarse,
-    };
     let ex = export::export_with(
         &ck.network,
         Some(shape),
         cfg.simulation.bins,
         a.bits,
-        coefficients,
+        a.coefficients.into(),
     )?;
     files::write_atomic(&a.out, &ex.bytes)?;
     let mut out = std::io::stdout().lock();

@@ -41,6 +41,11 @@ pub(crate) struct Args {
     /// Weight width of --model: 8 or 16 bits.
     #[arg(long, default_value_t = 8)]
     bits: u32,
+    /// SLAYER graphs: the filter coefficients of --model, as for `slayer
+    /// export --coefficients` (`coarse`: 15 bits where a kernel moves by at
+    /// most 0.1 %, for a Cortex-M0/M0+). LIF neurons have no such filters.
+    #[arg(long, value_enum, default_value_t = crate::export::Coefs::Full)]
+    coefficients: crate::export::Coefs,
     /// The experiment (data, loss, optimiser, bins) to attach when the graph
     /// carries none; its network, neuron and time step are replaced by the
     /// graph's. Without it such a graph gets the default experiment's.
@@ -96,7 +101,13 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     }
     if let Some(path) = &a.model {
         let shape = train::input_shape(&cfg, &net);
-        let ex = export::export(&net, Some(shape), cfg.simulation.bins, a.bits)?;
+        let ex = export::export_with(
+            &net,
+            Some(shape),
+            cfg.simulation.bins,
+            a.bits,
+            a.coefficients.into(),
+        )?;
         files::write_atomic(path, &ex.bytes)?;
         report::export::summary(&mut out, path, &ex, shape, cfg.simulation.bins, net.ts)?;
     }
