@@ -3,7 +3,7 @@
 //! Computed in `f64` with `libm`, so a host and a microcontroller that derive
 //! constants from the same parameters get the same bits.
 
-use super::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_BITS, COEF_ONE, MAX_FRAC_BITS, THETA_BITS};
+use super::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_STEP, COEF_ONE, MAX_FRAC_BITS, THETA_BITS};
 use crate::NeuronParams;
 
 /// Why [`NeuronConsts::derive`] or [`pool_tap_weight`] rejected its input.
@@ -86,13 +86,13 @@ fn coefficients(r: f64) -> (f64, f64) {
 /// [`NeuronConsts::coarse`] accepts.
 pub const GRID_TOLERANCE: f64 = 1e-3;
 
-/// `[2a, a², c]` of a double pole on the coarse grid ([`COEF_GRID_BITS`]):
+/// `[2a, a², c]` of a double pole on the coarse grid ([`COEF_GRID_BITS`](super::COEF_GRID_BITS)):
 /// each Q2.30 value rounded to the nearest multiple of `2^15`, when that
 /// moves the filter's impulse response by at most [`GRID_TOLERANCE`] of its
 /// peak; `None` otherwise (time constants past `≈ 20` bins, whose double
 /// pole is more sensitive to its coefficients).
 fn on_grid(k: [i32; 3]) -> Option<[i32; 3]> {
-    let step = 1i64 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+    let step = i64::from(COEF_GRID_STEP);
     let mut grid = [0i32; 3];
     for (g, &v) in grid.iter_mut().zip(&k) {
         // Round half away from zero, as `to_i32` does.
@@ -190,7 +190,7 @@ impl NeuronConsts {
 
     /// These constants with each filter's coefficients (`2α`, `α²`, `c` of
     /// `ε`; `2β`, `β²` of `ν`) rounded to the coarse grid
-    /// ([`COEF_GRID_BITS`]: 15 fractional bits) where that moves the
+    /// ([`COEF_GRID_BITS`](super::COEF_GRID_BITS): 15 fractional bits) where that moves the
     /// filter's kernel by at most [`GRID_TOLERANCE`] of its peak (up to
     /// `τ ≈ 20` bins), the others as they are. The update is the same;
     /// a core without a 32 × 32 → 64-bit multiply (ARMv6-M: Cortex-M0/M0+)
@@ -219,7 +219,7 @@ impl NeuronConsts {
     /// Whether the coefficients of `ε` and of `ν` lie on the coarse grid
     /// ([`NeuronConsts::coarse`]).
     pub fn on_coarse_grid(&self) -> (bool, bool) {
-        let on = |v: i32| v % (1 << (COEF_FRAC_BITS - COEF_GRID_BITS)) == 0;
+        let on = |v: i32| v % COEF_GRID_STEP == 0;
         (
             on(self.eps_a2) && on(self.eps_a_sq) && on(self.eps_c),
             on(self.nu_a2) && on(self.nu_a_sq),
@@ -283,7 +283,7 @@ mod tests {
     /// kernel `ε[n] = e·(n·r)·e^{−n·r}` (closed form, not the recursion).
     #[test]
     fn coarse_grid_where_the_kernel_allows() {
-        let step = 1i32 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+        let step = COEF_GRID_STEP;
         let q = pow2(COEF_FRAC_BITS);
         for (tau, grid) in [
             (0.5f32, true),

@@ -59,6 +59,9 @@ pub const COEF_FRAC_BITS: u32 = 30;
 /// [`GRID_TOLERANCE`] of its peak): multiples of `2^(30 − 15)` in Q2.30.
 pub const COEF_GRID_BITS: u32 = 15;
 
+/// One step of the coarse grid in Q2.30: coefficients on it are multiples of this.
+pub const COEF_GRID_STEP: i32 = 1 << (COEF_FRAC_BITS - COEF_GRID_BITS);
+
 /// `θ` is placed in `(2^(THETA_BITS−1), 2^THETA_BITS]` state units when possible.
 pub const THETA_BITS: u32 = 20;
 

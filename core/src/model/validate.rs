@@ -113,8 +113,7 @@ fn check_layer(
             d.weights.len(),
         ),
         Layer::LifBias(b) => {
-            let d = &b.lif;
-            let expected = usize::try_from(d.outputs)
+            let expected = usize::try_from(b.lif.outputs)
                 .ok()
                 .and_then(|n| n.checked_mul(4))
                 .ok_or(oversized)?;
@@ -125,13 +124,8 @@ fn check_layer(
                     found: b.bias.len(),
                 });
             }
-            dense(
-                d.inputs,
-                d.outputs,
-                d.neuron.validate(),
-                d.scale,
-                d.weights.len(),
-            )
+            // Otherwise a `Lif` layer.
+            check_layer(layer, &Layer::Lif(b.lif.clone()), width, bits)
         }
         Layer::Conv2d(c) => {
             let g = &c.geometry;

@@ -45,7 +45,7 @@ use crate::engine::filter::HALF;
 use crate::engine::population::{AccOrder, Population};
 use crate::engine::spikes::Spikes;
 use crate::engine::sum::{Plain, Read, I8};
-use crate::fixed::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_BITS};
+use crate::fixed::{NeuronConsts, COEF_FRAC_BITS, COEF_GRID_STEP};
 
 /// `sat(acc >> 30)` (as `filter::narrow`), with the saturation out
 /// of line: one compare and a branch that is never taken in practice.
@@ -122,12 +122,11 @@ impl Coarse {
     /// The factors, when the Q2.30 coefficients lie on the grid and in the
     /// ranges `NeuronConsts::validate` guarantees (`None` otherwise).
     fn new(a2: i32, neg_a_sq: i32, c: i32) -> Option<Self> {
-        const STEP: i32 = 1 << (COEF_FRAC_BITS - COEF_GRID_BITS);
-        let on = |v: i32| v % STEP == 0;
+        let on = |v: i32| v % COEF_GRID_STEP == 0;
         let k = Self {
-            a2: a2 / STEP,
-            neg_a_sq: neg_a_sq / STEP,
-            c: c / STEP,
+            a2: a2 / COEF_GRID_STEP,
+            neg_a_sq: neg_a_sq / COEF_GRID_STEP,
+            c: c / COEF_GRID_STEP,
         };
         let fits = (0..1 << 16).contains(&k.a2)
             && (-(1 << 15)..=0).contains(&k.neg_a_sq)
@@ -297,7 +296,7 @@ fn eps(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts) -> u32 {
     for ((&p1, p2), &a) in p1.iter().zip(p2.iter_mut()).zip(acc) {
         // `fit` kept `a << f` within i32.
         let x = a << f;
-        let p = pole_lean(a2, neg_a_sq, p1, *p2, mul_wide(c, x) + HALF);
+        let p = eps_step(a2, neg_a_sq, c, p1, *p2, x);
         *p2 = p;
         if p >= theta {
             new |= bit;
@@ -335,12 +334,17 @@ fn eps_narrow(p1: &[i32], p2: &mut [i32], acc: &[i32], k: &NeuronConsts, q: Coar
     new
 }
 
-/// The general `ε` step of one neuron, out of line (rarely taken by
-/// [`eps_narrow`]).
+/// The general `ε` step of one neuron: `pole(2α, −α², p1, p2, c·x + ½)`.
+#[inline(always)]
+fn eps_step(a2: i32, neg_a_sq: i32, c: i32, p1: i32, p2: i32, x: i32) -> i32 {
+    pole_lean(a2, neg_a_sq, p1, p2, mul_wide(c, x) + HALF)
+}
+
+/// [`eps_step`] out of line (rarely taken by [`eps_narrow`]).
 #[cold]
 #[inline(never)]
 fn wide(p1: i32, p2: i32, x: i32, k: &NeuronConsts) -> i32 {
-    pole_lean(k.eps_a2, -k.eps_a_sq, p1, p2, mul_wide(k.eps_c, x) + HALF)
+    eps_step(k.eps_a2, -k.eps_a_sq, k.eps_c, p1, p2, x)
 }
 
 /// A word of four int8 weights: an aligned `u32` (one load on any core) or
