@@ -3,11 +3,15 @@
 //! (`LifConsts::step` per neuron, each layer taking the spikes of the layer
 //! before in the same bin, a delay shifting a neuron's spikes by whole
 //! bins): the same spikes in every bin, with int8 and int16 weights, with
-//! and without biases (`Layer::LifBias`), through an encode/decode round trip. `cargo test -p slayer-core --features lean`
-//! runs the same through the 32-bit Arm code path.
+//! and without biases (`Layer::LifBias`), through an encode/decode round trip.
+//! Convolutions with LIF neurons (`Layer::LifConv`) against a gather-form
+//! convolution (each output summing its window, PyTorch's definition) in
+//! the same way. `cargo test -p slayer-core --features lean` runs the same
+//! through the 32-bit Arm code path.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use slayer_core::model::ConvGeometry;
 use slayer_core::{
     state_words, Engine, LifConsts, LifReset, Model, ModelBuilder, Shape, WeightBits,
 };
@@ -186,4 +190,204 @@ fn bad_lif_layers_are_refused() {
     let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(4));
     b.lif_bias(4, 2, &[1; 8], &[5, 6, 7], k, 0.1).unwrap();
     assert!(b.encode().is_err(), "3 biases for 2 neurons");
+}
+
+/// A convolution with LIF neurons, stated as PyTorch states it.
+struct ConvLayer {
+    g: ConvGeometry,
+    /// `[out][in][ky][kx]`.
+    w: Vec<i32>,
+    /// Per output channel (empty: none).
+    bias: Vec<i32>,
+    k: LifConsts,
+}
+
+impl ConvLayer {
+    /// The summed input of every output `(o, oy, ox)` (channel-major):
+    /// `Σ_{c, ky, kx} w[o][c][ky][kx] · x[c][oy·sy + ky − py][ox·sx + kx − px]`.
+    fn gather(&self, x: &[bool]) -> Vec<i32> {
+        let (i, out) = (self.g.input, self.g.output().unwrap());
+        let n = |v: u32| i64::from(v);
+        let (ic, ih, iw) = (n(i.c), n(i.h), n(i.w));
+        let (kh, kw) = (n(self.g.kernel.0), n(self.g.kernel.1));
+        let (sy, sx) = (n(self.g.stride.0), n(self.g.stride.1));
+        let (py, px) = (n(self.g.padding.0), n(self.g.padding.1));
+        let mut a = Vec::new();
+        for o in 0..n(out.c) {
+            for oy in 0..n(out.h) {
+                for ox in 0..n(out.w) {
+                    let mut sum = 0i64;
+                    for c in 0..ic {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let (y, xx) = (oy * sy + ky - py, ox * sx + kx - px);
+                                let inside = (0..ih).contains(&y) && (0..iw).contains(&xx);
+                                if inside && x[((c * ih + y) * iw + xx) as usize] {
+                                    let w = (((o * ic + c) * kh + ky) * kw + kx) as usize;
+                                    sum += i64::from(self.w[w]);
+                                }
+                            }
+                        }
+                    }
+                    let sum = sum.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                    let bias = self.bias.get(o as usize).copied().unwrap_or(0);
+                    a.push(sum.saturating_add(bias));
+                }
+            }
+        }
+        a
+    }
+}
+
+#[test]
+fn lif_convolutions_match_a_gather_convolution_bit_for_bit() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut spikes = 0usize;
+    for (case, bits) in [
+        WeightBits::I8,
+        WeightBits::I16,
+        WeightBits::I16,
+        WeightBits::I8,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let max = bits.max();
+        let input = Shape::new(2, 13, 12);
+        // Stride 2 and padding 1, then an unpadded 3 × 2 kernel.
+        let g1 = ConvGeometry {
+            input,
+            out_channels: 4,
+            kernel: (3, 3),
+            stride: (2, 2),
+            padding: (1, 1),
+        };
+        let g2 = ConvGeometry {
+            input: g1.output().unwrap(),
+            out_channels: 3,
+            kernel: (3, 2),
+            stride: (1, 1),
+            padding: (0, 0),
+        };
+        let resets = [LifReset::Zero, LifReset::Subtract];
+        let reset = resets[case % 2];
+        let theta = f64::from(max) * 2.0;
+        let k1 = LifConsts::derive(theta, [0.0, 0.6][case / 2], 0.9, reset).unwrap();
+        let k2 = LifConsts::derive(theta * 0.7, 0.0, [1.0, 0.85][case % 2], reset).unwrap();
+        let mut layer = |g: ConvGeometry, k: LifConsts| {
+            let n = g.weight_count().unwrap() as usize;
+            let w = (0..n).map(|_| rng.random_range(-max / 3..=max)).collect();
+            // Cases 1 and 2 with a bias per channel, a saturating one among them.
+            let bias = if case == 1 || case == 2 {
+                let mut b: Vec<i32> = (0..g.out_channels)
+                    .map(|_| rng.random_range(-max..=max / 3))
+                    .collect();
+                b[1] = i32::MIN;
+                b
+            } else {
+                Vec::new()
+            };
+            ConvLayer { g, w, bias, k }
+        };
+        let convs = [layer(g1, k1), layer(g2, k2)];
+        let mut b = ModelBuilder::new(1.0, 120, bits, input);
+        for c in &convs {
+            let bias = (!c.bias.is_empty()).then_some(c.bias.as_slice());
+            b.lif_conv(c.g, &c.w, bias, c.k, 0.01).unwrap();
+        }
+        let bytes = b.encode().unwrap();
+        let model = Model::decode(&bytes).unwrap();
+        assert_eq!(model.encode().unwrap(), bytes, "encode/decode round trip");
+        assert_eq!(model.outputs(), g2.output().unwrap().len().unwrap());
+        let n_in = input.len().unwrap();
+        let stimulus: Vec<Vec<u32>> = (0..120)
+            .map(|_| (0..n_in).filter(|_| rng.random_bool(0.15)).collect())
+            .collect();
+        // The plain simulation: each layer's gathered input, then the step.
+        let mut state: Vec<Vec<(i32, i32)>> = convs
+            .iter()
+            .map(|c| vec![(0, 0); c.g.output().unwrap().len().unwrap() as usize])
+            .collect();
+        let expected: Vec<Vec<u32>> = stimulus
+            .iter()
+            .map(|bin| {
+                let mut x = vec![false; n_in as usize];
+                for &i in bin {
+                    x[i as usize] = true;
+                }
+                for (c, st) in convs.iter().zip(&mut state) {
+                    let a = c.gather(&x);
+                    x = a
+                        .iter()
+                        .zip(st.iter_mut())
+                        .map(|(&a, (s, v))| {
+                            let (s2, v2, f) = c.k.step(*s, *v, a);
+                            (*s, *v) = (s2, v2);
+                            f
+                        })
+                        .collect();
+                }
+                (0..x.len() as u32).filter(|&j| x[j as usize]).collect()
+            })
+            .collect();
+        let ours = run(&model, &stimulus);
+        assert_eq!(ours, expected, "case {case}");
+        spikes += ours.iter().map(Vec::len).sum::<usize>();
+        // The first layer's spikes too: the engine reports them.
+        let mut st = vec![0i32; state_words(&model)];
+        let mut engine = Engine::new(&model, &mut st).unwrap();
+        let mut hidden = 0;
+        for bin in &stimulus {
+            engine.step(bin, |_| {});
+            hidden += engine.spike_count(0).unwrap();
+        }
+        assert!(hidden > 100, "case {case}: {hidden} hidden spikes");
+    }
+    assert!(spikes > 100, "the outputs should spike: {spikes}");
+}
+
+#[test]
+fn bad_lif_convolutions_are_refused() {
+    let k = LifConsts::derive(10.0, 0.0, 0.9, LifReset::Zero).unwrap();
+    let g = ConvGeometry {
+        input: Shape::new(2, 5, 5),
+        out_channels: 3,
+        kernel: (3, 3),
+        stride: (1, 1),
+        padding: (0, 0),
+    };
+    let w = vec![1; 54];
+    let build = |g: ConvGeometry, w: &[i32], bias: Option<&[i32]>, k: LifConsts| {
+        let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::new(2, 5, 5));
+        b.lif_conv(g, w, bias, k, 0.1)?;
+        b.encode()
+    };
+    assert!(build(g, &w, None, k).is_ok());
+    assert!(build(g, &w, Some(&[1, 2, 3]), k).is_ok());
+    assert!(
+        build(g, &w, Some(&[1, 2]), k).is_err(),
+        "2 biases, 3 channels"
+    );
+    assert!(build(g, &w[1..], None, k).is_err(), "53 weights");
+    assert!(
+        build(g, &w, None, LifConsts { theta: 0, ..k }).is_err(),
+        "θ = 0"
+    );
+    let wide = ConvGeometry {
+        kernel: (6, 3),
+        ..g
+    };
+    assert!(
+        build(wide, &[1; 108], None, k).is_err(),
+        "kernel past the input"
+    );
+    let other = ConvGeometry {
+        input: Shape::new(1, 5, 5),
+        ..g
+    };
+    assert!(
+        build(other, &[1; 27], None, k).is_err(),
+        "fed 50 values, takes 25"
+    );
+    assert!(build(g, &[300; 54], None, k).is_err(), "int8 range");
 }

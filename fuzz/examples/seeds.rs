@@ -88,6 +88,34 @@ fn main() {
             .unwrap();
         b.dense(3, 2, &[70; 6], k.coarse(), 0.1).unwrap();
         seeds.push(b.encode().unwrap());
+
+        // Convolutions with LIF neurons (`Layer::LifConv`), with and
+        // without a bias per channel.
+        let input = Shape::new(2, 6, 5);
+        let g1 = ConvGeometry {
+            input,
+            out_channels: 3,
+            kernel: (3, 3),
+            stride: (2, 1),
+            padding: (1, 0),
+        };
+        let g2 = ConvGeometry {
+            input: g1.output().unwrap(),
+            out_channels: 2,
+            kernel: (2, 2),
+            stride: (1, 1),
+            padding: (0, 0),
+        };
+        let mut b = ModelBuilder::new(1.0, 50, bits, input);
+        let w = |g: &ConvGeometry| {
+            (0..g.weight_count().unwrap() as i32)
+                .map(|i| 60 - 5 * (i % 25))
+                .collect::<Vec<_>>()
+        };
+        b.lif_conv(g1, &w(&g1), Some(&[10, -10, 0]), kl, 0.1)
+            .unwrap();
+        b.lif_conv(g2, &w(&g2), None, kl, 0.1).unwrap();
+        seeds.push(b.encode().unwrap());
     }
     let mut p = SamplePackBuilder::new(30, 4);
     p.push(1, &[vec![0u32, 4], vec![], vec![29, 3, 3], vec![7]])

@@ -313,7 +313,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 }
                 Layer::Conv2d(c) => {
                     let mut pop = Population::split(region, st.n);
-                    let reach = scatter::conv_reach(c, list);
+                    let reach = scatter::conv_reach(&c.geometry, list);
                     let wt = self.conv_at[l].and_then(|at| {
                         let words = scatter::conv_scratch_words(c);
                         self.scratch.get(at..at + words)
@@ -373,7 +373,20 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     let f = d.neuron.frac_bits;
                     scatter::dense_rows(pop.acc, d.weights, d.outputs, f, bits, src, reach);
                     mark(l, Phase::Scatter);
-                    lif::update(&mut pop, &d.neuron, bias);
+                    lif::update(&mut pop, &d.neuron, bias, 1);
+                    mark(l, Phase::Update);
+                }
+                Layer::LifConv(c) => {
+                    // This bin's input first: it reaches the neurons now.
+                    let mut pop = Population::split(region, st.n);
+                    let reach = scatter::conv_reach(&c.geometry, list);
+                    let g = &c.geometry;
+                    let f = c.neuron.frac_bits;
+                    scatter::conv_rows(pop.acc, g, c.weights, f, bits, src, reach);
+                    mark(l, Phase::Scatter);
+                    // One bias per output channel of `h·w` neurons.
+                    let plane = g.output().and_then(|o| o.h.checked_mul(o.w)).unwrap_or(1);
+                    lif::update(&mut pop, &c.neuron, c.bias, plane as usize);
                     mark(l, Phase::Update);
                 }
                 Layer::Flatten => {}

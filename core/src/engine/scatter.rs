@@ -11,7 +11,7 @@
 use super::arch;
 use super::spikes::Spikes;
 use super::sum::{add_i32, no_overflow, Add, Plain, Read, Sat, I16, I8};
-use crate::model::{Conv2d, Dense, SumPool, WeightBits};
+use crate::model::{Conv2d, ConvGeometry, Dense, SumPool, WeightBits};
 
 /// Largest weight magnitude of a width.
 fn max_weight(bits: WeightBits) -> u64 {
@@ -171,7 +171,10 @@ struct Geo {
 
 impl Geo {
     fn of(c: &Conv2d<'_>) -> Option<Self> {
-        let g = &c.geometry;
+        Self::of_geometry(&c.geometry)
+    }
+
+    fn of_geometry(g: &ConvGeometry) -> Option<Self> {
         let out = g.output()?;
         let geo = Self {
             ic: g.input.c as usize,
@@ -205,10 +208,10 @@ impl Geo {
 
 /// The spikes that can reach one neuron of a convolution in a bin, for
 /// input bits (`None`) or a caller's list of `len` entries.
-pub(crate) fn conv_reach(c: &Conv2d<'_>, list: Option<usize>) -> u64 {
+pub(crate) fn conv_reach(g: &ConvGeometry, list: Option<usize>) -> u64 {
     match list {
         Some(n) => n as u64,
-        None => Geo::of(c).map_or(u64::MAX, |g| g.fan_in()),
+        None => Geo::of_geometry(g).map_or(u64::MAX, |g| g.fan_in()),
     }
 }
 
@@ -222,23 +225,35 @@ pub(crate) fn conv(
     spikes: Spikes<'_>,
     reach: u64,
 ) {
-    let plain = no_overflow(reach, max_weight(bits));
-    arch::fresh(acc);
-    match (bits, plain) {
-        (WeightBits::I8, true) => conv_with::<I8, Plain>(acc, c, spikes),
-        (WeightBits::I8, false) => conv_with::<I8, Sat>(acc, c, spikes),
-        (WeightBits::I16, true) => conv_with::<I16, Plain>(acc, c, spikes),
-        (WeightBits::I16, false) => conv_with::<I16, Sat>(acc, c, spikes),
-    }
-    arch::fit(
-        acc,
-        c.neuron.frac_bits,
-        reach.saturating_mul(max_weight(bits)),
-    );
+    let f = c.neuron.frac_bits;
+    conv_rows(acc, &c.geometry, c.weights, f, bits, spikes, reach);
 }
 
-fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes<'_>) {
-    let Some(g) = Geo::of(conv) else { return };
+/// [`conv`] with geometry `g` and weight blob `weights`, for a population
+/// with `frac_bits` fractional state bits (also a LIF convolution's scatter).
+pub(crate) fn conv_rows(
+    acc: &mut [i32],
+    g: &ConvGeometry,
+    weights: &[u8],
+    frac_bits: u8,
+    bits: WeightBits,
+    spikes: Spikes<'_>,
+    reach: u64,
+) {
+    let plain = no_overflow(reach, max_weight(bits));
+    arch::fresh(acc);
+    if let Some(g) = Geo::of_geometry(g) {
+        match (bits, plain) {
+            (WeightBits::I8, true) => conv_with::<I8, Plain>(acc, &g, weights, spikes),
+            (WeightBits::I8, false) => conv_with::<I8, Sat>(acc, &g, weights, spikes),
+            (WeightBits::I16, true) => conv_with::<I16, Plain>(acc, &g, weights, spikes),
+            (WeightBits::I16, false) => conv_with::<I16, Sat>(acc, &g, weights, spikes),
+        }
+    }
+    arch::fit(acc, frac_bits, reach.saturating_mul(max_weight(bits)));
+}
+
+fn conv_with<R: Read, A: Add>(acc: &mut [i32], g: &Geo, weights: &[u8], spikes: Spikes<'_>) {
     let (ohw, khw) = (g.oh * g.ow, g.kh * g.kw);
     let mut at = Coords::new(g.ih, g.iw);
     for n in spikes {
@@ -250,7 +265,7 @@ fn conv_with<R: Read, A: Add>(acc: &mut [i32], conv: &Conv2d<'_>, spikes: Spikes
         }
         for (o, ao) in acc.chunks_exact_mut(ohw).enumerate() {
             let base = (o * g.ic + ch) * khw;
-            let Some(wk) = conv.weights.get(base * R::BYTES..(base + khw) * R::BYTES) else {
+            let Some(wk) = weights.get(base * R::BYTES..(base + khw) * R::BYTES) else {
                 continue;
             };
             for oy in y0..y1 {

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::error::{DecodeError, EncodeError};
 use super::header::{Header, Shape, WeightBits, MAX_LAYERS};
-use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, SumPool};
+use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, LifConv, SumPool};
 use super::Model;
 use crate::fixed::{LifConsts, NeuronConsts};
 
@@ -38,6 +38,14 @@ enum Owned {
         weights: Vec<u8>,
         /// `i32` little-endian per neuron (`Layer::LifBias`), or none.
         bias: Option<Vec<u8>>,
+    },
+    LifConv {
+        geometry: ConvGeometry,
+        neuron: LifConsts,
+        scale: f32,
+        /// `i32` little-endian per output channel, or empty.
+        bias: Vec<u8>,
+        weights: Vec<u8>,
     },
 }
 
@@ -179,6 +187,34 @@ impl ModelBuilder {
         Ok(self)
     }
 
+    /// Appends a convolution with LIF neurons (a `Layer::LifConv`);
+    /// `weights` in PyTorch's `[out][in][ky][kx]` layout, `bias` one per
+    /// output channel in weight LSB (any `i32`) or `None`. Fails on a weight
+    /// outside the range of the model's [`WeightBits`].
+    pub fn lif_conv(
+        &mut self,
+        geometry: ConvGeometry,
+        weights: &[i32],
+        bias: Option<&[i32]>,
+        neuron: LifConsts,
+        scale: f32,
+    ) -> Result<&mut Self, EncodeError> {
+        let weights = self.pack(weights)?;
+        let bias = bias
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        self.layers.push(Owned::LifConv {
+            geometry,
+            neuron,
+            scale,
+            bias,
+            weights,
+        });
+        Ok(self)
+    }
+
     /// Appends a sum-pooling layer with integer tap weight `tap`
     /// (see [`crate::fixed::pool_tap_weight`]).
     pub fn sum_pool(
@@ -280,6 +316,19 @@ impl ModelBuilder {
                         None => Layer::Lif(lif),
                     }
                 }
+                Owned::LifConv {
+                    geometry,
+                    neuron,
+                    scale,
+                    bias,
+                    weights,
+                } => Layer::LifConv(LifConv {
+                    geometry: *geometry,
+                    neuron: *neuron,
+                    scale: *scale,
+                    bias,
+                    weights,
+                }),
             };
             let found = u32::try_from(self.layers.len()).unwrap_or(u32::MAX);
             layers

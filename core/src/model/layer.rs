@@ -29,6 +29,29 @@ pub enum Layer<'a> {
     /// NIR `Affine` before the neurons). Came after `Lif`, like it without a
     /// version change: an older reader refuses a model holding one.
     LifBias(#[serde(borrow)] LifBias<'a>),
+    /// A per-bin 2-D convolution followed by a population of LIF neurons
+    /// (one per output), with an optional bias per output channel: the
+    /// convolutional layers of the networks other frameworks exchange
+    /// through NIR. Came after `LifBias`, like it without a version change.
+    LifConv(#[serde(borrow)] LifConv<'a>),
+}
+
+/// A convolution ([`Conv2d`]'s geometry and weight layout) feeding LIF
+/// neurons ([`LifConsts::step`]) whose input reaches them in the bin it is
+/// sent; neuron `(o, y, x)` also gets `bias[o]` every bin when there is a bias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifConv<'a> {
+    /// Shapes, kernel, stride and padding.
+    pub geometry: ConvGeometry,
+    /// Neuron constants of the layer's population.
+    pub neuron: LifConsts,
+    /// Float value of one weight LSB (informational).
+    pub scale: f32,
+    /// Per output channel, the input added to each of its neurons every bin,
+    /// in weight LSB: an `i32` little-endian, 4 bytes each; empty for none.
+    pub bias: &'a [u8],
+    /// Weights `[out][in][ky][kx]` in the model's [`WeightBits`](super::WeightBits) encoding.
+    pub weights: &'a [u8],
 }
 
 /// A [`Lif`] layer whose neurons also get `bias[o]` every bin, added to the
@@ -220,6 +243,7 @@ impl Layer<'_> {
             Layer::Dense(d) => d.outputs,
             Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.outputs,
             Layer::Conv2d(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
+            Layer::LifConv(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::SumPool(p) => p.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::Flatten | Layer::Delay(_) => 0,
         }
@@ -232,16 +256,31 @@ impl Layer<'_> {
             Layer::Dense(d) => Some(&d.neuron),
             Layer::Conv2d(c) => Some(&c.neuron),
             Layer::SumPool(p) => Some(&p.neuron),
-            Layer::Flatten | Layer::Delay(_) | Layer::Lif(_) | Layer::LifBias(_) => None,
+            Layer::Flatten
+            | Layer::Delay(_)
+            | Layer::Lif(_)
+            | Layer::LifBias(_)
+            | Layer::LifConv(_) => None,
         }
     }
 
-    /// The synapses and LIF neurons of a [`Layer::Lif`] or
-    /// [`Layer::LifBias`], with the bias bytes (empty for `Lif`).
+    /// The dense synapses and LIF neurons of a [`Layer::Lif`] or
+    /// [`Layer::LifBias`], with the bias bytes (empty for `Lif`; see
+    /// [`Layer::lif_neuron`] for every LIF layer's constants).
     pub fn lif(&self) -> Option<(&Lif<'_>, &[u8])> {
         match self {
             Layer::Lif(d) => Some((d, &[])),
             Layer::LifBias(b) => Some((&b.lif, b.bias)),
+            _ => None,
+        }
+    }
+
+    /// The LIF constants of a [`Layer::Lif`], [`Layer::LifBias`] or
+    /// [`Layer::LifConv`].
+    pub fn lif_neuron(&self) -> Option<&LifConsts> {
+        match self {
+            Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => Some(&d.neuron),
+            Layer::LifConv(c) => Some(&c.neuron),
             _ => None,
         }
     }
@@ -256,6 +295,7 @@ impl Layer<'_> {
             Layer::Delay(_) => "delay",
             Layer::Lif(_) => "lif",
             Layer::LifBias(_) => "lif_bias",
+            Layer::LifConv(_) => "lif_conv2d",
         }
     }
 }

@@ -14,14 +14,15 @@
 //! ```
 //!
 //! The pad before a layer puts its weight blob (the last field of `Dense`,
-//! `Conv2d` and `Lif`) at a multiple of [`WEIGHT_ALIGN`] bytes from the magic, so
+//! `Conv2d` and the LIF layers) at a multiple of [`WEIGHT_ALIGN`] bytes from the magic, so
 //! that a model stored at a word-aligned address (the firmware's model
 //! region) has word-aligned weights: the engine then reads them a word at a
 //! time on cores without unaligned loads (Cortex-M0/M0+). Version 1 (no
 //! pads) is still read.
 //!
 //! `Layer::Lif` (dense synapses with LIF neurons, issue 14), then
-//! `Layer::LifBias` (the same with a bias per neuron), came after version
+//! `Layer::LifBias` (the same with a bias per neuron) and `Layer::LifConv`
+//! (a convolution with LIF neurons and a bias per channel), came after version
 //! 2's other layers without a version change: an older reader refuses a
 //! model holding one as malformed, and reads every other model as before.
 //!
@@ -52,7 +53,8 @@ pub use header::{Shape, WeightBits, MAGIC, MAX_LAYERS, VERSION, VERSION_UNALIGNE
 pub use image::encode_image;
 pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
 pub use layer::{
-    conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, SumPool,
+    conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, LifConv,
+    SumPool,
 };
 
 use serde::Deserialize;
@@ -177,6 +179,7 @@ impl<'a> Model<'a> {
                 Layer::Dense(d) => Shape::flat(d.outputs),
                 Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => Shape::flat(d.outputs),
                 Layer::Conv2d(c) => c.geometry.output()?,
+                Layer::LifConv(c) => c.geometry.output()?,
                 Layer::SumPool(p) => p.output()?,
                 Layer::Flatten => Shape::flat(s.len()?),
                 Layer::Delay(_) => s,
@@ -230,6 +233,7 @@ impl<'a> Model<'a> {
                 Layer::Dense(d) => d.weights.len(),
                 Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.weights.len(),
                 Layer::Conv2d(c) => c.weights.len(),
+                Layer::LifConv(c) => c.weights.len(),
                 _ => 0,
             };
             // One byte of pad length, the pad, then the layer.

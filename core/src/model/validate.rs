@@ -4,7 +4,7 @@
 
 use super::error::DecodeError;
 use super::header::{Shape, WeightBits};
-use super::layer::Layer;
+use super::layer::{ConvGeometry, Layer};
 use super::layout;
 
 /// What validation learns about a model.
@@ -70,12 +70,14 @@ fn check_layer(
             Ok(())
         }
     };
-    let weights = |count: Option<u32>, found: usize| {
+    // A blob of `count` entries of `size` bytes (`found` bytes long), or an
+    // empty one where `optional`.
+    let blob = |count: Option<u32>, size: usize, found: usize, optional: bool| {
         let expected = count
             .and_then(|n| usize::try_from(n).ok())
-            .and_then(|n| n.checked_mul(bits.bytes()))
+            .and_then(|n| n.checked_mul(size))
             .ok_or(oversized)?;
-        if expected == found {
+        if found == expected || (optional && found == 0) {
             Ok(())
         } else {
             Err(DecodeError::WeightLength {
@@ -85,7 +87,20 @@ fn check_layer(
             })
         }
     };
+    let weights = |count: Option<u32>, found: usize| blob(count, bits.bytes(), found, false);
     let population = |n: u32| layout::population_words(n).ok_or(oversized);
+    // A bias blob: one `i32` per entry (of `count`), or none where `optional`.
+    let bias = |count: u32, found: usize, optional: bool| blob(Some(count), 4, found, optional);
+    // A convolution's input width and geometry: its neurons.
+    let conv = |g: &ConvGeometry| {
+        mismatch(g.input.len().ok_or(oversized)?)?;
+        // Padded extents (and so every coordinate sum) must fit u32.
+        let pad = |n: u32, p: u32| p.checked_mul(2).and_then(|p| p.checked_add(n));
+        pad(g.input.h, g.padding.0).ok_or(oversized)?;
+        pad(g.input.w, g.padding.1).ok_or(oversized)?;
+        let out = g.output().ok_or(DecodeError::BadGeometry { layer })?;
+        out.len().ok_or(oversized)
+    };
     // Dense synapses (of SRM or LIF neurons): inputs, outputs, constants
     // valid, scale, weight bytes.
     let dense = |inputs: u32, outputs: u32, valid: bool, scale: f32, found: usize| {
@@ -113,31 +128,21 @@ fn check_layer(
             d.weights.len(),
         ),
         Layer::LifBias(b) => {
-            let expected = usize::try_from(b.lif.outputs)
-                .ok()
-                .and_then(|n| n.checked_mul(4))
-                .ok_or(oversized)?;
-            if b.bias.len() != expected {
-                return Err(DecodeError::WeightLength {
-                    layer,
-                    expected,
-                    found: b.bias.len(),
-                });
-            }
+            bias(b.lif.outputs, b.bias.len(), false)?;
             // Otherwise a `Lif` layer.
             check_layer(layer, &Layer::Lif(b.lif.clone()), width, bits)
         }
         Layer::Conv2d(c) => {
-            let g = &c.geometry;
-            mismatch(g.input.len().ok_or(oversized)?)?;
-            // Padded extents (and so every coordinate sum) must fit u32.
-            let pad = |n: u32, p: u32| p.checked_mul(2).and_then(|p| p.checked_add(n));
-            pad(g.input.h, g.padding.0).ok_or(oversized)?;
-            pad(g.input.w, g.padding.1).ok_or(oversized)?;
-            let out = g.output().ok_or(DecodeError::BadGeometry { layer })?;
-            let n = out.len().ok_or(oversized)?;
+            let n = conv(&c.geometry)?;
             neuron(c.neuron.validate(), c.scale)?;
-            weights(g.weight_count(), c.weights.len())?;
+            weights(c.geometry.weight_count(), c.weights.len())?;
+            Ok((n, population(n)?))
+        }
+        Layer::LifConv(c) => {
+            let n = conv(&c.geometry)?;
+            neuron(c.neuron.validate(), c.scale)?;
+            weights(c.geometry.weight_count(), c.weights.len())?;
+            bias(c.geometry.out_channels, c.bias.len(), true)?;
             Ok((n, population(n)?))
         }
         Layer::SumPool(p) => {
