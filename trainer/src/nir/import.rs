@@ -310,6 +310,36 @@ pub(super) fn uniform(name: &str, field: &str, t: &Tensor) -> Result<f64> {
     Ok(first)
 }
 
+/// The stride and the (symmetric) padding of convolution node `name`
+/// with kernel `(kh, kw)`, as `(y, x)` pairs: explicit, `"valid"`, or
+/// `"same"` where that is symmetric (stride 1, odd kernel).
+pub(super) fn conv_steps(
+    name: &str,
+    c: &slayer_nir::Conv2d,
+    (kh, kw): (usize, usize),
+) -> Result<((usize, usize), (usize, usize))> {
+    let pair = |v: [i64; 2]| -> Result<(usize, usize)> {
+        match (usize::try_from(v[0]), usize::try_from(v[1])) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            _ => Err(bad(name, format!("negative size {v:?}"))),
+        }
+    };
+    let padding = match c.padding {
+        Padding::Explicit(p) => pair(p)?,
+        Padding::Valid => (0, 0),
+        Padding::Same if c.stride == [1, 1] && kh % 2 == 1 && kw % 2 == 1 => {
+            ((kh - 1) / 2, (kw - 1) / 2)
+        }
+        Padding::Same => {
+            return Err(bad(
+                name,
+                "padding \"same\" with an even kernel or a stride: not symmetric",
+            ))
+        }
+    };
+    Ok((pair(c.stride)?, padding))
+}
+
 /// The walk along the graph from its one `Input`: the current node and
 /// the shape of its output (at the start, the `Input`'s name and shape).
 /// Also the LIF import's (`lif.rs`).
@@ -466,30 +496,12 @@ impl<'g> Walker<'g> {
             ));
         }
         zero_bias(name, &c.bias)?;
-        let pair = |v: [i64; 2]| -> Result<(usize, usize)> {
-            match (usize::try_from(v[0]), usize::try_from(v[1])) {
-                (Ok(a), Ok(b)) => Ok((a, b)),
-                _ => Err(bad(name, format!("negative size {v:?}"))),
-            }
-        };
-        let padding = match c.padding {
-            Padding::Explicit(p) => pair(p)?,
-            Padding::Valid => (0, 0),
-            Padding::Same if c.stride == [1, 1] && kh % 2 == 1 && kw % 2 == 1 => {
-                ((kh - 1) / 2, (kw - 1) / 2)
-            }
-            Padding::Same => {
-                return Err(bad(
-                    name,
-                    "padding \"same\" with an even kernel or a stride: not symmetric",
-                ))
-            }
-        };
+        let (stride, padding) = conv_steps(name, c, (kh, kw))?;
         let layer = Conv2d::new(
             (c_in, h, w),
             oc,
             (kh, kw),
-            pair(c.stride)?,
+            stride,
             padding,
             finite(name, "weight", &c.weight)?,
         )

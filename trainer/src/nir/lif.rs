@@ -15,11 +15,19 @@
 //! with [`LifReset::Subtract`], `v ← v − v_threshold`. The input gain is
 //! folded into the weights before they are quantised; `v_leak` must be 0
 //! and every neuron of a layer must share its parameters.
+//!
+//! Between two neuron nodes, any chain of `Linear`, `Affine`, `Conv2d`,
+//! `SumPool2d`, `AvgPool2d` and `Flatten` nodes is folded into the one dense
+//! or convolutional synapse of a core layer (`chain.rs`): a `Layer::Lif` /
+//! `Layer::LifBias`, or a `Layer::LifConv`.
 
+use slayer_core::model::ConvGeometry;
 use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape};
 use slayer_nir::{NirGraph, Node, Tensor};
 
-use super::import::{bad, finite, uniform, Walker};
+use super::chain::{self, Conv, Dense, Op};
+use super::float_lif::{LifLayer, LifNetwork};
+use super::import::{bad, conv_steps, finite, uniform, Walker};
 use crate::error::{Error, Result};
 use crate::export::{plain, quantise_all, weight_bits, Export, LayerQuant};
 
@@ -50,11 +58,45 @@ pub fn is_lif_graph(graph: &NirGraph) -> bool {
         .any(|n| matches!(n, Node::Lif(_) | Node::CubaLif(_) | Node::If(_)))
 }
 
-/// The core model of a feed-forward LIF graph: `Input`, then per layer an
-/// optional `Flatten`, a `Linear` (or an `Affine` without bias) and a
-/// `LIF`, `CubaLIF` or `IF` node, then `Output`.
+/// The core model of a feed-forward LIF graph (see [`lif_network`]): each
+/// layer's synapses folded into one, quantised with its neurons.
 pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     let wb = weight_bits(o.bits)?;
+    let net = lif_network(graph, o)?;
+    let mut b = ModelBuilder::new(o.ts_ms, o.bins, wb, net.input);
+    let mut reports = Vec::new();
+    // Whether the core model's data is spatial here (a dense layer then
+    // takes a flatten first).
+    let mut spatial = net.input.h > 1 || net.input.w > 1;
+    for l in &net.layers {
+        let folded = chain::fold(l.ops.clone())
+            .map_err(|m| bad(&l.name, format!("the synapses from `{}`: {m}", l.synapse)))?;
+        if matches!(folded, Op::Dense(_)) && spatial {
+            b.flatten();
+            reports.push(plain("flatten", 0));
+        }
+        spatial = matches!(folded, Op::Conv(_));
+        reports.push(lif_layer(&mut b, &l.name, &folded, l.neuron, o)?);
+    }
+    let bytes = b
+        .encode()
+        .map_err(|e| Error::Config(format!("NIR → core model: {e:?}")))?;
+    Ok(Export {
+        bytes,
+        bits: o.bits,
+        layers: reports,
+        // LIF neurons have no double-pole filters.
+        coefficients: crate::export::Coefficients::Full,
+        coarse_filters: [0; 3],
+    })
+}
+
+/// The float network of a feed-forward LIF graph: `Input`, then per layer
+/// a chain of synapse nodes (`Linear`, `Affine`, `Conv2d`, `SumPool2d`,
+/// `AvgPool2d`, `Flatten`) and a `LIF`, `CubaLIF` or `IF` node stepped with
+/// forward Euler at `o.dt`, then `Output`. The time step, reset and input
+/// shape are `o`'s (its bits, bins and bin width are the core model's).
+pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
     if !(o.dt.is_finite() && o.dt > 0.0) {
         return Err(Error::Config(format!("dt {} s: must be positive", o.dt)));
     }
@@ -75,11 +117,12 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     let n_in = u32::try_from(n).map_err(|_| bad(&cur, "too many inputs"))?;
     let axis = |d: usize| u32::try_from(d).map_err(|_| bad(&cur, "too many inputs"));
     let spatial = match (w.shape.as_slice(), o.input_shape) {
-        (&[c, h, x], _) => Some((axis(c)?, axis(h)?, axis(x)?)),
+        // (A leading batch axis of 1, as some exporters write it, is dropped.)
+        (&[c, h, x] | &[1, c, h, x], _) => Some((axis(c)?, axis(h)?, axis(x)?)),
         (_, Some(s)) => Some(s),
         _ => None,
     };
-    let shape = match spatial {
+    let core_shape = match spatial {
         Some((c, h, x)) => {
             let s = Shape::new(c, h, x);
             if s.len() != Some(n_in) {
@@ -92,14 +135,15 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
         }
         None => Shape::flat(n_in),
     };
-    let mut b = ModelBuilder::new(o.ts_ms, o.bins, wb, shape);
-    let mut reports = Vec::new();
-    if spatial.is_some() {
-        b.flatten();
-        reports.push(plain("flatten", 0));
-    }
-    // A synapse awaiting its neurons: name, weights, outputs, bias (`None`: zero).
-    let mut pending: Option<(&str, Synapse)> = None;
+    // The data's shape at `cur`: `[c, h, w]` or `[n]`.
+    let mut shape: Vec<usize> = match spatial {
+        Some((c, h, x)) => [c, h, x].iter().map(|&d| d as usize).collect(),
+        None => vec![n],
+    };
+    let mut layers = Vec::new();
+    // The synapses since the last neurons, and the first of their nodes.
+    let mut ops: Vec<Op> = Vec::new();
+    let mut first: Option<&str> = None;
     let mut steps = 0usize;
     loop {
         steps += 1;
@@ -122,8 +166,15 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
             }
         };
         let node = w.node(next)?;
-        match (node, &pending) {
-            (Node::Output(out), None) => {
+        // A synapse node's map (pushed onto `ops` after the match).
+        let op = match node {
+            Node::Output(out) => {
+                if let Some(syn) = first {
+                    return Err(bad(
+                        next,
+                        format!("the synapses from `{syn}` reach the output without neurons"),
+                    ));
+                }
                 if width(&out.shape) != Some(n) {
                     return Err(bad(
                         next,
@@ -132,112 +183,112 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
                 }
                 break;
             }
-            (Node::Flatten(_), None) => {}
-            (Node::Linear(l), None) => {
-                let s = Synapse {
-                    weights: synapse(next, &l.weight, n)?,
-                    outputs: rows(&l.weight),
-                    bias: None,
-                };
-                pending = Some((next, s));
+            Node::Flatten(_) => {
+                shape = vec![n];
+                None
             }
-            (Node::Affine(a), None) => {
-                let outputs = rows(&a.weight);
-                let bias = finite(next, "bias", &a.bias)?;
-                if bias.len() != outputs {
+            Node::Linear(l) => {
+                let d = dense_op(next, &l.weight, None, n)?;
+                shape = vec![d.outputs];
+                Some(Op::Dense(d))
+            }
+            Node::Affine(a) => {
+                let d = dense_op(next, &a.weight, Some(&a.bias), n)?;
+                shape = vec![d.outputs];
+                Some(Op::Dense(d))
+            }
+            Node::Conv2d(c) => {
+                let c = conv_op(next, c, &shape)?;
+                shape = c.output().map(Vec::from).unwrap_or_default();
+                Some(Op::Conv(c))
+            }
+            Node::SumPool2d(p) | Node::AvgPool2d(p) => {
+                let avg = matches!(node, Node::AvgPool2d(_));
+                let c = pool_op(next, p, &shape, avg)?;
+                shape = c.output().map(Vec::from).unwrap_or_default();
+                Some(Op::Conv(c))
+            }
+            Node::Lif(_) | Node::CubaLif(_) | Node::If(_) => {
+                let Some(syn) = first.take() else {
                     return Err(bad(
                         next,
-                        format!("{} biases for {outputs} outputs", bias.len()),
+                        "neurons without synapses before them (a Linear, Affine or Conv2d)",
+                    ));
+                };
+                let neuron = euler(next, node, o.dt, n)?;
+                if neuron.v_reset != 0.0 && o.reset == LifReset::Zero {
+                    return Err(bad(
+                        next,
+                        format!(
+                            "v_reset = {}: slayer resets to 0 (or subtracts θ)",
+                            neuron.v_reset
+                        ),
                     ));
                 }
-                let s = Synapse {
-                    weights: synapse(next, &a.weight, n)?,
-                    outputs,
-                    bias: bias.iter().any(|&v| v != 0.0).then_some(bias),
-                };
-                pending = Some((next, s));
+                layers.push(LifLayer {
+                    name: next.to_string(),
+                    synapse: syn.to_string(),
+                    ops: std::mem::take(&mut ops),
+                    neuron,
+                    reset: o.reset,
+                    neurons: n,
+                });
+                None
             }
-            (Node::Lif(_) | Node::CubaLif(_) | Node::If(_), Some((_, s))) => {
-                let e = euler(next, node, o.dt, s.outputs)?;
-                reports.push(lif_layer(&mut b, next, s, n, e, o)?);
-                n = s.outputs;
-                pending = None;
-            }
-            (other, Some((syn, _))) => {
+            other => {
                 return Err(bad(
                     next,
                     format!(
-                        "a `{}` after the synapse `{syn}`: expected a LIF, CubaLIF or IF neuron",
+                        "a `{}` node here: slayer imports LIF networks as chains of Linear, \
+                         Affine, Conv2d, SumPool2d, AvgPool2d and Flatten nodes between LIF, \
+                         CubaLIF or IF neurons",
                         other.type_name()
                     ),
                 ))
             }
-            (other, None) => {
-                return Err(bad(
-                    next,
-                    format!(
-                        "a `{}` node here: slayer imports LIF networks as chains of Flatten, \
-                         Linear / Affine and LIF / CubaLIF / IF nodes",
-                        other.type_name()
-                    ),
-                ))
-            }
+        };
+        if let Some(op) = op {
+            ops.push(op);
+            first.get_or_insert(next);
         }
+        n = shape.iter().product();
         cur = next.to_string();
     }
-    let bytes = b
-        .encode()
-        .map_err(|e| Error::Config(format!("NIR → core model: {e:?}")))?;
-    Ok(Export {
-        bytes,
-        bits: o.bits,
-        layers: reports,
-        // LIF neurons have no double-pole filters.
-        coefficients: crate::export::Coefficients::Full,
-        coarse_filters: [0; 3],
+    Ok(LifNetwork {
+        input: core_shape,
+        layers,
     })
 }
 
-/// The synapses before a LIF-family node.
-struct Synapse {
-    /// `[out, in]`.
-    weights: Vec<f32>,
-    outputs: usize,
-    /// One per output (`None`: all zero).
-    bias: Option<Vec<f32>>,
-}
-
-/// Appends the LIF layer of neuron node `name` after synapses `s` taking
-/// `n` inputs: the gain folded into the weights and the bias, which are
-/// then quantised on the weights' scale (the bias as an `i32` of weight
-/// LSB: a `Layer::LifBias`); returns the layer's report.
+/// Appends the LIF layer of neuron node `name` after the folded synapse
+/// `syn` (dense or convolutional): the gain folded into the weights and the
+/// bias, which are then quantised on the weights' scale (the bias as an
+/// `i32` of weight LSB: a `Layer::LifBias`, or a `Layer::LifConv` with a
+/// bias per channel); returns the layer's report.
 fn lif_layer(
     b: &mut ModelBuilder,
     name: &str,
-    s: &Synapse,
-    n: usize,
+    syn: &Op,
     e: Euler,
     o: &LifOptions,
 ) -> Result<LayerQuant> {
-    let (w, outputs) = (&s.weights, s.outputs);
-    if e.v_reset != 0.0 && o.reset == LifReset::Zero {
-        return Err(bad(
-            name,
-            format!(
-                "v_reset = {}: slayer resets to 0 (or subtracts θ)",
-                e.v_reset
-            ),
-        ));
-    }
-    let scaled: Vec<f32> = transpose(w, n, outputs)
-        .into_iter()
-        .map(|x| (f64::from(x) * e.gain) as f32)
-        .collect();
+    // The weights in the core's order (dense: input-major; conv:
+    // `[out][in][ky][kx]`, as NIR's) and the bias, per output or channel.
+    let (w, bias) = match syn {
+        Op::Dense(d) => (transpose(&d.weight, d.inputs, d.outputs), &d.bias),
+        Op::Conv(c) => (c.weight.clone(), &c.bias),
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let scaled: Vec<f32> = w.iter().map(|&x| (x * e.gain) as f32).collect();
     if scaled.iter().any(|x| !x.is_finite()) {
         return Err(bad(name, "the input gain makes the weights overflow"));
     }
+    let kind = match syn {
+        Op::Dense(_) => "lif",
+        Op::Conv(_) => "lif_conv2d",
+    };
     #[allow(clippy::cast_possible_truncation)]
-    let (q, r) = quantise_all("lif", &scaled, weight_bits(o.bits)?, e.theta as f32);
+    let (q, r) = quantise_all(kind, &scaled, weight_bits(o.bits)?, e.theta as f32);
     let k = LifConsts::derive(f64::from(r.theta_lsb), e.alpha, e.beta, o.reset).map_err(|err| {
         bad(
             name,
@@ -247,49 +298,193 @@ fn lif_layer(
             ),
         )
     })?;
+    let lsb = |v: f64| {
+        let x = (v * e.gain / f64::from(r.scale)).round();
+        if x.is_finite() && x.abs() <= f64::from(i32::MAX) {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(x as i32)
+        } else {
+            Err(bad(
+                name,
+                format!("a bias of {v} is {x} weight LSB: out of range"),
+            ))
+        }
+    };
+    let bias: Option<Vec<i32>> = if bias.iter().any(|&v| v != 0.0) {
+        Some(bias.iter().map(|&v| lsb(v)).collect::<Result<_>>()?)
+    } else {
+        None
+    };
     let size = |v: usize| u32::try_from(v).map_err(|_| bad(name, "too many neurons"));
-    let (inputs, outputs) = (size(n)?, size(outputs)?);
-    match &s.bias {
-        None => b.lif(inputs, outputs, &q, k, r.scale),
-        Some(bias) => {
-            let lsb = |v: f32| {
-                let x = (f64::from(v) * e.gain / f64::from(r.scale)).round();
-                if x.is_finite() && x.abs() <= f64::from(i32::MAX) {
-                    Ok(x as i32)
-                } else {
-                    Err(bad(
-                        name,
-                        format!("a bias of {v} is {x} weight LSB: out of range"),
-                    ))
-                }
+    match syn {
+        Op::Dense(d) => {
+            let (inputs, outputs) = (size(d.inputs)?, size(d.outputs)?);
+            match &bias {
+                None => b.lif(inputs, outputs, &q, k, r.scale),
+                Some(bias) => b.lif_bias(inputs, outputs, &q, bias, k, r.scale),
+            }
+        }
+        Op::Conv(c) => {
+            let [ic, ih, iw] = c.input;
+            let geometry = ConvGeometry {
+                input: Shape::new(size(ic)?, size(ih)?, size(iw)?),
+                out_channels: size(c.out_c)?,
+                kernel: (size(c.kernel[0])?, size(c.kernel[1])?),
+                stride: (size(c.stride[0])?, size(c.stride[1])?),
+                padding: (size(c.padding[0])?, size(c.padding[1])?),
             };
-            let bias = bias.iter().map(|&v| lsb(v)).collect::<Result<Vec<i32>>>()?;
-            b.lif_bias(inputs, outputs, &q, &bias, k, r.scale)
+            b.lif_conv(geometry, &q, bias.as_deref(), k, r.scale)
         }
     }
     .map_err(|err| bad(name, format!("{err:?}")))?;
     Ok(r)
 }
 
-/// Rows (outputs) of a `[out, in]` weight.
-fn rows(w: &Tensor) -> usize {
-    w.shape().first().copied().unwrap_or(0)
+/// The dense map of a `Linear` (no `bias`) or `Affine` node with weight
+/// `[out, in]`, taking `n` inputs.
+fn dense_op(name: &str, w: &Tensor, bias: Option<&Tensor>, n: usize) -> Result<Dense> {
+    let outputs = match w.shape() {
+        &[out, inputs] if inputs == n && out > 0 => out,
+        s => {
+            return Err(bad(
+                name,
+                format!("weight shape {s:?}, the data reaching it has {n} values"),
+            ))
+        }
+    };
+    let bias = match bias {
+        None => vec![0.0; outputs],
+        Some(t) => {
+            let b = wide(finite(name, "bias", t)?);
+            if b.len() != outputs {
+                return Err(bad(
+                    name,
+                    format!("{} biases for {outputs} outputs", b.len()),
+                ));
+            }
+            b
+        }
+    };
+    Ok(Dense {
+        inputs: n,
+        outputs,
+        weight: wide(finite(name, "weight", w)?),
+        bias,
+    })
 }
 
-/// The `[out, in]` weights of a synapse that takes `n` inputs.
-fn synapse(name: &str, w: &Tensor, n: usize) -> Result<Vec<f32>> {
-    match w.shape() {
-        &[out, inputs] if inputs == n && out > 0 => finite(name, "weight", w),
-        s => Err(bad(
+fn wide(v: Vec<f32>) -> Vec<f64> {
+    v.into_iter().map(f64::from).collect()
+}
+
+/// The `[c, h, w]` of data shaped `shape`, for node `name`.
+fn spatial_shape(name: &str, shape: &[usize], what: &str) -> Result<[usize; 3]> {
+    match *shape {
+        [c, h, w] => Ok([c, h, w]),
+        _ => Err(bad(
             name,
-            format!("weight shape {s:?}, the data reaching it has {n} values"),
+            format!("{what} of data shaped {shape:?}: it takes [channels, height, width]"),
         )),
     }
 }
 
+/// The convolution of `Conv2d` node `name` on data shaped `shape`, its
+/// groups and dilation spelled out as zero weights.
+fn conv_op(name: &str, c: &slayer_nir::Conv2d, shape: &[usize]) -> Result<Conv> {
+    let input = spatial_shape(name, shape, "a convolution")?;
+    let &[oc, icg, kh, kw] = c.weight.shape() else {
+        return Err(bad(name, format!("weight shape {:?}", c.weight.shape())));
+    };
+    let groups = usize::try_from(c.groups).unwrap_or(0);
+    let [dy, dx] = c.dilation.map(|d| usize::try_from(d).unwrap_or(0));
+    if groups == 0 || input[0] != icg * groups || oc % groups != 0 || dy == 0 || dx == 0 {
+        return Err(bad(
+            name,
+            format!(
+                "weight shape {:?} with groups {} and dilation {:?} on {} channels",
+                c.weight.shape(),
+                c.groups,
+                c.dilation,
+                input[0]
+            ),
+        ));
+    }
+    if let Some(hw) = c.input_shape {
+        if hw.map(|d| usize::try_from(d).ok()) != [Some(input[1]), Some(input[2])] {
+            return Err(bad(
+                name,
+                format!("input_shape {hw:?}, the data reaching it is {input:?}"),
+            ));
+        }
+    }
+    // The dilated kernel.
+    let (kh2, kw2) = ((kh - 1) * dy + 1, (kw - 1) * dx + 1);
+    let ((sy, sx), (py, px)) = conv_steps(name, c, (kh2, kw2))?;
+    let w = wide(finite(name, "weight", &c.weight)?);
+    let ic = input[0];
+    let mut weight = vec![0.0; oc * ic * kh2 * kw2];
+    let per_group = oc / groups;
+    for o in 0..oc {
+        for j in 0..icg {
+            let ch = (o / per_group) * icg + j;
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    weight[((o * ic + ch) * kh2 + ky * dy) * kw2 + kx * dx] =
+                        w[((o * icg + j) * kh + ky) * kw + kx];
+                }
+            }
+        }
+    }
+    let bias = wide(finite(name, "bias", &c.bias)?);
+    let bias = match bias.len() {
+        0 => vec![0.0; oc],
+        l if l == oc => bias,
+        l => return Err(bad(name, format!("{l} biases for {oc} channels"))),
+    };
+    let conv = Conv {
+        input,
+        out_c: oc,
+        kernel: [kh2, kw2],
+        stride: [sy, sx],
+        padding: [py, px],
+        weight,
+        bias,
+    };
+    conv.output()
+        .ok_or_else(|| bad(name, format!("the kernel does not fit the input {input:?}")))?;
+    Ok(conv)
+}
+
+/// The pooling of `SumPool2d` / `AvgPool2d` (`avg`) node `name` on data
+/// shaped `shape`, as a convolution.
+fn pool_op(name: &str, p: &slayer_nir::Pool2d, shape: &[usize], avg: bool) -> Result<Conv> {
+    let input = spatial_shape(name, shape, "a pooling")?;
+    let size = |v: [i64; 2]| v.map(|d| usize::try_from(d).unwrap_or(0));
+    let (kernel, stride, padding) = (size(p.kernel_size), size(p.stride), size(p.padding));
+    if kernel.contains(&0) || stride.contains(&0) || p.padding.iter().any(|&d| d < 0) {
+        return Err(bad(
+            name,
+            format!(
+                "window {:?}, stride {:?}, padding {:?}",
+                p.kernel_size, p.stride, p.padding
+            ),
+        ));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let tap = if avg {
+        1.0 / (kernel[0] * kernel[1]) as f64
+    } else {
+        1.0
+    };
+    let conv = Conv::pool(input, kernel, stride, padding, tap);
+    conv.output()
+        .ok_or_else(|| bad(name, format!("the window does not fit the input {input:?}")))?;
+    Ok(conv)
+}
+
 /// `[out, in]` → input-major (`w[i·out + o]`).
-fn transpose(w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
-    let mut t = vec![0f32; w.len()];
+fn transpose(w: &[f64], inputs: usize, outputs: usize) -> Vec<f64> {
+    let mut t = vec![0.0; w.len()];
     for o in 0..outputs {
         for i in 0..inputs {
             t[i * outputs + o] = w[o * inputs + i];
@@ -299,18 +494,18 @@ fn transpose(w: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
 }
 
 /// A LIF-family node stepped with forward Euler at `dt`.
-#[derive(Debug, Clone, Copy)]
-struct Euler {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Euler {
     /// Decay of the synaptic current per step (0: none).
-    alpha: f64,
+    pub(super) alpha: f64,
     /// Decay of the membrane per step (1: an IF).
-    beta: f64,
+    pub(super) beta: f64,
     /// What one unit of synaptic input adds to the membrane.
-    gain: f64,
+    pub(super) gain: f64,
     /// `v_threshold`.
-    theta: f64,
+    pub(super) theta: f64,
     /// `v_reset`.
-    v_reset: f64,
+    pub(super) v_reset: f64,
 }
 
 /// The [`Euler`] step of a neuron node at time step `dt`, every value

@@ -24,13 +24,16 @@
 //! slayer gives the identical network; a graph without them imports with
 //! the defaults.
 
+mod chain;
 mod export;
+mod float_lif;
 mod import;
 mod lif;
 
 pub use export::to_nir;
+pub use float_lif::{LifLayer, LifNetwork};
 pub use import::{config_for, from_nir, Imported};
-pub use lif::{is_lif_graph, lif_model, LifOptions};
+pub use lif::{is_lif_graph, lif_model, lif_network, LifOptions};
 
 /// The graph metadata key holding SLAYER's own settings (a JSON text).
 pub const META_KEY: &str = "slayer";
@@ -65,5 +68,7 @@ fn millis(s: f64) -> f32 {
     (s * 1e3) as f32
 }
 
+#[cfg(test)]
+mod lif_tests;
 #[cfg(test)]
 mod tests;

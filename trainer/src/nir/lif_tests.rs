@@ -1,0 +1,236 @@
+//! Convolutional LIF graphs: the core model of `lif_model` against the
+//! float network of `lif_network` (the graph unfolded, node by node).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use slayer_core::{Layer, LifReset, Model};
+use slayer_nir::{
+    Affine, Conv2d, Flatten, If, Input, NirGraph, Node, Output, Padding, Pool2d, Tensor,
+};
+
+use super::*;
+use crate::infer::CoreRunner;
+use crate::SpikeRaster;
+
+/// One weight step: every weight and bias below is a multiple of it, and
+/// each synapse holds `±127` steps, so that int8 quantisation is exact.
+const STEP: f32 = 1.0 / 128.0;
+
+fn steps(rng: &mut ChaCha8Rng, n: usize, lo: i32) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..n)
+        .map(|_| rng.random_range(lo..=127) as f32 * STEP)
+        .collect();
+    v[n / 2] = 127.0 * STEP;
+    v
+}
+
+fn iff(n: usize, theta: f32) -> Node {
+    Node::If(If {
+        r: Tensor::from_f32(vec![1.0; n]),
+        v_threshold: Tensor::from_f32(vec![theta; n]),
+        v_reset: Tensor::from_f32(vec![0.0; n]),
+        metadata: Default::default(),
+    })
+}
+
+fn conv(
+    rng: &mut ChaCha8Rng,
+    hw: i64,
+    shape: [usize; 4],
+    stride: i64,
+    pad: i64,
+    bias: bool,
+) -> Node {
+    let n = shape.iter().product();
+    Node::Conv2d(Conv2d {
+        input_shape: Some([hw, hw]),
+        weight: Tensor::f32(shape.to_vec(), steps(rng, n, -60)).unwrap(),
+        stride: [stride, stride],
+        padding: Padding::Explicit([pad, pad]),
+        dilation: [1, 1],
+        groups: 1,
+        bias: Tensor::from_f32(if bias {
+            (0..shape[0])
+                .map(|_| rng.random_range(-40..=40) as f32 * STEP)
+                .collect()
+        } else {
+            vec![0.0; shape[0]]
+        }),
+        metadata: Default::default(),
+    })
+}
+
+fn pool(k: i64) -> Node {
+    Node::SumPool2d(Pool2d {
+        kernel_size: [k, k],
+        stride: [k, k],
+        padding: [0, 0],
+        metadata: Default::default(),
+    })
+}
+
+/// Sinabs' kind of network: 2×side×side → Conv2d(4, 3×3, stride 2, padding 1,
+/// bias) → IF → SumPool2d(2) → Conv2d(3, 3×3, padding 1) → IF →
+/// SumPool2d(2) → Flatten → Affine(5) → IF.
+fn graph(rng: &mut ChaCha8Rng, side: usize) -> NirGraph {
+    let s1 = (side - 1) / 2 + 1;
+    let (s2, s3) = (s1 / 2, s1 / 4);
+    let mut g = NirGraph::new();
+    let mut add = |name: &str, node: Node| {
+        g.nodes.insert(name.into(), node);
+    };
+    let side_i = side as i64;
+    add(
+        "input",
+        Node::Input(Input {
+            shape: vec![2, side_i, side_i],
+            ..Default::default()
+        }),
+    );
+    add("conv1", conv(rng, side_i, [4, 2, 3, 3], 2, 1, true));
+    add("if1", iff(4 * s1 * s1, 2.0));
+    add("pool1", pool(2));
+    add("conv2", conv(rng, s2 as i64, [3, 4, 3, 3], 1, 1, false));
+    add("if2", iff(3 * s2 * s2, 2.0));
+    add("pool2", pool(2));
+    add(
+        "flat",
+        Node::Flatten(Flatten {
+            input_type: None,
+            start_dim: 0,
+            end_dim: -1,
+            metadata: Default::default(),
+        }),
+    );
+    add(
+        "fc",
+        Node::Affine(Affine {
+            weight: Tensor::f32(vec![5, 3 * s3 * s3], steps(rng, 15 * s3 * s3, -60)).unwrap(),
+            bias: Tensor::from_f32(
+                (0..5)
+                    .map(|_| rng.random_range(-20..=20) as f32 * STEP)
+                    .collect(),
+            ),
+            metadata: Default::default(),
+        }),
+    );
+    add("if3", iff(5, 1.5));
+    add(
+        "output",
+        Node::Output(Output {
+            shape: vec![5],
+            ..Default::default()
+        }),
+    );
+    let chain = [
+        "input", "conv1", "if1", "pool1", "conv2", "if2", "pool2", "flat", "fc", "if3", "output",
+    ];
+    g.edges = chain
+        .windows(2)
+        .map(|w| (w[0].into(), w[1].into()))
+        .collect();
+    g
+}
+
+fn options(bits: u32) -> LifOptions {
+    LifOptions {
+        dt: 1e-3,
+        reset: LifReset::Subtract,
+        bits,
+        bins: 60,
+        ts_ms: 1.0,
+        input_shape: None,
+    }
+}
+
+#[test]
+fn convolutional_lif_graphs_run_on_the_core_as_the_float_network_does() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let g = graph(&mut rng, 16);
+    let net = lif_network(&g, &options(8)).unwrap();
+    assert_eq!((net.inputs(), net.outputs(), net.layers.len()), (512, 5, 3));
+    let names: Vec<(&str, &str)> = net
+        .layers
+        .iter()
+        .map(|l| (l.synapse.as_str(), l.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("conv1", "if1"), ("pool1", "if2"), ("pool2", "if3")]
+    );
+    let ex = lif_model(&g, &options(8)).unwrap();
+    let model = Model::decode(&ex.bytes).unwrap();
+    let kinds: Vec<&str> = model.layers().iter().map(Layer::kind).collect();
+    assert_eq!(kinds, ["lif_conv2d", "lif_conv2d", "flatten", "lif_bias"]);
+    // The pooling folded into the second convolution: 6×6 at stride 2.
+    let Layer::LifConv(c2) = &model.layers()[1] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (c2.geometry.kernel, c2.geometry.stride, c2.geometry.padding),
+        ((6, 6), (2, 2), (2, 2))
+    );
+    assert!(c2.bias.is_empty());
+    // Every weight on the int8 grid, IF neurons subtracting θ: the integer
+    // core and the float network are the same arithmetic.
+    assert!(
+        ex.layers.iter().all(|r| r.max_error == 0.0),
+        "{:?}",
+        ex.layers
+    );
+    let mut runner = CoreRunner::new(&model).unwrap();
+    let mut total = 0;
+    for sample in 0..6 {
+        let mut r = SpikeRaster::new(60, 512);
+        for k in 0..60 {
+            for i in 0..512 {
+                if rng.random_bool(0.25) {
+                    r.set(k, i);
+                }
+            }
+        }
+        let float = net.run(&r);
+        let core: Vec<u64> = runner
+            .run(&r)
+            .unwrap()
+            .counts()
+            .into_iter()
+            .map(u64::from)
+            .collect();
+        assert_eq!(core, float, "sample {sample}");
+        total += float.iter().sum::<u64>();
+    }
+    assert!(total > 30, "the network should spike: {total}");
+}
+
+#[test]
+fn what_cannot_fold_is_one_error_naming_the_nodes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    // conv1 gives 7×7: pool1 leaves a row and a column, which the padded
+    // conv2 reads.
+    let g = graph(&mut rng, 14);
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(
+        e.contains("`if2`") && e.contains("`pool1`") && e.contains("left over"),
+        "{e}"
+    );
+    // A convolution of flat data.
+    let mut g = graph(&mut rng, 16);
+    g.edges.retain(|(a, _)| a != "input");
+    g.edges.push(("input".into(), "fc".into()));
+    g.nodes.insert(
+        "input".into(),
+        Node::Input(Input {
+            shape: vec![512],
+            ..Default::default()
+        }),
+    );
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(e.contains("`fc`") && e.contains("512"), "{e}");
+    // Neurons without synapses.
+    let mut g = graph(&mut rng, 16);
+    g.edges.retain(|(a, _)| a != "input");
+    g.edges.push(("input".into(), "if1".into()));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(e.contains("`if1`") && e.contains("without synapses"), "{e}");
+}
