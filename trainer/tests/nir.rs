@@ -540,3 +540,148 @@ fn what_cannot_be_imported_is_one_error_line() {
         other => panic!("expected a lif_bias layer, got {}", other.kind()),
     }
 }
+
+/// A convolutional IF graph (Sinabs' kind) through `slayer import --model
+/// --check`: every weight on the int8 grid and the neurons subtracting θ,
+/// so the core model and the graph's float network are the same arithmetic
+/// and the check reports no difference on real recordings.
+#[test]
+fn a_conv_lif_graph_imports_and_matches_its_float_network() {
+    use slayer_nir::{
+        Conv2d, Flatten, If, Input, Linear, NirGraph, Node, Output, Padding, Pool2d, Tensor,
+    };
+    let d = tempdir("nir", "conv-lif");
+    // Seeded weights, k/128 with one ±127 per synapse.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut grid = |n: usize, lo: i64| -> Vec<f32> {
+        let mut v: Vec<f32> = (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (lo + (seed % (128 - lo) as u64) as i64) as f32 / 128.0
+            })
+            .collect();
+        v[0] = 127.0 / 128.0;
+        v
+    };
+    let iff = |n: usize, theta: f32| {
+        Node::If(If {
+            r: Tensor::from_f32(vec![1.0; n]),
+            v_threshold: Tensor::from_f32(vec![theta; n]),
+            v_reset: Tensor::from_f32(vec![0.0; n]),
+            metadata: Default::default(),
+        })
+    };
+    let mut g = NirGraph::new();
+    let nodes = [
+        (
+            "input",
+            Node::Input(Input {
+                shape: vec![2, 34, 34],
+                ..Default::default()
+            }),
+        ),
+        (
+            "conv",
+            Node::Conv2d(Conv2d {
+                input_shape: Some([34, 34]),
+                weight: Tensor::f32(vec![4, 2, 5, 5], grid(200, -40)).unwrap(),
+                stride: [3, 3],
+                padding: Padding::Explicit([1, 1]),
+                dilation: [1, 1],
+                groups: 1,
+                bias: Tensor::from_f32(vec![0.0; 4]),
+                metadata: Default::default(),
+            }),
+        ),
+        ("if1", iff(4 * 11 * 11, 3.0)),
+        (
+            "pool",
+            Node::SumPool2d(Pool2d {
+                kernel_size: [2, 2],
+                stride: [2, 2],
+                padding: [0, 0],
+                metadata: Default::default(),
+            }),
+        ),
+        (
+            "flat",
+            Node::Flatten(Flatten {
+                input_type: None,
+                start_dim: 0,
+                end_dim: -1,
+                metadata: Default::default(),
+            }),
+        ),
+        (
+            "fc",
+            Node::Linear(Linear {
+                weight: Tensor::f32(vec![10, 100], grid(1000, -60)).unwrap(),
+                metadata: Default::default(),
+            }),
+        ),
+        ("if2", iff(10, 2.0)),
+        (
+            "output",
+            Node::Output(Output {
+                shape: vec![10],
+                ..Default::default()
+            }),
+        ),
+    ];
+    let names: Vec<&str> = nodes.iter().map(|(n, _)| *n).collect();
+    for (name, node) in nodes {
+        g.nodes.insert(name.into(), node);
+    }
+    g.edges = names
+        .windows(2)
+        .map(|w| (w[0].into(), w[1].into()))
+        .collect();
+    slayer_nir::write(d.join("conv.nir"), &g).unwrap();
+    for i in 1..=4 {
+        std::fs::copy(
+            nmnist().join(format!("{i}.bs2")),
+            d.join(format!("{i}.bs2")),
+        )
+        .unwrap();
+    }
+    let out = ok(
+        &slayer(
+            &[
+                "import",
+                "conv.nir",
+                "--model",
+                "conv.slym",
+                "--reset",
+                "subtract",
+                "--check",
+                "1.bs2",
+                "2.bs2",
+                "3.bs2",
+                "4.bs2",
+                "--json",
+            ],
+            &d,
+        ),
+        "import --check of a conv LIF graph",
+    );
+    assert!(
+        out.contains("check: the core model vs the float network on 4 recordings"),
+        "{out}"
+    );
+    let j = last_json(&out);
+    let bytes = std::fs::read(d.join("conv.slym")).unwrap();
+    let m = slayer_core::Model::decode(&bytes).unwrap();
+    let kinds: Vec<&str> = m.layers().iter().map(slayer_core::Layer::kind).collect();
+    // The pooling and the flatten fold into the dense synapses.
+    assert_eq!(kinds, ["lif_conv2d", "flatten", "lif"]);
+    let c = &j["check"];
+    assert_eq!(c["samples"], 4, "{j}");
+    assert!(c["spikes"].as_u64().unwrap() > 20, "{j}");
+    assert_eq!(
+        (c["diff"].as_u64(), c["same_class"].as_u64()),
+        (Some(0), Some(4)),
+        "{j}"
+    );
+}

@@ -45,3 +45,13 @@ pub(crate) fn cuda_options(device: Device, precision: Precision) -> anyhow::Resu
         ..Default::default()
     })
 }
+
+/// A progress bar over `n` recordings (to stderr; hidden when it is not a terminal).
+pub(crate) fn recordings_bar(n: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(n as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} recordings {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use slayer_trainer::checkpoint::Checkpoint;
 use slayer_trainer::config::ExperimentConfig;
+use slayer_trainer::data::Binning;
 use slayer_trainer::optim::Optimiser;
-use slayer_trainer::{export, files, nir, report, train};
+use slayer_trainer::{export, files, infer, nir, report, train};
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
@@ -55,6 +56,12 @@ pub(crate) struct Args {
     /// continuous-time; delays are converted to steps of this length).
     #[arg(long, default_value_t = 1.0, value_name = "MS")]
     ts: f32,
+    /// LIF graphs: event recordings (.bs2, .aedat4, .raw, …) to run through
+    /// both the graph's float network (forward Euler at --dt, f64) and the
+    /// core model, binned at --ts for --bins bins: reports how closely the
+    /// quantised model follows the float one before you flash it.
+    #[arg(long, value_name = "RECORDING", num_args = 1..)]
+    check: Vec<PathBuf>,
     /// End with one line of JSON: layers, inputs, outputs, neuron parameters.
     #[arg(long)]
     json: bool,
@@ -129,6 +136,12 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
 
 /// A LIF / CubaLIF / IF graph: straight to a core model.
 fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.bins > 0 && a.ts.is_finite() && a.ts > 0.0,
+        "--bins {} and --ts {}: need positive values",
+        a.bins,
+        a.ts
+    );
     let (Some(path), None) = (&a.model, &a.out) else {
         anyhow::bail!(
             "{}: a LIF / CubaLIF / IF network imports as a core model only (the trainer \
@@ -155,16 +168,44 @@ fn lif(a: &Args, graph: &slayer_nir::NirGraph) -> anyhow::Result<()> {
     let s = model.input_shape();
     let shape = (s.c as usize, s.h as usize, s.w as usize);
     report::export::summary(&mut out, path, &ex, shape, a.bins as usize, a.ts)?;
-    if a.json {
+    let check = if a.check.is_empty() {
+        None
+    } else {
+        let net = nir::lif_network(graph, &o)?;
+        let binning = Binning {
+            ts_ms: f64::from(a.ts),
+            bins: a.bins as usize,
+        };
+        let mut runner = infer::CoreRunner::new(&model)?;
+        let (mut float, mut core) = (Vec::new(), Vec::new());
+        let bar = crate::common::recordings_bar(a.check.len());
+        for rec in &a.check {
+            bar.set_message(rec.display().to_string());
+            let raster = infer::load_events(rec, shape, &binning)?;
+            float.push(net.run(&raster));
+            let counts = runner.run(&raster)?.counts();
+            core.push(counts.into_iter().map(u64::from).collect::<Vec<u64>>());
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let c = infer::CountAgreement::of(&core, &float);
         writeln!(
             out,
-            "{}",
-            serde_json::json!({
-                "model": path, "kind": "lif", "layers": ex.layers.len(),
-                "inputs": model.inputs(), "outputs": model.outputs(), "bits": ex.bits,
-                "bytes": ex.bytes.len(), "dt": a.dt,
-            })
+            "check: the core model vs the float network on {} recordings: {c}",
+            a.check.len()
         )?;
+        Some(c)
+    };
+    if a.json {
+        let mut v = serde_json::json!({
+            "model": path, "kind": "lif", "layers": ex.layers.len(),
+            "inputs": model.inputs(), "outputs": model.outputs(), "bits": ex.bits,
+            "bytes": ex.bytes.len(), "dt": a.dt,
+        });
+        if let (Some(c), Some(obj)) = (check, v.as_object_mut()) {
+            obj.insert("check".into(), serde_json::to_value(c)?);
+        }
+        writeln!(out, "{v}")?;
     }
     Ok(())
 }

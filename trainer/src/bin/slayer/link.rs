@@ -125,11 +125,7 @@ pub(crate) fn run(a: &Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     report::link::identity(&mut out, &a.port, &id, window)?;
     let shape = model.input_shape();
-    let bar = indicatif::ProgressBar::new(a.inputs.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} recordings {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = crate::common::recordings_bar(a.inputs.len());
     let (mut results, mut tally) = (Vec::new(), Tally::default());
     for (i, path) in a.inputs.iter().enumerate() {
         bar.set_message(path.display().to_string());
