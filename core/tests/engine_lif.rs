@@ -3,7 +3,9 @@
 //! (`LifConsts::step` per neuron, each layer taking the spikes of the layer
 //! before in the same bin, a delay shifting a neuron's spikes by whole
 //! bins): the same spikes in every bin, with int8 and int16 weights, with
-//! and without biases (`Layer::LifBias`), through an encode/decode round trip.
+//! and without biases (`Layer::LifBias`), with recurrent synapses from a
+//! layer's spikes of the bin before (`Layer::LifRec`), through an
+//! encode/decode round trip.
 //! Convolutions with LIF neurons (`Layer::LifConv`) against a gather-form
 //! convolution (each output summing its window, PyTorch's definition) in
 //! the same way. `cargo test -p slayer-core --features lean` runs the same
@@ -22,6 +24,9 @@ struct Layer {
     w: Vec<i32>,
     /// Per output, added to the summed input every bin (empty: none).
     bias: Vec<i32>,
+    /// `[j][o]`: from the layer's own neuron `j` of the bin before (empty:
+    /// none).
+    rec: Vec<i32>,
     k: LifConsts,
 }
 
@@ -29,6 +34,8 @@ struct Layer {
 fn reference(layers: &[Layer], delay: &[u8], input: &[Vec<u32>]) -> Vec<Vec<u32>> {
     let mut state: Vec<Vec<(i32, i32)>> = layers.iter().map(|l| vec![(0, 0); l.outputs]).collect();
     let mut history: Vec<Vec<bool>> = Vec::new();
+    // Each layer's spikes of the bin before.
+    let mut prev: Vec<Vec<bool>> = layers.iter().map(|l| vec![false; l.outputs]).collect();
     let mut out = Vec::new();
     for spikes in input {
         let mut x: Vec<bool> = vec![false; layers[0].inputs];
@@ -53,6 +60,11 @@ fn reference(layers: &[Layer], delay: &[u8], input: &[Vec<u32>]) -> Vec<Vec<u32>
                     .filter(|&i| x[i])
                     .map(|i| i64::from(layer.w[i * layer.outputs + o]))
                     .sum();
+                let r: i64 = (0..layer.outputs)
+                    .filter(|&j| !layer.rec.is_empty() && prev[l][j])
+                    .map(|j| i64::from(layer.rec[j * layer.outputs + o]))
+                    .sum();
+                let a = a + r;
                 let a = a.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
                 let a = a.saturating_add(layer.bias.get(o).copied().unwrap_or(0));
                 let (s, v) = state[l][o];
@@ -60,6 +72,7 @@ fn reference(layers: &[Layer], delay: &[u8], input: &[Vec<u32>]) -> Vec<Vec<u32>
                 state[l][o] = (s, v);
                 *fired = f;
             }
+            prev[l].clone_from(&next);
             x = next;
         }
         out.push((0..x.len() as u32).filter(|&j| x[j as usize]).collect());
@@ -114,6 +127,15 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
         let mut weights =
             |n: usize| -> Vec<i32> { (0..n).map(|_| rng.random_range(-max / 2..=max)).collect() };
         let (w1, w2) = (weights(n_in * n_hid), weights(n_hid * n_out));
+        // Cases 1 and 3: the hidden layer recurrent (inhibitory on the
+        // whole, so that it does not fire every bin).
+        let rec: Vec<i32> = if case % 2 == 1 {
+            (0..n_hid * n_hid)
+                .map(|_| rng.random_range(-max..=max / 2))
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Cases 2 and 3 with biases, a saturating one among them.
         let mut biases = |n: usize| -> Vec<i32> {
             if case < 2 {
@@ -129,6 +151,7 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
                 outputs: n_hid,
                 w: w1,
                 bias: biases(n_hid),
+                rec,
                 k: k1,
             },
             Layer {
@@ -136,6 +159,7 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
                 outputs: n_out,
                 w: w2,
                 bias: biases(n_out),
+                rec: Vec::new(),
                 k: k2,
             },
         ];
@@ -146,7 +170,11 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
                 b.delay(&delay, 5);
             }
             let (i, o) = (layer.inputs as u32, layer.outputs as u32);
-            if layer.bias.is_empty() {
+            if !layer.rec.is_empty() {
+                let w = [layer.w.as_slice(), &layer.rec].concat();
+                let bias = (!layer.bias.is_empty()).then_some(layer.bias.as_slice());
+                b.lif_rec(i, o, &w, bias, layer.k, 0.01).unwrap();
+            } else if layer.bias.is_empty() {
                 b.lif(i, o, &layer.w, layer.k, 0.01).unwrap();
             } else {
                 b.lif_bias(i, o, &layer.w, &layer.bias, layer.k, 0.01)
@@ -161,7 +189,8 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
             .map(slayer_core::Layer::kind)
             .collect();
         let lif = if case < 2 { "lif" } else { "lif_bias" };
-        assert_eq!(kinds, [lif, "delay", lif]);
+        let first = if case % 2 == 1 { "lif_rec" } else { lif };
+        assert_eq!(kinds, [first, "delay", lif]);
         assert_eq!(model.encode().unwrap(), bytes, "encode/decode round trip");
         let input: Vec<Vec<u32>> = (0..200)
             .map(|_| (0..n_in as u32).filter(|_| rng.random_bool(0.1)).collect())
@@ -190,6 +219,15 @@ fn bad_lif_layers_are_refused() {
     let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(4));
     b.lif_bias(4, 2, &[1; 8], &[5, 6, 7], k, 0.1).unwrap();
     assert!(b.encode().is_err(), "3 biases for 2 neurons");
+    let rec = |weights: usize, bias: Option<&[i32]>| {
+        let mut b = ModelBuilder::new(1.0, 10, WeightBits::I8, Shape::flat(4));
+        b.lif_rec(4, 2, &vec![1; weights], bias, k, 0.1).unwrap();
+        b.encode()
+    };
+    assert!(rec(12, None).is_ok(), "(4 + 2) rows of 2");
+    assert!(rec(12, Some(&[1, -1])).is_ok(), "one bias per neuron");
+    assert!(rec(8, None).is_err(), "no recurrent rows");
+    assert!(rec(12, Some(&[1])).is_err(), "1 bias for 2 neurons");
 }
 
 /// A convolution with LIF neurons, stated as PyTorch states it.

@@ -116,6 +116,14 @@ fn main() {
             .unwrap();
         b.lif_conv(g2, &w(&g2), None, kl, 0.1).unwrap();
         seeds.push(b.encode().unwrap());
+
+        // Recurrent LIF layers (`Layer::LifRec`), with and without biases.
+        let mut b = ModelBuilder::new(1.0, 50, bits, Shape::flat(5));
+        let rows = |i: u32, o: u32| (0..(i + o) * o).map(|j| 40 - (j as i32 % 9) * 10).collect::<Vec<_>>();
+        b.lif_rec(5, 4, &rows(5, 4), Some(&[5, -5, 0, 30]), kl, 0.1)
+            .unwrap();
+        b.lif_rec(4, 3, &rows(4, 3), None, kl, 0.1).unwrap();
+        seeds.push(b.encode().unwrap());
     }
     let mut p = SamplePackBuilder::new(30, 4);
     p.push(1, &[vec![0u32, 4], vec![], vec![29, 3, 3], vec![7]])

@@ -15,16 +15,35 @@ use crate::model::layer::bias_at;
 /// neurons: 1 for a dense layer, a channel's `h·w` for a convolution;
 /// empty for none), added saturating before the step clamps the sum.
 pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts, bias: &[u8], per: usize) {
+    if bias.is_empty() {
+        step_all(pop, k, |_| 0);
+    } else if per <= 1 {
+        step_all(pop, k, |j| bias_at(bias, j));
+    } else {
+        // The bias entry of the neuron and the neurons left in its run (no
+        // division per neuron: Cortex-M0 has none); neurons come in order.
+        let (mut entry, mut left, mut add) = (0usize, per, bias_at(bias, 0));
+        step_all(pop, k, |_| {
+            if left == 0 {
+                entry += 1;
+                left = per;
+                add = bias_at(bias, entry);
+            }
+            left -= 1;
+            add
+        });
+    }
+}
+
+/// [`update`] with `bias(j)` the bias of neuron `j`, called once per
+/// neuron in ascending order (specialised per kind of bias).
+#[inline(always)]
+fn step_all(pop: &mut Population<'_>, k: &LifConsts, mut bias: impl FnMut(usize) -> i32) {
     let [syn, v] = &mut pop.p;
     let n = [pop.acc.len(), syn.len(), v.len()]
         .into_iter()
         .min()
         .unwrap_or(0);
-    let per = per.max(1);
-    // The bias entry of neuron `j` and the neurons left in its run (no
-    // division per neuron: Cortex-M0 has none).
-    let (mut entry, mut left) = (0usize, per);
-    let mut add = bias_at(bias, 0);
     for (w, word) in pop.spikes.iter_mut().enumerate() {
         let mut bits = 0u32;
         for b in 0..32 {
@@ -32,13 +51,7 @@ pub(crate) fn update(pop: &mut Population<'_>, k: &LifConsts, bias: &[u8], per: 
             if j >= n {
                 break;
             }
-            if left == 0 {
-                entry += 1;
-                left = per;
-                add = bias_at(bias, entry);
-            }
-            left -= 1;
-            let a = pop.acc[j].saturating_add(add);
+            let a = pop.acc[j].saturating_add(bias(j));
             let (s, u, fired) = k.step(syn[j], v[j], a);
             pop.acc[j] = 0;
             (syn[j], v[j]) = (s, u);

@@ -376,6 +376,22 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     lif::update(&mut pop, &d.neuron, bias, 1);
                     mark(l, Phase::Update);
                 }
+                Layer::LifRec(r) => {
+                    // This bin's input, then the layer's own spikes of the
+                    // last bin (still in its spike words: the update below
+                    // overwrites them), in one scatter.
+                    let mut pop = Population::split(region, st.n);
+                    let reach = list
+                        .map_or(u64::from(r.inputs), |n| n as u64)
+                        .saturating_add(u64::from(r.outputs));
+                    let f = r.neuron.frac_bits;
+                    let Population { acc, spikes, .. } = &mut pop;
+                    let src = src.then(spikes, r.inputs);
+                    scatter::dense_rows(acc, r.weights, r.outputs, f, bits, src, reach);
+                    mark(l, Phase::Scatter);
+                    lif::update(&mut pop, &r.neuron, r.bias, 1);
+                    mark(l, Phase::Update);
+                }
                 Layer::LifConv(c) => {
                     // This bin's input first: it reaches the neurons now.
                     let mut pop = Population::split(region, st.n);

@@ -2,10 +2,13 @@
 
 /// The indices of the neurons that spiked, in one bin: either a caller's
 /// list (indices at or past a limit skipped) or the set bits of a bit-packed
-/// vector (ascending).
+/// vector (ascending), optionally followed by the set bits of a second
+/// vector from an offset ([`Spikes::then`]).
 #[derive(Debug, Clone)]
 pub struct Spikes<'x> {
     inner: Inner<'x>,
+    /// Bits to go on with once `inner` ends, and the index of their bit 0.
+    tail: Option<(&'x [i32], u32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -26,23 +29,35 @@ impl<'x> Spikes<'x> {
     pub(crate) fn list(list: &'x [u32], limit: u32) -> Self {
         Self {
             inner: Inner::List { list, limit },
+            tail: None,
         }
     }
 
     /// The set bits of `words` (bit `j % 32` of word `j / 32` is neuron `j`).
     pub(crate) fn bits(words: &'x [i32]) -> Self {
-        let (cur, words) = match words.split_first() {
-            Some((&w, rest)) => (w as u32, rest),
-            None => (0, words),
-        };
         Self {
-            inner: Inner::Bits {
-                words,
-                base: 0,
-                cur,
-            },
+            inner: bits_from(words, 0),
+            tail: None,
         }
     }
+
+    /// These spikes, then the set bits of `words` as indices `base + j`
+    /// (replacing any tail given before).
+    pub(crate) fn then(self, words: &'x [i32], base: u32) -> Self {
+        Self {
+            inner: self.inner,
+            tail: Some((words, base)),
+        }
+    }
+}
+
+/// The set bits of `words`, bit `j` as index `base + j`.
+fn bits_from(words: &[i32], base: u32) -> Inner<'_> {
+    let (cur, words) = match words.split_first() {
+        Some((&w, rest)) => (w as u32, rest),
+        None => (0, words),
+    };
+    Inner::Bits { words, base, cur }
 }
 
 impl Iterator for Spikes<'_> {
@@ -50,6 +65,21 @@ impl Iterator for Spikes<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<u32> {
+        match self.step() {
+            Some(i) => Some(i),
+            None => {
+                let (words, base) = self.tail.take()?;
+                self.inner = bits_from(words, base);
+                self.step()
+            }
+        }
+    }
+}
+
+impl Spikes<'_> {
+    /// The next index of `inner`.
+    #[inline]
+    fn step(&mut self) -> Option<u32> {
         match &mut self.inner {
             Inner::List { list, limit } => loop {
                 let (&i, rest) = list.split_first()?;

@@ -4,7 +4,9 @@ use alloc::vec::Vec;
 
 use super::error::{DecodeError, EncodeError};
 use super::header::{Header, Shape, WeightBits, MAX_LAYERS};
-use super::layer::{Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, LifConv, SumPool};
+use super::layer::{
+    Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, LifConv, LifRec, SumPool,
+};
 use super::Model;
 use crate::fixed::{LifConsts, NeuronConsts};
 
@@ -44,6 +46,15 @@ enum Owned {
         neuron: LifConsts,
         scale: f32,
         /// `i32` little-endian per output channel, or empty.
+        bias: Vec<u8>,
+        weights: Vec<u8>,
+    },
+    LifRec {
+        inputs: u32,
+        outputs: u32,
+        neuron: LifConsts,
+        scale: f32,
+        /// `i32` little-endian per neuron, or empty.
         bias: Vec<u8>,
         weights: Vec<u8>,
     },
@@ -163,7 +174,7 @@ impl ModelBuilder {
     ) -> Result<&mut Self, EncodeError> {
         self.lif(inputs, outputs, weights, neuron, scale)?;
         if let Some(Owned::Lif { bias: b, .. }) = self.layers.last_mut() {
-            *b = Some(bias.iter().flat_map(|v| v.to_le_bytes()).collect());
+            *b = Some(le_bytes(bias));
         }
         Ok(self)
     }
@@ -200,16 +211,39 @@ impl ModelBuilder {
         scale: f32,
     ) -> Result<&mut Self, EncodeError> {
         let weights = self.pack(weights)?;
-        let bias = bias
-            .unwrap_or_default()
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let bias = le_bytes(bias.unwrap_or_default());
         self.layers.push(Owned::LifConv {
             geometry,
             neuron,
             scale,
             bias,
+            weights,
+        });
+        Ok(self)
+    }
+
+    /// Appends dense and recurrent synapses into LIF neurons (a
+    /// `Layer::LifRec`): `weights` holds `inputs + outputs` rows of
+    /// `outputs`, input-major, the rows of the input first, then one row per
+    /// neuron for its spike of the previous bin; `bias` one per neuron in
+    /// weight LSB (any `i32`) or `None`. Fails on a weight outside the range
+    /// of the model's [`WeightBits`].
+    pub fn lif_rec(
+        &mut self,
+        inputs: u32,
+        outputs: u32,
+        weights: &[i32],
+        bias: Option<&[i32]>,
+        neuron: LifConsts,
+        scale: f32,
+    ) -> Result<&mut Self, EncodeError> {
+        let weights = self.pack(weights)?;
+        self.layers.push(Owned::LifRec {
+            inputs,
+            outputs,
+            neuron,
+            scale,
+            bias: le_bytes(bias.unwrap_or_default()),
             weights,
         });
         Ok(self)
@@ -329,6 +363,21 @@ impl ModelBuilder {
                     bias,
                     weights,
                 }),
+                Owned::LifRec {
+                    inputs,
+                    outputs,
+                    neuron,
+                    scale,
+                    bias,
+                    weights,
+                } => Layer::LifRec(LifRec {
+                    inputs: *inputs,
+                    outputs: *outputs,
+                    neuron: *neuron,
+                    scale: *scale,
+                    bias,
+                    weights,
+                }),
             };
             let found = u32::try_from(self.layers.len()).unwrap_or(u32::MAX);
             layers
@@ -342,4 +391,9 @@ impl ModelBuilder {
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         self.build()?.encode()
     }
+}
+
+/// `i32`s as a little-endian byte blob (a bias).
+fn le_bytes(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -34,6 +34,34 @@ pub enum Layer<'a> {
     /// convolutional layers of the networks other frameworks exchange
     /// through NIR. Came after `LifBias`, like it without a version change.
     LifConv(#[serde(borrow)] LifConv<'a>),
+    /// [`Layer::Lif`] whose neurons also get their own spikes of the
+    /// previous bin through recurrent synapses (snnTorch's `RLeaky` /
+    /// `RSynaptic`: a NIR loop from the neurons back to them), with an
+    /// optional bias per neuron. Came after `LifConv`, like it without a
+    /// version change.
+    LifRec(#[serde(borrow)] LifRec<'a>),
+}
+
+/// Dense and recurrent synapses into LIF neurons: in bin `t`,
+/// `a[o] = Σ_{active input i} w[i·outputs + o] + Σ_{j fired in t − 1}
+/// w[(inputs + j)·outputs + o] (+ bias[o])` drives [`LifConsts::step`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifRec<'a> {
+    /// Number of inputs (from the layer before).
+    pub inputs: u32,
+    /// Number of outputs (neurons).
+    pub outputs: u32,
+    /// Neuron constants of the layer's population.
+    pub neuron: LifConsts,
+    /// Float value of one weight LSB (informational, for hosts).
+    pub scale: f32,
+    /// Per neuron, the input added every bin in weight LSB: an `i32`
+    /// little-endian, 4 bytes each; empty for none.
+    pub bias: &'a [u8],
+    /// `inputs + outputs` rows of `outputs` weights, input-major, in the
+    /// model's [`WeightBits`](super::WeightBits) encoding: rows `0..inputs`
+    /// from the layer's input, row `inputs + j` from its own neuron `j`.
+    pub weights: &'a [u8],
 }
 
 /// A convolution ([`Conv2d`]'s geometry and weight layout) feeding LIF
@@ -242,6 +270,7 @@ impl Layer<'_> {
         match self {
             Layer::Dense(d) => d.outputs,
             Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.outputs,
+            Layer::LifRec(r) => r.outputs,
             Layer::Conv2d(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::LifConv(c) => c.geometry.output().and_then(|s| s.len()).unwrap_or(0),
             Layer::SumPool(p) => p.output().and_then(|s| s.len()).unwrap_or(0),
@@ -260,7 +289,8 @@ impl Layer<'_> {
             | Layer::Delay(_)
             | Layer::Lif(_)
             | Layer::LifBias(_)
-            | Layer::LifConv(_) => None,
+            | Layer::LifConv(_)
+            | Layer::LifRec(_) => None,
         }
     }
 
@@ -275,12 +305,13 @@ impl Layer<'_> {
         }
     }
 
-    /// The LIF constants of a [`Layer::Lif`], [`Layer::LifBias`] or
-    /// [`Layer::LifConv`].
+    /// The LIF constants of a [`Layer::Lif`], [`Layer::LifBias`],
+    /// [`Layer::LifConv`] or [`Layer::LifRec`].
     pub fn lif_neuron(&self) -> Option<&LifConsts> {
         match self {
             Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => Some(&d.neuron),
             Layer::LifConv(c) => Some(&c.neuron),
+            Layer::LifRec(r) => Some(&r.neuron),
             _ => None,
         }
     }
@@ -296,6 +327,7 @@ impl Layer<'_> {
             Layer::Lif(_) => "lif",
             Layer::LifBias(_) => "lif_bias",
             Layer::LifConv(_) => "lif_conv2d",
+            Layer::LifRec(_) => "lif_rec",
         }
     }
 }

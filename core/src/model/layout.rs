@@ -74,7 +74,8 @@ pub(crate) fn plan(model: &Model<'_>) -> (heapless::Vec<Stage, { crate::model::M
             | Layer::SumPool(_)
             | Layer::Lif(_)
             | Layer::LifBias(_)
-            | Layer::LifConv(_) => {
+            | Layer::LifConv(_)
+            | Layer::LifRec(_) => {
                 let n = layer.neurons();
                 let words = population_words(n).unwrap_or(0) as usize;
                 (n as usize, words, Some(at + 5 * n as usize))

@@ -22,7 +22,8 @@
 //!
 //! `Layer::Lif` (dense synapses with LIF neurons, issue 14), then
 //! `Layer::LifBias` (the same with a bias per neuron) and `Layer::LifConv`
-//! (a convolution with LIF neurons and a bias per channel), came after version
+//! (a convolution with LIF neurons and a bias per channel) and `Layer::LifRec`
+//! (dense and recurrent synapses into LIF neurons), came after version
 //! 2's other layers without a version change: an older reader refuses a
 //! model holding one as malformed, and reads every other model as before.
 //!
@@ -54,7 +55,7 @@ pub use image::encode_image;
 pub use image::{image_model, ImageError, IMAGE_HEADER, IMAGE_MAGIC};
 pub use layer::{
     conv_output_len, pooled_len, Conv2d, ConvGeometry, Delay, Dense, Layer, Lif, LifBias, LifConv,
-    SumPool,
+    LifRec, SumPool,
 };
 
 use serde::Deserialize;
@@ -180,6 +181,7 @@ impl<'a> Model<'a> {
                 Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => Shape::flat(d.outputs),
                 Layer::Conv2d(c) => c.geometry.output()?,
                 Layer::LifConv(c) => c.geometry.output()?,
+                Layer::LifRec(r) => Shape::flat(r.outputs),
                 Layer::SumPool(p) => p.output()?,
                 Layer::Flatten => Shape::flat(s.len()?),
                 Layer::Delay(_) => s,
@@ -234,6 +236,7 @@ impl<'a> Model<'a> {
                 Layer::Lif(d) | Layer::LifBias(LifBias { lif: d, .. }) => d.weights.len(),
                 Layer::Conv2d(c) => c.weights.len(),
                 Layer::LifConv(c) => c.weights.len(),
+                Layer::LifRec(r) => r.weights.len(),
                 _ => 0,
             };
             // One byte of pad length, the pad, then the layer.

@@ -132,6 +132,17 @@ fn check_layer(
             // Otherwise a `Lif` layer.
             check_layer(layer, &Layer::Lif(b.lif.clone()), width, bits)
         }
+        Layer::LifRec(r) => {
+            mismatch(r.inputs)?;
+            if r.outputs == 0 {
+                return Err(DecodeError::BadGeometry { layer });
+            }
+            neuron(r.neuron.validate(), r.scale)?;
+            let rows = r.inputs.checked_add(r.outputs);
+            weights(rows.and_then(|n| n.checked_mul(r.outputs)), r.weights.len())?;
+            bias(r.outputs, r.bias.len(), true)?;
+            Ok((r.outputs, population(r.outputs)?))
+        }
         Layer::Conv2d(c) => {
             let n = conv(&c.geometry)?;
             neuron(c.neuron.validate(), c.scale)?;
