@@ -510,7 +510,7 @@ fn what_cannot_be_imported_is_one_error_line() {
     try_graph(&fast, "`lif1`: `tau`");
     let mut looped = g.clone();
     looped.edges.push(("lif1".into(), "fc".into()));
-    try_graph(&looped, "`lif1`: 2 outgoing edges");
+    try_graph(&looped, "`fc`: 2 incoming edges");
     let affine = |bias: slayer_nir::Tensor| {
         let mut with = g.clone();
         with.nodes.insert(

@@ -1,12 +1,13 @@
 //! A NIR LIF graph simulated in floating point (`f64`), node by node as
-//! the graph states it: each layer's synapse chain unfolded, its neurons
-//! stepped with forward Euler at the import's `dt`. This is the network the
+//! the graph states it: each layer's synapse chain unfolded (a recurrent
+//! loop taking the layer's spikes of the step before), its neurons stepped
+//! with forward Euler at the import's `dt`. This is the network the
 //! frameworks simulate; the core model [`lif_model`](super::lif_model) makes
 //! of it differs only by the rounding of its weights and states.
 
 use slayer_core::{LifReset, Shape};
 
-use super::chain::Op;
+use super::chain::{Dense, Op};
 use super::lif::Euler;
 use crate::SpikeRaster;
 
@@ -19,6 +20,8 @@ pub struct LifLayer {
     pub synapse: String,
     /// The synapse chain, in graph order.
     pub(super) ops: Vec<Op>,
+    /// Recurrent synapses from the layer's spikes of the step before.
+    pub(super) recurrent: Option<Dense>,
     /// The neurons' Euler step.
     pub(super) neuron: Euler,
     /// What a spike does to the membrane.
@@ -27,7 +30,8 @@ pub struct LifLayer {
     pub neurons: usize,
 }
 
-/// A feed-forward LIF network from a NIR graph ([`lif_network`](super::lif_network)).
+/// A LIF network from a NIR graph ([`lif_network`](super::lif_network)):
+/// layers in a chain, each with optional recurrent synapses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifNetwork {
     /// The input shape (`(n, 1, 1)` for a flat input).
@@ -51,11 +55,12 @@ impl LifNetwork {
     /// `raster` (whose neurons are the network's inputs in flatten order;
     /// extra ones are ignored, missing ones silent).
     pub fn run(&self, raster: &SpikeRaster) -> Vec<u64> {
-        // Per layer: synaptic current and membrane of every neuron.
-        let mut state: Vec<(Vec<f64>, Vec<f64>)> = self
+        // Per layer: synaptic current, membrane and last spikes (0/1) of
+        // every neuron.
+        let mut state: Vec<[Vec<f64>; 3]> = self
             .layers
             .iter()
-            .map(|l| (vec![0.0; l.neurons], vec![0.0; l.neurons]))
+            .map(|l| [0, 1, 2].map(|_| vec![0.0; l.neurons]))
             .collect();
         let mut counts = vec![0u64; self.outputs()];
         let n = self.inputs();
@@ -64,12 +69,18 @@ impl LifNetwork {
             let mut x: Vec<f64> = (0..n)
                 .map(|i| f64::from(row.get(i).copied().unwrap_or(0)))
                 .collect();
-            for (l, (syn, v)) in self.layers.iter().zip(&mut state) {
-                let a = l.ops.iter().fold(x, |x, op| match op {
+            for (l, [syn, v, last]) in self.layers.iter().zip(&mut state) {
+                let mut a = l.ops.iter().fold(x, |x, op| match op {
                     Op::Conv(c) => c.apply(&x),
                     Op::Dense(d) => d.apply(&x),
                 });
+                if let Some(r) = &l.recurrent {
+                    for (a, r) in a.iter_mut().zip(r.apply(last)) {
+                        *a += r;
+                    }
+                }
                 x = step(&l.neuron, l.reset, syn, v, &a);
+                last.clone_from(&x);
             }
             for (c, s) in counts.iter_mut().zip(&x) {
                 *c += u64::from(*s > 0.0);

@@ -403,6 +403,10 @@ impl<'g> Walker<'g> {
         self.succ.get(name).map_or(&[], Vec::as_slice)
     }
 
+    pub(super) fn predecessors(&self, name: &str) -> &[&'g str] {
+        self.pred.get(name).map_or(&[], Vec::as_slice)
+    }
+
     /// The one node after the current one (which must have one input: the current node).
     fn next(&self) -> Result<(&'g str, &'g Node)> {
         let after = self.successors(&self.cur);

@@ -19,7 +19,10 @@
 //! Between two neuron nodes, any chain of `Linear`, `Affine`, `Conv2d`,
 //! `SumPool2d`, `AvgPool2d` and `Flatten` nodes is folded into the one dense
 //! or convolutional synapse of a core layer (`chain.rs`): a `Layer::Lif` /
-//! `Layer::LifBias`, or a `Layer::LifConv`.
+//! `Layer::LifBias`, or a `Layer::LifConv`. A chain of `Linear` / `Affine`
+//! nodes from a neuron node back to itself (snnTorch's `RLeaky` /
+//! `RSynaptic`: the spikes of the step before) becomes the recurrent
+//! synapses of a `Layer::LifRec`.
 
 use slayer_core::model::ConvGeometry;
 use slayer_core::{LifConsts, LifReset, ModelBuilder, Shape};
@@ -76,7 +79,7 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
             reports.push(plain("flatten", 0));
         }
         spatial = matches!(folded, Op::Conv(_));
-        reports.push(lif_layer(&mut b, &l.name, &folded, l.neuron, o)?);
+        reports.push(lif_layer(&mut b, l, &folded, o)?);
     }
     let bytes = b
         .encode()
@@ -91,10 +94,12 @@ pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     })
 }
 
-/// The float network of a feed-forward LIF graph: `Input`, then per layer
-/// a chain of synapse nodes (`Linear`, `Affine`, `Conv2d`, `SumPool2d`,
-/// `AvgPool2d`, `Flatten`) and a `LIF`, `CubaLIF` or `IF` node stepped with
-/// forward Euler at `o.dt`, then `Output`. The time step, reset and input
+/// The float network of a LIF graph: `Input`, then per layer a chain of
+/// synapse nodes (`Linear`, `Affine`, `Conv2d`, `SumPool2d`, `AvgPool2d`,
+/// `Flatten`) and a `LIF`, `CubaLIF` or `IF` node stepped with forward
+/// Euler at `o.dt`, optionally with a loop of `Linear` / `Affine` nodes back
+/// to it (recurrent synapses, fed the spikes of the step before), then
+/// `Output`. The time step, reset and input
 /// shape are `o`'s (its bits, bins and bin width are the core model's).
 pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
     if !(o.dt.is_finite() && o.dt > 0.0) {
@@ -144,6 +149,9 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
     // The synapses since the last neurons, and the first of their nodes.
     let mut ops: Vec<Op> = Vec::new();
     let mut first: Option<&str> = None;
+    // A neuron node and the first node of its recurrent synapses (an edge
+    // the walk does not take).
+    let mut back: Option<(&str, &str)> = None;
     let mut steps = 0usize;
     loop {
         steps += 1;
@@ -153,9 +161,15 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
                 "the graph loops: slayer imports feed-forward LIF networks",
             ));
         }
-        let next = match w.successors(&cur) {
-            [one] => *one,
-            other => {
+        let ahead: Vec<&str> = w
+            .successors(&cur)
+            .iter()
+            .copied()
+            .filter(|&s| back != Some((cur.as_str(), s)))
+            .collect();
+        let next = match ahead[..] {
+            [one] => one,
+            ref other => {
                 return Err(bad(
                     &cur,
                     format!(
@@ -225,10 +239,13 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
                         ),
                     ));
                 }
+                let rec = recurrent(&w, next, n, graph.nodes.len())?;
+                back = rec.as_ref().map(|(first, _)| (next, *first));
                 layers.push(LifLayer {
                     name: next.to_string(),
                     synapse: syn.to_string(),
                     ops: std::mem::take(&mut ops),
+                    recurrent: rec.map(|(_, d)| d),
                     neuron,
                     reset: o.reset,
                     neurons: n,
@@ -260,32 +277,42 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
     })
 }
 
-/// Appends the LIF layer of neuron node `name` after the folded synapse
-/// `syn` (dense or convolutional): the gain folded into the weights and the
-/// bias, which are then quantised on the weights' scale (the bias as an
-/// `i32` of weight LSB: a `Layer::LifBias`, or a `Layer::LifConv` with a
-/// bias per channel); returns the layer's report.
-fn lif_layer(
-    b: &mut ModelBuilder,
-    name: &str,
-    syn: &Op,
-    e: Euler,
-    o: &LifOptions,
-) -> Result<LayerQuant> {
-    // The weights in the core's order (dense: input-major; conv:
-    // `[out][in][ky][kx]`, as NIR's) and the bias, per output or channel.
-    let (w, bias) = match syn {
-        Op::Dense(d) => (transpose(&d.weight, d.inputs, d.outputs), &d.bias),
-        Op::Conv(c) => (c.weight.clone(), &c.bias),
+/// Appends the core layer of `l` after its folded synapse `syn` (dense or
+/// convolutional) and its recurrent synapses, if any: the gain folded into
+/// the weights and the bias, which are then quantised together on one
+/// scale (the bias as an `i32` of weight LSB: a `Layer::LifBias`, a
+/// `Layer::LifConv` with a bias per channel, or a `Layer::LifRec`); returns
+/// the layer's report.
+fn lif_layer(b: &mut ModelBuilder, l: &LifLayer, syn: &Op, o: &LifOptions) -> Result<LayerQuant> {
+    let (name, e) = (l.name.as_str(), l.neuron);
+    // The weights in the core's order (dense: input-major, then the
+    // recurrent rows; conv: `[out][in][ky][kx]`, as NIR's) and the bias, per
+    // output or channel (the recurrent map's added).
+    let (w, bias) = match (syn, &l.recurrent) {
+        (Op::Dense(d), None) => (transpose(&d.weight, d.inputs, d.outputs), d.bias.clone()),
+        (Op::Dense(d), Some(r)) => {
+            let mut w = transpose(&d.weight, d.inputs, d.outputs);
+            w.extend(transpose(&r.weight, r.inputs, r.outputs));
+            (w, d.bias.iter().zip(&r.bias).map(|(a, b)| a + b).collect())
+        }
+        (Op::Conv(c), None) => (c.weight.clone(), c.bias.clone()),
+        (Op::Conv(_), Some(_)) => {
+            return Err(bad(
+                name,
+                "recurrent synapses on convolutional neurons: the core's recurrent LIF \
+                 layers are dense",
+            ))
+        }
     };
     #[allow(clippy::cast_possible_truncation)]
     let scaled: Vec<f32> = w.iter().map(|&x| (x * e.gain) as f32).collect();
     if scaled.iter().any(|x| !x.is_finite()) {
         return Err(bad(name, "the input gain makes the weights overflow"));
     }
-    let kind = match syn {
-        Op::Dense(_) => "lif",
-        Op::Conv(_) => "lif_conv2d",
+    let kind = match (syn, &l.recurrent) {
+        (Op::Dense(_), None) => "lif",
+        (Op::Dense(_), Some(_)) => "lif_rec",
+        (Op::Conv(_), _) => "lif_conv2d",
     };
     #[allow(clippy::cast_possible_truncation)]
     let (q, r) = quantise_all(kind, &scaled, weight_bits(o.bits)?, e.theta as f32);
@@ -319,9 +346,10 @@ fn lif_layer(
     match syn {
         Op::Dense(d) => {
             let (inputs, outputs) = (size(d.inputs)?, size(d.outputs)?);
-            match &bias {
-                None => b.lif(inputs, outputs, &q, k, r.scale),
-                Some(bias) => b.lif_bias(inputs, outputs, &q, bias, k, r.scale),
+            match (&bias, &l.recurrent) {
+                (_, Some(_)) => b.lif_rec(inputs, outputs, &q, bias.as_deref(), k, r.scale),
+                (None, None) => b.lif(inputs, outputs, &q, k, r.scale),
+                (Some(bias), None) => b.lif_bias(inputs, outputs, &q, bias, k, r.scale),
             }
         }
         Op::Conv(c) => {
@@ -338,6 +366,72 @@ fn lif_layer(
     }
     .map_err(|err| bad(name, format!("{err:?}")))?;
     Ok(r)
+}
+
+/// The recurrent synapses of neuron node `neuron` (`n` neurons, in a graph
+/// of `nodes` nodes): a chain of `Linear` / `Affine` nodes from one of its
+/// successors back to it (snnTorch's `RLeaky` / `RSynaptic` export),
+/// folded into one `n → n` dense map, and the chain's first node. `None`
+/// when no successor loops back.
+fn recurrent<'g>(
+    w: &Walker<'g>,
+    neuron: &str,
+    n: usize,
+    nodes: usize,
+) -> Result<Option<(&'g str, Dense)>> {
+    // The node names along a loop from `start` back to `neuron`.
+    let path_back = |start: &'g str| -> Option<Vec<&'g str>> {
+        let mut path = vec![start];
+        while path.len() <= nodes {
+            let at = *path.last()?;
+            if !matches!(w.node(at).ok()?, Node::Linear(_) | Node::Affine(_)) {
+                return None;
+            }
+            match w.successors(at) {
+                [next] if *next == neuron => return Some(path),
+                [next] => path.push(next),
+                _ => return None,
+            }
+        }
+        None
+    };
+    let mut loops = w.successors(neuron).iter().filter_map(|&s| path_back(s));
+    let Some(path) = loops.next() else {
+        return Ok(None);
+    };
+    if loops.next().is_some() {
+        return Err(bad(neuron, "two recurrent loops back to these neurons"));
+    }
+    if let Some(shared) = path.iter().find(|&&at| w.predecessors(at).len() != 1) {
+        return Err(bad(
+            shared,
+            format!(
+                "{} incoming edges: a recurrent loop back to `{neuron}` must be nodes of its own",
+                w.predecessors(shared).len()
+            ),
+        ));
+    }
+    let mut width = n;
+    let mut ops = Vec::new();
+    for &at in &path {
+        let d = match w.node(at)? {
+            Node::Affine(a) => dense_op(at, &a.weight, Some(&a.bias), width)?,
+            Node::Linear(l) => dense_op(at, &l.weight, None, width)?,
+            other => return Err(bad(at, format!("a `{}` node", other.type_name()))),
+        };
+        width = d.outputs;
+        ops.push(Op::Dense(d));
+    }
+    if width != n {
+        return Err(bad(
+            path[path.len() - 1],
+            format!("the recurrent synapses give {width} values for {n} neurons"),
+        ));
+    }
+    match chain::fold(ops).map_err(|m| bad(path[0], m))? {
+        Op::Dense(d) => Ok(Some((path[0], d))),
+        Op::Conv(_) => Err(bad(path[0], "recurrent synapses that are not dense")),
+    }
 }
 
 /// The dense map of a `Linear` (no `bias`) or `Affine` node with weight

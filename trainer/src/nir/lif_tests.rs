@@ -1,4 +1,4 @@
-//! Convolutional LIF graphs: the core model of `lif_model` against the
+//! Convolutional and recurrent LIF graphs: the core model of `lif_model` against the
 //! float network of `lif_network` (the graph unfolded, node by node).
 
 use rand::{Rng, SeedableRng};
@@ -233,4 +233,137 @@ fn what_cannot_fold_is_one_error_naming_the_nodes() {
     g.edges.push(("input".into(), "if1".into()));
     let e = lif_model(&g, &options(8)).unwrap_err().to_string();
     assert!(e.contains("`if1`") && e.contains("without synapses"), "{e}");
+}
+
+fn affine(rng: &mut ChaCha8Rng, outputs: usize, inputs: usize, lo: i32) -> Node {
+    Node::Affine(Affine {
+        weight: Tensor::f32(vec![outputs, inputs], steps(rng, outputs * inputs, lo)).unwrap(),
+        bias: Tensor::from_f32(
+            (0..outputs)
+                .map(|_| rng.random_range(-20..=20) as f32 * STEP)
+                .collect(),
+        ),
+        metadata: Default::default(),
+    })
+}
+
+/// snnTorch's `RLeaky` export, with IF neurons: 40 → Affine(24) → IF, with
+/// a loop IF → Affine(24) → IF (`rec`), → Affine(5) → IF.
+fn recurrent_graph(rng: &mut ChaCha8Rng) -> NirGraph {
+    let mut g = NirGraph::new();
+    let nodes = [
+        (
+            "input",
+            Node::Input(Input {
+                shape: vec![40],
+                ..Default::default()
+            }),
+        ),
+        ("fc1", affine(rng, 24, 40, -60)),
+        ("if1", iff(24, 2.0)),
+        ("rec", affine(rng, 24, 24, -127)),
+        ("fc2", affine(rng, 5, 24, -60)),
+        ("if2", iff(5, 1.5)),
+        (
+            "output",
+            Node::Output(Output {
+                shape: vec![5],
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (name, node) in nodes {
+        g.nodes.insert(name.into(), node);
+    }
+    let edges = [
+        ("input", "fc1"),
+        ("fc1", "if1"),
+        ("if1", "rec"),
+        ("rec", "if1"),
+        ("if1", "fc2"),
+        ("fc2", "if2"),
+        ("if2", "output"),
+    ];
+    g.edges = edges.map(|(a, b)| (a.into(), b.into())).to_vec();
+    g
+}
+
+fn random_raster(rng: &mut ChaCha8Rng, bins: usize, n: usize, p: f64) -> SpikeRaster {
+    let mut r = SpikeRaster::new(bins, n);
+    for k in 0..bins {
+        for i in 0..n {
+            if rng.random_bool(p) {
+                r.set(k, i);
+            }
+        }
+    }
+    r
+}
+
+#[test]
+fn recurrent_lif_graphs_run_on_the_core_as_the_float_network_does() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let g = recurrent_graph(&mut rng);
+    let net = lif_network(&g, &options(8)).unwrap();
+    assert_eq!((net.inputs(), net.outputs(), net.layers.len()), (40, 5, 2));
+    assert!(net.layers[0].recurrent.is_some() && net.layers[1].recurrent.is_none());
+    let ex = lif_model(&g, &options(8)).unwrap();
+    let model = Model::decode(&ex.bytes).unwrap();
+    let kinds: Vec<&str> = model.layers().iter().map(Layer::kind).collect();
+    assert_eq!(kinds, ["lif_rec", "lif_bias"]);
+    assert!(
+        ex.layers.iter().all(|r| r.max_error == 0.0),
+        "{:?}",
+        ex.layers
+    );
+    // Without the loop the same weights give other spikes: the recurrent
+    // synapses are in use.
+    let mut open = net.clone();
+    open.layers[0].recurrent = None;
+    let mut runner = CoreRunner::new(&model).unwrap();
+    let (mut total, mut differ) = (0, 0);
+    for sample in 0..6 {
+        let r = random_raster(&mut rng, 60, 40, 0.2);
+        let float = net.run(&r);
+        let core: Vec<u64> = runner
+            .run(&r)
+            .unwrap()
+            .counts()
+            .into_iter()
+            .map(u64::from)
+            .collect();
+        assert_eq!(core, float, "sample {sample}");
+        total += float.iter().sum::<u64>();
+        differ += usize::from(open.run(&r) != float);
+    }
+    assert!(total > 30, "the network should spike: {total}");
+    assert!(differ > 0, "the loop should change the spikes");
+}
+
+#[test]
+fn recurrent_loops_the_core_cannot_hold_are_refused() {
+    let mut rng = ChaCha8Rng::seed_from_u64(24);
+    // A loop of the wrong width.
+    let mut g = recurrent_graph(&mut rng);
+    g.nodes.insert("rec".into(), affine(&mut rng, 20, 24, -60));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(e.contains("`rec`") && e.contains("20 values for 24"), "{e}");
+    // A loop around convolutional neurons.
+    let mut g = graph(&mut rng, 16);
+    let n = 4 * 8 * 8;
+    g.nodes.insert("back".into(), affine(&mut rng, n, n, -60));
+    g.edges.push(("if1".into(), "back".into()));
+    g.edges.push(("back".into(), "if1".into()));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(e.contains("`if1`") && e.contains("convolutional"), "{e}");
+    // Two loops.
+    let mut g = recurrent_graph(&mut rng);
+    g.nodes.insert("rec2".into(), affine(&mut rng, 24, 24, -60));
+    g.edges.push(("if1".into(), "rec2".into()));
+    g.edges.push(("rec2".into(), "if1".into()));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(
+        e.contains("`if1`") && e.contains("two recurrent loops"),
+        "{e}"
+    );
 }
