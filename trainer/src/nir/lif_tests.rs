@@ -132,6 +132,24 @@ fn graph(rng: &mut ChaCha8Rng, side: usize) -> NirGraph {
     g
 }
 
+fn random_raster(rng: &mut ChaCha8Rng, bins: usize, n: usize, p: f64) -> SpikeRaster {
+    let mut r = SpikeRaster::new(bins, n);
+    for k in 0..bins {
+        for i in 0..n {
+            if rng.random_bool(p) {
+                r.set(k, i);
+            }
+        }
+    }
+    r
+}
+
+/// The core engine's output spike counts for one recording.
+fn core_counts(runner: &mut CoreRunner, r: &SpikeRaster) -> Vec<u64> {
+    let counts = runner.run(r).unwrap().counts();
+    counts.into_iter().map(u64::from).collect()
+}
+
 fn options(bits: u32) -> LifOptions {
     LifOptions {
         dt: 1e-3,
@@ -181,23 +199,9 @@ fn convolutional_lif_graphs_run_on_the_core_as_the_float_network_does() {
     let mut runner = CoreRunner::new(&model).unwrap();
     let mut total = 0;
     for sample in 0..6 {
-        let mut r = SpikeRaster::new(60, 512);
-        for k in 0..60 {
-            for i in 0..512 {
-                if rng.random_bool(0.25) {
-                    r.set(k, i);
-                }
-            }
-        }
+        let r = random_raster(&mut rng, 60, 512, 0.25);
         let float = net.run(&r);
-        let core: Vec<u64> = runner
-            .run(&r)
-            .unwrap()
-            .counts()
-            .into_iter()
-            .map(u64::from)
-            .collect();
-        assert_eq!(core, float, "sample {sample}");
+        assert_eq!(core_counts(&mut runner, &r), float, "sample {sample}");
         total += float.iter().sum::<u64>();
     }
     assert!(total > 30, "the network should spike: {total}");
@@ -288,18 +292,6 @@ fn recurrent_graph(rng: &mut ChaCha8Rng) -> NirGraph {
     g
 }
 
-fn random_raster(rng: &mut ChaCha8Rng, bins: usize, n: usize, p: f64) -> SpikeRaster {
-    let mut r = SpikeRaster::new(bins, n);
-    for k in 0..bins {
-        for i in 0..n {
-            if rng.random_bool(p) {
-                r.set(k, i);
-            }
-        }
-    }
-    r
-}
-
 #[test]
 fn recurrent_lif_graphs_run_on_the_core_as_the_float_network_does() {
     let mut rng = ChaCha8Rng::seed_from_u64(23);
@@ -325,14 +317,7 @@ fn recurrent_lif_graphs_run_on_the_core_as_the_float_network_does() {
     for sample in 0..6 {
         let r = random_raster(&mut rng, 60, 40, 0.2);
         let float = net.run(&r);
-        let core: Vec<u64> = runner
-            .run(&r)
-            .unwrap()
-            .counts()
-            .into_iter()
-            .map(u64::from)
-            .collect();
-        assert_eq!(core, float, "sample {sample}");
+        assert_eq!(core_counts(&mut runner, &r), float, "sample {sample}");
         total += float.iter().sum::<u64>();
         differ += usize::from(open.run(&r) != float);
     }
