@@ -127,15 +127,21 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
         let mut weights =
             |n: usize| -> Vec<i32> { (0..n).map(|_| rng.random_range(-max / 2..=max)).collect() };
         let (w1, w2) = (weights(n_in * n_hid), weights(n_hid * n_out));
-        // Cases 1 and 3: the hidden layer recurrent (inhibitory on the
-        // whole, so that it does not fire every bin).
-        let rec: Vec<i32> = if case % 2 == 1 {
-            (0..n_hid * n_hid)
+        // Recurrent synapses, inhibitory on the whole so that the layer
+        // does not fire every bin.
+        let mut recurrent = |n: usize, on: bool| -> Vec<i32> {
+            if !on {
+                return Vec::new();
+            }
+            (0..n * n)
                 .map(|_| rng.random_range(-max..=max / 2))
                 .collect()
-        } else {
-            Vec::new()
         };
+        // Cases 1 and 3: the hidden layer recurrent.
+        let rec = recurrent(n_hid, case % 2 == 1);
+        // Case 3: the output layer recurrent too (its input the delay
+        // layer's spike bits, then its own).
+        let rec_out = recurrent(n_out, case == 3);
         // Cases 2 and 3 with biases, a saturating one among them.
         let mut biases = |n: usize| -> Vec<i32> {
             if case < 2 {
@@ -159,7 +165,7 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
                 outputs: n_out,
                 w: w2,
                 bias: biases(n_out),
-                rec: Vec::new(),
+                rec: rec_out,
                 k: k2,
             },
         ];
@@ -190,7 +196,8 @@ fn lif_layers_match_the_plain_simulation_bit_for_bit() {
             .collect();
         let lif = if case < 2 { "lif" } else { "lif_bias" };
         let first = if case % 2 == 1 { "lif_rec" } else { lif };
-        assert_eq!(kinds, [first, "delay", lif]);
+        let last = if case == 3 { "lif_rec" } else { lif };
+        assert_eq!(kinds, [first, "delay", last]);
         assert_eq!(model.encode().unwrap(), bytes, "encode/decode round trip");
         let input: Vec<Vec<u32>> = (0..200)
             .map(|_| (0..n_in as u32).filter(|_| rng.random_bool(0.1)).collect())
@@ -428,4 +435,81 @@ fn bad_lif_convolutions_are_refused() {
         "fed 50 values, takes 25"
     );
     assert!(build(g, &[300; 54], None, k).is_err(), "int8 range");
+}
+
+/// A bias that pulls a sum back from beyond what the step can hold: the
+/// sum, then the bias, then the clamp (`LifConsts::step`), on the host and
+/// on the 32-bit Arm path alike (whose scatter clamps the SRM layers' sums
+/// itself), for dense, recurrent and convolutional LIF layers.
+#[test]
+fn a_bias_is_added_before_the_sum_is_clamped() {
+    // θ of 4 LSB: the finest state grid, so the step holds only small sums.
+    let k = LifConsts::derive(4.0, 0.5, 0.9, LifReset::Subtract).unwrap();
+    let hi = i32::MAX >> k.frac_bits;
+    let (n, w) = (8usize, 2000);
+    assert!(
+        n as i32 * w > hi,
+        "the sum must exceed what the step holds ({hi})"
+    );
+    // With every input on, the sum is 16,000 and the bias takes it back to
+    // 2, 3 and 4 LSB: spikes every bin or two, when the bias is added first.
+    let bias: Vec<i32> = (2..5).map(|t| t - n as i32 * w).collect();
+    let every_bin: Vec<Vec<u32>> = (0..40).map(|_| (0..n as u32).collect()).collect();
+    let dense = Layer {
+        inputs: n,
+        outputs: 3,
+        w: vec![w; n * 3],
+        bias: bias.clone(),
+        rec: Vec::new(),
+        k,
+    };
+    let rec = Layer {
+        inputs: n,
+        outputs: 3,
+        w: vec![w; n * 3],
+        bias: bias.clone(),
+        rec: vec![0; 9],
+        k,
+    };
+    let expected = reference(std::slice::from_ref(&dense), &[], &every_bin);
+    assert!(
+        expected.iter().map(Vec::len).sum::<usize>() > 40,
+        "the neurons should spike: {expected:?}"
+    );
+    let mut b = ModelBuilder::new(1.0, 40, WeightBits::I16, Shape::flat(n as u32));
+    b.lif_bias(8, 3, &dense.w, &bias, k, 0.01).unwrap();
+    let bytes = b.encode().unwrap();
+    assert_eq!(
+        run(&Model::decode(&bytes).unwrap(), &every_bin),
+        expected,
+        "lif_bias"
+    );
+    let mut b = ModelBuilder::new(1.0, 40, WeightBits::I16, Shape::flat(n as u32));
+    let weights = [rec.w.as_slice(), &rec.rec].concat();
+    b.lif_rec(8, 3, &weights, Some(&bias), k, 0.01).unwrap();
+    let bytes = b.encode().unwrap();
+    let expected_rec = reference(std::slice::from_ref(&rec), &[], &every_bin);
+    assert_eq!(expected_rec, expected, "zero recurrent weights");
+    assert_eq!(
+        run(&Model::decode(&bytes).unwrap(), &every_bin),
+        expected,
+        "lif_rec"
+    );
+    // A 1 × 1 convolution over 8 channels is the dense layer per pixel.
+    let g = ConvGeometry {
+        input: Shape::new(n as u32, 1, 1),
+        out_channels: 3,
+        kernel: (1, 1),
+        stride: (1, 1),
+        padding: (0, 0),
+    };
+    let mut b = ModelBuilder::new(1.0, 40, WeightBits::I16, g.input);
+    b.lif_conv(g, &vec![w; n * 3], Some(&bias), k, 0.01)
+        .unwrap();
+    let bytes = b.encode().unwrap();
+    assert_eq!(
+        run(&Model::decode(&bytes).unwrap(), &every_bin),
+        expected,
+        "lif_conv2d"
+    );
 }

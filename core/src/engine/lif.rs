@@ -10,6 +10,13 @@ use super::population::Population;
 use crate::fixed::LifConsts;
 use crate::model::layer::bias_at;
 
+/// The `frac_bits` a LIF layer's scatter is given: 0, so that the 32-bit
+/// Arm path's `fit` (which clamps an SRM layer's sums to what its update
+/// shifts exactly) leaves the sums as they are. [`update`] adds the bias
+/// and `LifConsts::step` clamps after it, on every path alike: a bias can
+/// pull a sum back from beyond the clamp.
+pub(crate) const SCATTER_FRAC_BITS: u8 = 0;
+
 /// Advances every neuron of `pop` by one bin with the input in `acc`,
 /// plus `bias` (an `i32` little-endian in weight LSB per run of `per`
 /// neurons: 1 for a dense layer, a channel's `h·w` for a convolution;

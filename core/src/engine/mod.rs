@@ -370,7 +370,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     // This bin's input first: it reaches the neurons now.
                     let mut pop = Population::split(region, st.n);
                     let reach = list.map_or(u64::from(d.inputs), |n| n as u64);
-                    let f = d.neuron.frac_bits;
+                    let f = lif::SCATTER_FRAC_BITS;
                     scatter::dense_rows(pop.acc, d.weights, d.outputs, f, bits, src, reach);
                     mark(l, Phase::Scatter);
                     lif::update(&mut pop, &d.neuron, bias, 1);
@@ -384,7 +384,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     let reach = list
                         .map_or(u64::from(r.inputs), |n| n as u64)
                         .saturating_add(u64::from(r.outputs));
-                    let f = r.neuron.frac_bits;
+                    let f = lif::SCATTER_FRAC_BITS;
                     let Population { acc, spikes, .. } = &mut pop;
                     let src = src.then(spikes, r.inputs);
                     scatter::dense_rows(acc, r.weights, r.outputs, f, bits, src, reach);
@@ -397,7 +397,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     let mut pop = Population::split(region, st.n);
                     let reach = scatter::conv_reach(&c.geometry, list);
                     let g = &c.geometry;
-                    let f = c.neuron.frac_bits;
+                    let f = lif::SCATTER_FRAC_BITS;
                     scatter::conv_rows(pop.acc, g, c.weights, f, bits, src, reach);
                     mark(l, Phase::Scatter);
                     // One bias per output channel of `h·w` neurons.

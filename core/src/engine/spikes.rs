@@ -3,7 +3,7 @@
 /// The indices of the neurons that spiked, in one bin: either a caller's
 /// list (indices at or past a limit skipped) or the set bits of a bit-packed
 /// vector (ascending), optionally followed by the set bits of a second
-/// vector from an offset ([`Spikes::then`]).
+/// vector from an offset (`Spikes::then`).
 #[derive(Debug, Clone)]
 pub struct Spikes<'x> {
     inner: Inner<'x>,

@@ -4,7 +4,7 @@
 //! # The update (per neuron and bin; integer only)
 //!
 //! ```text
-//! x   = clamp(a[k], ±(2^31 >> frac_bits)) << frac_bits   (this bin's input, state units)
+//! x   = clamp(a[k], ±(2^31 >> frac_bits)) << frac_bits   (this bin's input + bias, state units)
 //! syn = sat(((α·syn + 2^29) >> 30) + x)            (synaptic current; α = 0: syn = x)
 //! v   = sat(((β·v + 2^29) >> 30) + syn)            (membrane; β = 1: IF)
 //! s   = v > θ;  if s { v = 0 (Zero) or v − θ (Subtract) }
@@ -102,8 +102,9 @@ impl LifConsts {
     /// bin's summed input `a` (weight LSB), and whether it fired.
     #[inline]
     pub fn step(&self, syn: i32, v: i32, a: i32) -> (i32, i32, bool) {
-        // `a` clamped so that `a << frac_bits` fits `i32` (as the SRM
-        // update and the 32-bit Arm scatter's `fit` clamp it).
+        // `a` (the summed input plus any bias) clamped so that
+        // `a << frac_bits` fits `i32`, here on every path: the scatter
+        // leaves a LIF layer's sums unclamped (`engine::lif`).
         let hi = i32::MAX >> self.frac_bits;
         let x = i64::from(a.clamp(-hi - 1, hi) << self.frac_bits);
         let syn = sat(((i64::from(self.alpha) * i64::from(syn) + HALF) >> COEF_FRAC_BITS) + x);
