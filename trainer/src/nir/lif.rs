@@ -61,7 +61,8 @@ pub fn is_lif_graph(graph: &NirGraph) -> bool {
         .any(|n| matches!(n, Node::Lif(_) | Node::CubaLif(_) | Node::If(_)))
 }
 
-/// The core model of a feed-forward LIF graph (see [`lif_network`]): each
+/// The core model of a LIF graph (a chain of layers, recurrent loops on
+/// neuron nodes; see [`lif_network`]): each
 /// layer's synapses folded into one, quantised with its neurons.
 pub fn lif_model(graph: &NirGraph, o: &LifOptions) -> Result<Export> {
     let wb = weight_bits(o.bits)?;
@@ -158,7 +159,8 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
         if steps > graph.nodes.len() + 1 {
             return Err(bad(
                 &cur,
-                "the graph loops: slayer imports feed-forward LIF networks",
+                "the graph loops: slayer imports chains of LIF layers, with loops only from \
+                 neurons back to themselves through Linear / Affine nodes",
             ));
         }
         let ahead: Vec<&str> = w
@@ -167,17 +169,8 @@ pub fn lif_network(graph: &NirGraph, o: &LifOptions) -> Result<LifNetwork> {
             .copied()
             .filter(|&s| back != Some((cur.as_str(), s)))
             .collect();
-        let next = match ahead[..] {
-            [one] => one,
-            ref other => {
-                return Err(bad(
-                    &cur,
-                    format!(
-                        "{} outgoing edges; a feed-forward network is a chain",
-                        other.len()
-                    ),
-                ))
-            }
+        let [next] = ahead[..] else {
+            return Err(branch_error(&w, &cur));
         };
         let node = w.node(next)?;
         // A synapse node's map (pushed onto `ops` after the match).
@@ -366,6 +359,61 @@ fn lif_layer(b: &mut ModelBuilder, l: &LifLayer, syn: &Op, o: &LifOptions) -> Re
     }
     .map_err(|err| bad(name, format!("{err:?}")))?;
     Ok(r)
+}
+
+/// The error for node `at` with other than one way on: a loop back to it
+/// the import cannot take (named with the nodes it runs through), or a
+/// branch.
+fn branch_error(w: &Walker<'_>, at: &str) -> Error {
+    let out = w.successors(at);
+    // Breadth-first from its successors, each node once, remembering how
+    // it was reached: the shortest way back to `at`, if any.
+    let mut from: std::collections::BTreeMap<&str, Option<&str>> =
+        out.iter().map(|&s| (s, None)).collect();
+    let mut queue: std::collections::VecDeque<&str> = out.iter().copied().collect();
+    while let Some(node) = queue.pop_front() {
+        if node == at {
+            continue;
+        }
+        for &s in w.successors(node) {
+            if s == at {
+                // `node`, back through `from` to a successor of `at`.
+                let mut through = vec![node];
+                while let Some(Some(prev)) = from.get(through[through.len() - 1]) {
+                    through.push(prev);
+                }
+                through.reverse();
+                let names: Vec<String> = through
+                    .iter()
+                    .map(|&n| match w.node(n) {
+                        Ok(node) => format!("`{n}` ({})", node.type_name()),
+                        Err(_) => format!("`{n}`"),
+                    })
+                    .collect();
+                return bad(
+                    at,
+                    format!(
+                        "{} outgoing edges, a loop back through {}: slayer imports a \
+                         recurrent loop as Linear / Affine nodes of its own from the neurons \
+                         back to them, one loop per layer",
+                        out.len(),
+                        names.join(" → ")
+                    ),
+                );
+            }
+            if !from.contains_key(s) {
+                from.insert(s, Some(node));
+                queue.push_back(s);
+            }
+        }
+    }
+    bad(
+        at,
+        format!(
+            "{} outgoing edges; slayer imports a chain of layers (a branch is not one)",
+            out.len()
+        ),
+    )
 }
 
 /// The recurrent synapses of neuron node `neuron` (`n` neurons, in a graph

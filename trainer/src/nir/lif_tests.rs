@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use slayer_core::{Layer, LifReset, Model};
 use slayer_nir::{
-    Affine, Conv2d, Flatten, If, Input, NirGraph, Node, Output, Padding, Pool2d, Tensor,
+    Affine, Conv2d, Flatten, If, Input, NirGraph, Node, Output, Padding, Pool2d, Scale, Tensor,
 };
 
 use super::*;
@@ -349,6 +349,34 @@ fn recurrent_loops_the_core_cannot_hold_are_refused() {
     let e = lif_model(&g, &options(8)).unwrap_err().to_string();
     assert!(
         e.contains("`if1`") && e.contains("two recurrent loops"),
+        "{e}"
+    );
+    // A loop through a node other than Linear / Affine: named, not taken
+    // for a branch.
+    let mut g = recurrent_graph(&mut rng);
+    g.nodes.insert(
+        "gain".into(),
+        Node::Scale(Scale {
+            scale: Tensor::from_f32(vec![0.5; 24]),
+            metadata: Default::default(),
+        }),
+    );
+    g.edges
+        .retain(|(a, b)| (a.as_str(), b.as_str()) != ("rec", "if1"));
+    g.edges.push(("rec".into(), "gain".into()));
+    g.edges.push(("gain".into(), "if1".into()));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(
+        e.contains("`if1`") && e.contains("loop back through `rec` (Affine) → `gain` (Scale)"),
+        "{e}"
+    );
+    // A branch that does not come back is a branch.
+    let mut g = recurrent_graph(&mut rng);
+    g.nodes.insert("side".into(), affine(&mut rng, 3, 5, -60));
+    g.edges.push(("if2".into(), "side".into()));
+    let e = lif_model(&g, &options(8)).unwrap_err().to_string();
+    assert!(
+        e.contains("`if2`") && e.contains("2 outgoing edges; slayer imports a chain"),
         "{e}"
     );
 }
