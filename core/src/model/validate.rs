@@ -102,19 +102,22 @@ fn check_layer(
         out.len().ok_or(oversized)
     };
     // Dense synapses (of SRM or LIF neurons): inputs, outputs, constants
-    // valid, scale, weight bytes.
-    let dense = |inputs: u32, outputs: u32, valid: bool, scale: f32, found: usize| {
+    // valid, scale, weight bytes of `inputs + extra` rows (`extra`: the
+    // recurrent rows of a `LifRec`).
+    let dense = |inputs: u32, extra: u32, outputs: u32, valid: bool, scale: f32, found: usize| {
         mismatch(inputs)?;
         if outputs == 0 {
             return Err(DecodeError::BadGeometry { layer });
         }
         neuron(valid, scale)?;
-        weights(inputs.checked_mul(outputs), found)?;
+        let rows = inputs.checked_add(extra);
+        weights(rows.and_then(|r| r.checked_mul(outputs)), found)?;
         Ok((outputs, population(outputs)?))
     };
     match l {
         Layer::Dense(d) => dense(
             d.inputs,
+            0,
             d.outputs,
             d.neuron.validate(),
             d.scale,
@@ -122,6 +125,7 @@ fn check_layer(
         ),
         Layer::Lif(d) => dense(
             d.inputs,
+            0,
             d.outputs,
             d.neuron.validate(),
             d.scale,
@@ -133,15 +137,10 @@ fn check_layer(
             check_layer(layer, &Layer::Lif(b.lif.clone()), width, bits)
         }
         Layer::LifRec(r) => {
-            mismatch(r.inputs)?;
-            if r.outputs == 0 {
-                return Err(DecodeError::BadGeometry { layer });
-            }
-            neuron(r.neuron.validate(), r.scale)?;
-            let rows = r.inputs.checked_add(r.outputs);
-            weights(rows.and_then(|n| n.checked_mul(r.outputs)), r.weights.len())?;
-            bias(r.outputs, r.bias.len(), true)?;
-            Ok((r.outputs, population(r.outputs)?))
+            let (i, o) = (r.inputs, r.outputs);
+            let shape = dense(i, o, o, r.neuron.validate(), r.scale, r.weights.len())?;
+            bias(o, r.bias.len(), true)?;
+            Ok(shape)
         }
         Layer::Conv2d(c) => {
             let n = conv(&c.geometry)?;
