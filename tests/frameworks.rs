@@ -308,7 +308,7 @@ fn framework_networks_run_the_same_on_the_core_and_in_qemu() {
                     );
                 }
             }
-            let sent = if kind.ends_with("_conv") {
+            let sent = if layers.contains(&"lif_conv2d") {
                 CONV_LINK_RECORDINGS
             } else {
                 LINK_RECORDINGS
