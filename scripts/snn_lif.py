@@ -39,7 +39,6 @@ def main():
     import nir
     import snntorch as snn
     import torch
-    from snntorch import utils
     from snntorch.export_nir import export_to_nir
 
     rasters, labels, s, bins, n, train, out_dir, kind, seed, epochs = sys.argv[1:11]
@@ -83,17 +82,11 @@ def main():
     # The recurrent layer's two Linears are quantised as one (see on_int8_grid).
     tied = [(net[0], net[1].recurrent)] if kind == "rleaky" else []
 
-    def counts(model, xs):
-        utils.reset(model)
-        total = 0
-        for t in range(xs.shape[1]):
-            out = model(xs[:, t])
-            spk = out[0] if isinstance(out, tuple) else out
-            total = total + spk
-        return total
+    def counts(xs):
+        return snntorch_counts(net, xs)
 
-    acc, original = fit(net, lambda xs: counts(net, xs), x, y, train, epochs)
-    int8 = on_int8_grid(net, lambda xs: counts(net, xs), x[train:], tied=tied)
+    acc, original = fit(net, counts, x, y, train, epochs)
+    int8 = on_int8_grid(net, counts, x[train:], tied=tied)
 
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "net.nir")
@@ -135,6 +128,23 @@ def leaky_params(shape, output):
         init_hidden=True,
         output=output,
     )
+
+
+def snntorch_counts(net, xs, shape=None):
+    """Output spike counts (batch, outputs) of an snnTorch network of
+    init_hidden neurons over the bins of xs (batch, time, n), its state
+    reset first; each bin reshaped to (batch, *shape) when shape is given."""
+    from snntorch import utils
+
+    utils.reset(net)
+    total = 0
+    for t in range(xs.shape[1]):
+        step = xs[:, t]
+        if shape is not None:
+            step = step.reshape(-1, *shape)
+        out = net(step)
+        total = total + (out[0] if isinstance(out, tuple) else out)
+    return total
 
 
 def write_result(out_dir, original, reimported, int8, acc, epochs, **extra):
@@ -423,7 +433,6 @@ def leaky_conv_main(x, y, n, train, out_dir, epochs):
     import nir
     import snntorch as snn
     import torch
-    from snntorch import utils
     from snntorch.export_nir import export_to_nir
     from snntorch.import_nir import import_from_nir
 
@@ -451,12 +460,7 @@ def leaky_conv_main(x, y, n, train, out_dir, epochs):
     )
 
     def counts(xs):
-        utils.reset(net)
-        total = 0
-        for t in range(xs.shape[1]):
-            spk, _ = net(xs[:, t].reshape(-1, *INPUT_SHAPE))
-            total = total + spk
-        return total
+        return snntorch_counts(net, xs, INPUT_SHAPE)
 
     # PyTorch's initial weights, tripled: with them as they are the few
     # input events of a 1 ms bin seldom lift a Leaky membrane to its
